@@ -1,0 +1,31 @@
+# gatewatch — two commands do everything on a fresh Debian 12 machine:
+#   make demo   set up what is missing, build, run RTSP server + admin API + edge agent
+#   make test   set up what is missing, build, lint, run the whole test suite
+.PHONY: setup models fixtures build lint test demo clean-fixtures
+
+CARGO ?= cargo
+
+setup:
+	@scripts/setup.sh all
+
+models:
+	@scripts/setup.sh models
+
+fixtures:
+	@scripts/setup.sh fixtures
+
+build: setup
+	$(CARGO) build --release --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+test: build lint
+	$(CARGO) test --release --workspace
+
+demo: build
+	@scripts/demo.sh
+
+clean-fixtures:
+	rm -rf fixtures/s[0-9][0-9]_*/

@@ -1,0 +1,72 @@
+//! gatewatch edge agent: pulls camera streams at a gate and recognises passages.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use pipeline::detect::{Detector, DetectorConfig};
+use pipeline::frame::BgrImage;
+use pipeline::models::Models;
+use pipeline::runtime::Threads;
+use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+
+#[derive(Parser)]
+#[command(version, about = "gatewatch edge agent")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Watch one stream and log, once a second, frames and faces seen.
+    Watch {
+        /// rtsp://…, file://…, a file path, or v4l2:///dev/videoN.
+        url: String,
+        /// Stop after this many seconds (default: run until the stream ends).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Watch { url, seconds } => watch(&url, seconds.map(Duration::from_secs)),
+    }
+}
+
+fn watch(url: &str, limit: Option<Duration>) -> Result<()> {
+    let models = Models::locate()?;
+    let mut detector = Detector::new(&models.detector, DetectorConfig::default(), Threads::default())?;
+    let url = SourceUrl::parse(url)?;
+    let mut source =
+        VideoSource::open(&url, SourceOptions::default()).with_context(|| format!("opening {}", url.describe()))?;
+    let mut frame = BgrImage::default();
+    let started = Instant::now();
+    let (mut window, mut frames, mut faces) = (Instant::now(), 0u64, 0usize);
+    loop {
+        if limit.is_some_and(|l| started.elapsed() >= l) {
+            break;
+        }
+        match source.pull(&mut frame, Duration::from_secs(5))? {
+            Pulled::Frame { .. } => {
+                faces += detector.detect(&frame)?.len();
+                frames += 1;
+            }
+            Pulled::Eos => {
+                tracing::info!("stream ended");
+                break;
+            }
+            Pulled::Timeout => tracing::warn!(camera = %url.describe(), "no frame for 5 s"),
+        }
+        if window.elapsed() >= Duration::from_secs(1) {
+            let fps = frames as f64 / window.elapsed().as_secs_f64();
+            tracing::info!(camera = %url.describe(), fps = format!("{fps:.1}"), faces, "watching");
+            (window, frames, faces) = (Instant::now(), 0, 0);
+        }
+    }
+    Ok(())
+}

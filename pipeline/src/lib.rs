@@ -1,0 +1,39 @@
+//! gatewatch's vision pipeline: frames in, identified entry/exit passages out.
+//!
+//! One module per stage, each usable and testable on its own with real inputs:
+//!
+//! - [`runtime`] and [`models`]: find ONNX Runtime and the face models, and say
+//!   which command fixes it when they are missing (never a dlopen backtrace).
+//! - [`source`]: GStreamer video sources (files for replay, RTSP for cameras).
+//! - [`detect`]: YuNet face detection with its five landmarks.
+//! - [`align`]: the 5-point similarity transform onto the ArcFace template.
+//! - [`embed`]: SFace face embeddings, L2-normalised.
+//! - [`fixture`]: the recorded-scene format every accuracy test and benchmark reads.
+//! - [`image`](crate::frame): owned BGR frames and photo decoding.
+
+pub mod align;
+pub mod detect;
+pub mod embed;
+pub mod fixture;
+pub mod frame;
+pub mod line;
+pub mod models;
+pub mod runtime;
+pub mod source;
+
+/// The repository root: where `models/`, `fixtures/` and `third_party/` live.
+///
+/// `GATEWATCH_ROOT` wins; otherwise the first ancestor of the current directory
+/// or of the running executable that holds `models/manifest.toml`.
+pub fn repo_root() -> Option<std::path::PathBuf> {
+    if let Some(root) = std::env::var_os("GATEWATCH_ROOT").filter(|r| !r.is_empty()) {
+        return Some(root.into());
+    }
+    let starts =
+        [std::env::current_dir().ok(), std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.to_path_buf()))];
+    starts
+        .into_iter()
+        .flatten()
+        .flat_map(|start| start.ancestors().map(|a| a.to_path_buf()).collect::<Vec<_>>())
+        .find(|dir| dir.join("models").join("manifest.toml").is_file())
+}

@@ -1,0 +1,108 @@
+//! The face models named in `models/manifest.toml`, found on disk.
+//!
+//! The fetch step (`make models`) verifies hashes when it installs the files;
+//! here we only locate them and, for tests and diagnostics, re-verify on demand.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(
+        "models folder not found (no models/manifest.toml above the current directory); set GATEWATCH_ROOT or run from the repository"
+    )]
+    NoRoot,
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("models/manifest.toml is malformed: {0}")]
+    Manifest(String),
+    #[error("model {name} is not installed ({path} is missing). Run `make models` to fetch it")]
+    Missing { name: String, path: PathBuf },
+    #[error(
+        "model {name} at {path} has sha256 {actual}, the manifest expects {expected}. Run `make models` to refetch it"
+    )]
+    HashMismatch { name: String, path: PathBuf, actual: String, expected: String },
+    #[error("the manifest has no model with role {0}")]
+    NoRole(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelEntry {
+    pub name: String,
+    pub role: String,
+    pub file: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    model: Vec<ModelEntry>,
+}
+
+/// A model file that exists on disk, with its manifest entry.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    pub entry: ModelEntry,
+    pub path: PathBuf,
+}
+
+impl ModelFile {
+    /// The identifier stored next to every embedding, so that a gallery made
+    /// with one recogniser is never compared with probes of another.
+    pub fn model_id(&self) -> String {
+        format!("{}@{}", self.entry.name, &self.entry.sha256[..12])
+    }
+
+    /// Re-hashes the file and compares it with the manifest.
+    pub fn verify(&self) -> Result<(), ModelError> {
+        let bytes = std::fs::read(&self.path).map_err(|source| ModelError::Io { path: self.path.clone(), source })?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != self.entry.sha256 {
+            return Err(ModelError::HashMismatch {
+                name: self.entry.name.clone(),
+                path: self.path.clone(),
+                actual,
+                expected: self.entry.sha256.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The installed models: the detector and the recogniser.
+#[derive(Debug, Clone)]
+pub struct Models {
+    pub detector: ModelFile,
+    pub recogniser: ModelFile,
+}
+
+impl Models {
+    /// Finds the models under the repository root (see [`crate::repo_root`]).
+    pub fn locate() -> Result<Models, ModelError> {
+        let root = crate::repo_root().ok_or(ModelError::NoRoot)?;
+        Models::in_dir(&root.join("models"))
+    }
+
+    pub fn in_dir(dir: &Path) -> Result<Models, ModelError> {
+        let manifest_path = dir.join("manifest.toml");
+        let text = std::fs::read_to_string(&manifest_path)
+            .map_err(|source| ModelError::Io { path: manifest_path.clone(), source })?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| ModelError::Manifest(e.to_string()))?;
+        let find = |role: &str| -> Result<ModelFile, ModelError> {
+            let entry = manifest
+                .model
+                .iter()
+                .find(|m| m.role == role)
+                .cloned()
+                .ok_or_else(|| ModelError::NoRole(role.to_string()))?;
+            let path = dir.join(&entry.file);
+            if !path.is_file() {
+                return Err(ModelError::Missing { name: entry.name, path });
+            }
+            Ok(ModelFile { entry, path })
+        };
+        Ok(Models { detector: find("detector")?, recogniser: find("recogniser")? })
+    }
+}

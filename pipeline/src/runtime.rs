@@ -1,0 +1,96 @@
+//! ONNX Runtime, loaded at run time from the shared library that `make setup`
+//! takes out of the PyPI wheel (the `ort` crate's own download cannot reach its
+//! CDN from these sites, and Debian ships no onnxruntime package).
+//!
+//! ONNX Runtime allows one environment per process, so it lives in a
+//! process-wide [`OnceLock`]; every session is built from it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+
+/// The library file that the setup step installs.
+pub const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found (looked at {looked}). Run `make setup` to install it, \
+         or set ORT_DYLIB_PATH to a libonnxruntime.so of version 1.31 or newer"
+    )]
+    LibraryMissing { looked: String },
+    #[error("ONNX Runtime library at {path} could not be loaded: {reason}. Run `make setup` to reinstall it")]
+    LibraryUnloadable { path: PathBuf, reason: String },
+    #[error("ONNX Runtime could not load model {path}: {reason}")]
+    Session { path: PathBuf, reason: String },
+}
+
+/// Threading for one inference session. On the 2-core gate boxes decoding and
+/// inference share the cores, so ORT's spin-waiting threads are turned off.
+#[derive(Debug, Clone, Copy)]
+pub struct Threads {
+    pub intra_op: usize,
+    pub spinning: bool,
+}
+
+impl Default for Threads {
+    fn default() -> Self {
+        Threads { intra_op: 2, spinning: false }
+    }
+}
+
+static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+
+/// Where the ONNX Runtime library is expected: `ORT_DYLIB_PATH` if set, else
+/// `third_party/onnxruntime/` under the repository root.
+pub fn library_path() -> Result<PathBuf, RuntimeError> {
+    let mut looked = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        looked.push(p.display().to_string());
+    }
+    if let Some(root) = crate::repo_root() {
+        let p = root.join("third_party").join("onnxruntime").join(LIBRARY_FILE);
+        if p.is_file() {
+            return Ok(p);
+        }
+        looked.push(p.display().to_string());
+    }
+    if looked.is_empty() {
+        looked.push("ORT_DYLIB_PATH unset and no repository root found".into());
+    }
+    Err(RuntimeError::LibraryMissing { looked: looked.join(", ") })
+}
+
+fn environment() -> Result<&'static Environment, RuntimeError> {
+    let path = library_path()?;
+    let env = ENVIRONMENT.get_or_init(|| {
+        let builder = ort::init_from(&path).map_err(|e| e.to_string())?;
+        builder.with_name("gatewatch").build().map_err(|e| e.to_string())
+    });
+    env.as_ref().map_err(|reason| RuntimeError::LibraryUnloadable { path, reason: reason.clone() })
+}
+
+/// Builds an inference session for `model`.
+pub fn session(model: &Path, threads: Threads) -> Result<Session, RuntimeError> {
+    let env = environment()?;
+    let fail = |reason: String| RuntimeError::Session { path: model.to_path_buf(), reason };
+    Session::builder(env)
+        .map_err(|e| fail(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_threads(threads.intra_op.max(1))
+        .map_err(|e| fail(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_op_spinning(threads.spinning)
+        .map_err(|e| fail(e.to_string()))?
+        .commit_from_file(model)
+        .map_err(|e| fail(e.to_string()))
+}

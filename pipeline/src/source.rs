@@ -1,0 +1,288 @@
+//! Video sources through GStreamer: recorded files (replay) and RTSP cameras.
+//!
+//! Decoding happens in GStreamer's own threads; frames arrive through an
+//! appsink as packed BGR (the detector's colour order), converted and scaled
+//! once, inside GStreamer. The two kinds differ in what they do when the
+//! consumer is slower than the stream:
+//!
+//! - **File** (replay): nothing is dropped and nothing waits for a clock
+//!   (`sync=false`): the file is decoded as fast as the pipeline consumes it.
+//! - **RTSP** (live): TCP transport, `latency=0`, and a 2-frame appsink that
+//!   drops the oldest: the newest frame wins, memory stays bounded.
+//!
+//! Elements are linked programmatically, so a URL or path is always a property
+//! value, never parsed as pipeline syntax.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use crate::frame::BgrImage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("GStreamer could not start: {0}. Run `make setup` to install the GStreamer packages")]
+    Init(String),
+    #[error("GStreamer element {0} is missing. Run `make setup` to install the GStreamer plugins")]
+    MissingElement(&'static str),
+    #[error("unsupported source {0:?}: use rtsp://host/path, file:///path, a file path, or v4l2:///dev/videoN")]
+    Unsupported(String),
+    #[error("video file {0} does not exist")]
+    NoSuchFile(PathBuf),
+    #[error("{source_desc}: {message}")]
+    Stream { source_desc: String, message: String },
+    #[error("GStreamer: {0}")]
+    Gst(String),
+}
+
+impl From<glib::BoolError> for SourceError {
+    fn from(e: glib::BoolError) -> Self {
+        SourceError::Gst(e.to_string())
+    }
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceUrl {
+    File(PathBuf),
+    Rtsp(String),
+    V4l2(String),
+}
+
+impl SourceUrl {
+    pub fn parse(url: &str) -> Result<SourceUrl, SourceError> {
+        let url = url.trim();
+        if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
+            Ok(SourceUrl::Rtsp(url.to_string()))
+        } else if let Some(path) = url.strip_prefix("file://") {
+            Ok(SourceUrl::File(PathBuf::from(path)))
+        } else if let Some(dev) = url.strip_prefix("v4l2://") {
+            Ok(SourceUrl::V4l2(if dev.is_empty() { "/dev/video0".into() } else { dev.to_string() }))
+        } else if url.contains("://") || url.is_empty() {
+            Err(SourceError::Unsupported(url.to_string()))
+        } else {
+            Ok(SourceUrl::File(PathBuf::from(url)))
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        !matches!(self, SourceUrl::File(_))
+    }
+
+    /// A description for logs and errors that never includes credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            SourceUrl::File(p) => p.display().to_string(),
+            SourceUrl::Rtsp(u) => redact_credentials(u),
+            SourceUrl::V4l2(d) => format!("v4l2 {d}"),
+        }
+    }
+}
+
+/// `rtsp://user:pass@host/x` → `rtsp://***@host/x`.
+pub fn redact_credentials(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}***{}", &url[..scheme_end + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Output size; `None` keeps the stream's own size.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceOptions {
+    pub size: Option<(u32, u32)>,
+}
+
+/// What one pull produced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pulled {
+    /// A frame was copied into the buffer; its presentation time in the stream.
+    Frame { pts: Duration },
+    /// The stream ended (a file's end; for a live camera: disconnected).
+    Eos,
+    /// No frame within the timeout (a frozen camera or a stalled network).
+    Timeout,
+}
+
+static GST_INIT: OnceLock<Result<(), String>> = OnceLock::new();
+
+pub fn init_gstreamer() -> Result<(), SourceError> {
+    GST_INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(SourceError::Init)
+}
+
+fn make(factory: &'static str) -> Result<gst::Element, SourceError> {
+    gst::ElementFactory::make(factory).build().map_err(|_| SourceError::MissingElement(factory))
+}
+
+pub struct VideoSource {
+    url: SourceUrl,
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    frames: u64,
+}
+
+impl VideoSource {
+    pub fn open(url: &SourceUrl, options: SourceOptions) -> Result<VideoSource, SourceError> {
+        init_gstreamer()?;
+        let pipeline = gst::Pipeline::new();
+        let decode = make("decodebin")?;
+        let convert = make("videoconvert")?;
+        let scale = make("videoscale")?;
+        let filter = make("capsfilter")?;
+        let mut caps = gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::Bgr);
+        if let Some((w, h)) = options.size {
+            caps = caps.width(w as i32).height(h as i32);
+        }
+        filter.set_property("caps", caps.build());
+        let live = url.is_live();
+        let sink = gst_app::AppSink::builder().sync(false).max_buffers(if live { 2 } else { 4 }).drop(live).build();
+        pipeline.add_many([&decode, &convert, &scale, &filter, sink.upcast_ref()])?;
+        gst::Element::link_many([&convert, &scale, &filter, sink.upcast_ref()])?;
+
+        match url {
+            SourceUrl::File(path) => {
+                if !path.is_file() {
+                    return Err(SourceError::NoSuchFile(path.clone()));
+                }
+                let src = make("filesrc")?;
+                src.set_property("location", path.to_string_lossy().as_ref());
+                pipeline.add(&src)?;
+                src.link(&decode)?;
+            }
+            SourceUrl::V4l2(device) => {
+                let src = make("v4l2src")?;
+                src.set_property("device", device.as_str());
+                pipeline.add(&src)?;
+                src.link(&decode)?;
+            }
+            SourceUrl::Rtsp(location) => {
+                let src = make("rtspsrc")?;
+                src.set_property("location", location.as_str());
+                src.set_property("latency", 0u32);
+                src.set_property_from_str("protocols", "tcp");
+                pipeline.add(&src)?;
+                let decode_weak = decode.downgrade();
+                src.connect_pad_added(move |_, pad| {
+                    if let Some(decode) = decode_weak.upgrade()
+                        && let Some(sinkpad) = decode.static_pad("sink")
+                        && !sinkpad.is_linked()
+                    {
+                        let _ = pad.link(&sinkpad);
+                    }
+                });
+            }
+        }
+        let convert_weak = convert.downgrade();
+        decode.connect_pad_added(move |_, pad| {
+            let is_video = pad
+                .current_caps()
+                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+                .unwrap_or(false);
+            if let Some(convert) = convert_weak.upgrade()
+                && let Some(sinkpad) = convert.static_pad("sink")
+                && is_video
+                && !sinkpad.is_linked()
+            {
+                let _ = pad.link(&sinkpad);
+            }
+        });
+        pipeline.set_state(gst::State::Playing).map_err(|_| SourceError::Stream {
+            source_desc: url.describe(),
+            message: "pipeline refused to start".into(),
+        })?;
+        Ok(VideoSource { url: url.clone(), pipeline, sink, frames: 0 })
+    }
+
+    pub fn url(&self) -> &SourceUrl {
+        &self.url
+    }
+
+    /// Frames delivered so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Waits up to `timeout` for the next frame and copies it into `into`.
+    /// An error posted on the pipeline's bus (file unreadable, camera refused
+    /// the connection, not a video) is returned as [`SourceError::Stream`].
+    pub fn pull(&mut self, into: &mut BgrImage, timeout: Duration) -> Result<Pulled, SourceError> {
+        let clock = gst::ClockTime::from_nseconds(timeout.as_nanos().min(u64::MAX as u128) as u64);
+        match self.sink.try_pull_sample(clock) {
+            Some(sample) => {
+                copy_sample(&sample, into)?;
+                self.frames += 1;
+                let pts = sample
+                    .buffer()
+                    .and_then(|b| b.pts())
+                    .map(|t| Duration::from_nanos(t.nseconds()))
+                    .unwrap_or_default();
+                Ok(Pulled::Frame { pts })
+            }
+            None => {
+                self.check_bus()?;
+                if self.sink.is_eos() { Ok(Pulled::Eos) } else { Ok(Pulled::Timeout) }
+            }
+        }
+    }
+
+    fn check_bus(&self) -> Result<(), SourceError> {
+        let Some(bus) = self.pipeline.bus() else { return Ok(()) };
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Err(SourceError::Stream { source_desc: self.url.describe(), message: err.error().to_string() });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for VideoSource {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn copy_sample(sample: &gst::Sample, into: &mut BgrImage) -> Result<(), SourceError> {
+    let caps = sample.caps().ok_or_else(|| SourceError::Gst("sample without caps".into()))?;
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| SourceError::Gst(e.to_string()))?;
+    let buffer = sample.buffer().ok_or_else(|| SourceError::Gst("sample without buffer".into()))?;
+    let map = buffer.map_readable().map_err(|e| SourceError::Gst(e.to_string()))?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = info.stride()[0] as usize;
+    if stride < w * 3 || map.len() < stride * (h.saturating_sub(1)) + w * 3 {
+        return Err(SourceError::Gst(format!(
+            "frame buffer too small for {w}×{h} (stride {stride}, {} bytes)",
+            map.len()
+        )));
+    }
+    into.copy_from_strided(w, h, stride, map.as_slice());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_classified() {
+        assert_eq!(
+            SourceUrl::parse("rtsp://127.0.0.1:8554/gate").ok(),
+            Some(SourceUrl::Rtsp("rtsp://127.0.0.1:8554/gate".into()))
+        );
+        assert_eq!(SourceUrl::parse("file:///a/b.mp4").ok(), Some(SourceUrl::File("/a/b.mp4".into())));
+        assert_eq!(SourceUrl::parse("fixtures/x/video.mp4").ok(), Some(SourceUrl::File("fixtures/x/video.mp4".into())));
+        assert!(matches!(SourceUrl::parse("http://example/x"), Err(SourceError::Unsupported(_))));
+        assert!(matches!(SourceUrl::parse(""), Err(SourceError::Unsupported(_))));
+    }
+
+    #[test]
+    fn credentials_never_reach_logs() {
+        assert_eq!(redact_credentials("rtsp://admin:secret@10.0.0.5/stream"), "rtsp://***@10.0.0.5/stream");
+        assert_eq!(redact_credentials("rtsp://10.0.0.5/stream"), "rtsp://10.0.0.5/stream");
+    }
+}
