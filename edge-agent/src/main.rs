@@ -1,5 +1,8 @@
 //! gatewatch edge agent: pulls camera streams at a gate and recognises passages.
 
+mod replay;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -27,14 +30,40 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
+    /// Replay recorded fixtures through the pipeline and report FPS and accuracy.
+    Replay {
+        /// Fixture folders, or folders of fixtures (e.g. `fixtures/`).
+        #[arg(required = true)]
+        fixtures: Vec<PathBuf>,
+        /// Print only the JSON report on stdout.
+        #[arg(long)]
+        json: bool,
+        /// ONNX Runtime intra-op threads per model.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
         Command::Watch { url, seconds } => watch(&url, seconds.map(Duration::from_secs)),
+        Command::Replay { fixtures, json, threads } => {
+            replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, spinning: false })
+        }
     }
 }
 

@@ -8,18 +8,37 @@
 //! - [`detect`]: YuNet face detection with its five landmarks.
 //! - [`align`]: the 5-point similarity transform onto the ArcFace template.
 //! - [`embed`]: SFace face embeddings, L2-normalised.
+//! - [`quality`] and [`encode`]: landmark refinement at full resolution,
+//!   quality scoring, and embedding of the faces worth it.
+//! - [`track`]: multi-object tracking (ByteTrack-style, IoU + motion).
+//! - [`identity`] and [`gallery`]: identity per track from its best faces,
+//!   against the enrolled people (sled-persisted, searched in memory).
+//! - [`line`] and [`passage`]: counting line, crossings, entry/exit passages.
+//! - [`engine`]: one camera's stages wired together; [`replay`] runs it over
+//!   recorded fixtures and [`evaluate`] scores the result against the truth.
 //! - [`fixture`]: the recorded-scene format every accuracy test and benchmark reads.
-//! - [`image`](crate::frame): owned BGR frames and photo decoding.
+//! - [`frame`]: owned BGR frames and photo decoding.
 
 pub mod align;
 pub mod detect;
 pub mod embed;
+pub mod encode;
+pub mod engine;
+pub mod enrol;
+pub mod evaluate;
 pub mod fixture;
 pub mod frame;
+pub mod gallery;
+pub mod identity;
 pub mod line;
 pub mod models;
+pub mod passage;
+pub mod quality;
+pub mod replay;
 pub mod runtime;
 pub mod source;
+pub mod stats;
+pub mod track;
 
 /// The repository root: where `models/`, `fixtures/` and `third_party/` live.
 ///

@@ -90,9 +90,11 @@ impl CountingLine {
         if s.abs() < 1e-6 { 0.0 } else { s.signum() }
     }
 
-    /// Signed distance-like value that is positive inside and negative outside.
+    /// Signed distance from the line (normalised image units): positive
+    /// inside, negative outside.
     pub fn inwardness(&self, p: [f32; 2]) -> f32 {
-        self.side_of(p) * self.inside_sign()
+        let len = ((self.b[0] - self.a[0]).powi(2) + (self.b[1] - self.a[1]).powi(2)).sqrt();
+        if len <= f32::EPSILON { 0.0 } else { self.side_of(p) * self.inside_sign() / len }
     }
 
     /// The direction of a move from `from` to `to`, if it crosses the line.
@@ -128,6 +130,13 @@ mod tests {
     fn reversing_the_line_points_does_not_change_the_meaning() {
         let l = CountingLine { a: [1.0, 0.5], b: [0.0, 0.5], inside: Side::Below };
         assert_eq!(l.crossing([0.5, 0.3], [0.5, 0.7]), Some(Direction::Entry));
+    }
+
+    #[test]
+    fn inwardness_is_a_signed_distance() {
+        let l = CountingLine { a: [0.0, 0.5], b: [0.5, 0.5], inside: Side::Below };
+        assert!((l.inwardness([0.2, 0.6]) - 0.1).abs() < 1e-6);
+        assert!((l.inwardness([0.2, 0.3]) + 0.2).abs() < 1e-6);
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! `edge-agent replay`: run the pipeline over recorded fixtures and report
+//! speed and accuracy — the engineers' measuring tool.
+//!
+//! Exit status is 0 whenever the replay ran, however low the accuracy; it is
+//! non-zero only when it could not run (a bad folder, missing models), with a
+//! message that says what to do.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::engine::EngineConfig;
+use pipeline::evaluate::{RunReport, Scores};
+use pipeline::fixture::Fixture;
+use pipeline::models::Models;
+use pipeline::replay::replay_fixture;
+use pipeline::runtime::Threads;
+use pipeline::stats::StageTimings;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Report {
+    fixtures: Vec<RunReport>,
+    total: RunReport,
+}
+
+/// Expands the arguments: a fixture folder stands for itself; a folder of
+/// fixtures (such as `fixtures/`) for each fixture inside it.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.join("camera.toml").is_file() {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            let inner = Fixture::discover(p)?;
+            if inner.is_empty() {
+                bail!(
+                    "{}: neither a fixture folder (no camera.toml) nor a folder of fixtures; run `make fixtures` to generate them",
+                    p.display()
+                );
+            }
+            out.extend(inner);
+        } else {
+            bail!("{}: no such folder", p.display());
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(paths: &[PathBuf], json: bool, config: EngineConfig, threads: Threads) -> Result<()> {
+    let dirs = expand(paths)?;
+    let fixtures: Vec<Fixture> =
+        dirs.iter().map(|d| Fixture::open(d).map_err(anyhow::Error::from)).collect::<Result<_>>()?;
+    let models = Models::locate()?;
+    let show_progress = !json && std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    let mut all_timings = StageTimings::default();
+    let mut total_scores = Scores::default();
+    let (mut frames, mut seconds) = (0u64, 0.0f64);
+    for fixture in &fixtures {
+        let bar = if show_progress {
+            let bar = ProgressBar::new(fixture.camera.frames);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} frames {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(fixture.name.clone());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let (report, run) = replay_fixture(&models, fixture, config, threads, |n| bar.set_position(n))
+            .with_context(|| format!("replaying {}", fixture.dir.display()))?;
+        bar.finish_and_clear();
+        all_timings.append(&run.timings);
+        total_scores.add(&report.scores);
+        frames += report.frames;
+        seconds += report.seconds;
+        if !json {
+            eprintln!(
+                "{}: {} frames at {:.1} fps, {} of {} passages matched",
+                report.name,
+                report.frames,
+                report.fps,
+                report.scores.passages.matched_to_truth,
+                report.scores.passages.expected
+            );
+        }
+        reports.push(report);
+    }
+    let total = RunReport::new("total", frames, seconds, &all_timings, total_scores);
+    let report = Report { fixtures: reports, total };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn print_table(r: &Report) {
+    println!(
+        "{:<32} {:>6} {:>7} {:>13} {:>7} {:>4} {:>4} {:>7} {:>9} {:>9} {:>14}",
+        "fixture",
+        "frames",
+        "fps",
+        "passages e/f/m",
+        "id acc",
+        "FA",
+        "FR",
+        "dir acc",
+        "entry e/f",
+        "exit e/f",
+        "detect/embed ms"
+    );
+    for f in r.fixtures.iter().chain(std::iter::once(&r.total)) {
+        let s = &f.scores;
+        println!(
+            "{:<32} {:>6} {:>7.1} {:>13} {:>7.3} {:>4} {:>4} {:>7.3} {:>9} {:>9} {:>14}",
+            f.name,
+            f.frames,
+            f.fps,
+            format!("{}/{}/{}", s.passages.expected, s.passages.found, s.passages.matched_to_truth),
+            s.identity.accuracy,
+            s.identity.false_accept,
+            s.identity.false_reject,
+            s.direction.accuracy,
+            format!("{}/{}", s.counts.entry.expected, s.counts.entry.found),
+            format!("{}/{}", s.counts.exit.expected, s.counts.exit.found),
+            format!("{:.1}/{:.1}", f.stages_ms.detect.p50, f.stages_ms.embed.p50),
+        );
+    }
+}

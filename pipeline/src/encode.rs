@@ -1,0 +1,164 @@
+//! From a detected face to an embedding worth keeping.
+//!
+//! Detection runs on a downscaled frame (≈640 px wide), where a face at a gate
+//! is often 30–60 px tall: its landmarks are too coarse for recognition (with
+//! landmarks from a 320-px detection, same-person and different-person
+//! similarities overlap). So for each face chosen for embedding we cut a region
+//! of the **full-resolution** frame around it, detect again there at
+//! `landmark_input` px, and align with those landmarks. Then quality is scored
+//! on the aligned crop, and only acceptable faces reach the (expensive)
+//! recogniser.
+
+use serde::{Deserialize, Serialize};
+
+use crate::align::Aligner;
+use crate::detect::{DetectError, Detection, Detector, DetectorConfig, Rect};
+use crate::embed::{EmbedError, Embedder, Embedding};
+use crate::frame::BgrImage;
+use crate::models::Models;
+use crate::quality::{self, FaceQuality, QualityConfig, QualityScratch};
+use crate::runtime::Threads;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error("image processing: {0}")]
+    Image(#[from] crate::frame::ImageError),
+}
+
+impl From<opencv::Error> for EncodeError {
+    fn from(e: opencv::Error) -> Self {
+        EncodeError::Image(crate::frame::ImageError::OpenCv(e))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// Detector input size for the landmark pass on the face region, px.
+    pub landmark_input: u32,
+    /// Side of the face region relative to the face box.
+    pub region_scale: f32,
+    pub quality: QualityConfig,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        EncoderConfig { landmark_input: 224, region_scale: 2.0, quality: QualityConfig::default() }
+    }
+}
+
+/// A face with refined landmarks and its quality, before embedding.
+#[derive(Debug, Clone, Copy)]
+pub struct AssessedFace {
+    pub detection: Detection,
+    pub quality: FaceQuality,
+}
+
+pub struct FaceEncoder {
+    config: EncoderConfig,
+    landmarks: Detector,
+    embedder: Embedder,
+    aligner: Aligner,
+    region: BgrImage,
+    scratch: QualityScratch,
+    found: Vec<Detection>,
+}
+
+impl FaceEncoder {
+    pub fn new(models: &Models, config: EncoderConfig, threads: Threads) -> Result<FaceEncoder, EncodeError> {
+        let det_cfg = DetectorConfig { input_size: config.landmark_input, score_threshold: 0.5, ..Default::default() };
+        Ok(FaceEncoder {
+            config,
+            landmarks: Detector::new(&models.detector, det_cfg, threads)?,
+            embedder: Embedder::new(&models.recogniser, threads)?,
+            aligner: Aligner::new(),
+            region: BgrImage::default(),
+            scratch: QualityScratch::default(),
+            found: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// Re-detects the face in a full-resolution region around `coarse.bbox`
+    /// and scores its quality. `None` when the face is not found again.
+    pub fn assess(&mut self, frame: &BgrImage, coarse: &Detection) -> Result<Option<AssessedFace>, EncodeError> {
+        let Some(origin) = copy_region(frame, &coarse.bbox, self.config.region_scale, &mut self.region) else {
+            return Ok(None);
+        };
+        self.landmarks.detect_into(&self.region, &mut self.found)?;
+        let centre = [self.region.width() as f32 / 2.0, self.region.height() as f32 / 2.0];
+        let nearest = self.found.iter().min_by(|a, b| {
+            let da = dist2(a.bbox.center(), centre);
+            let db = dist2(b.bbox.center(), centre);
+            da.total_cmp(&db)
+        });
+        let Some(local) = nearest else { return Ok(None) };
+        let mut refined = *local;
+        refined.bbox.x += origin[0];
+        refined.bbox.y += origin[1];
+        for lm in &mut refined.landmarks {
+            lm[0] += origin[0];
+            lm[1] += origin[1];
+        }
+        let aligned = self.aligner.align(frame, &refined.landmarks)?;
+        let sharp = quality::sharpness(aligned, &mut self.scratch.gray, &mut self.scratch.lap)?;
+        Ok(Some(AssessedFace { detection: refined, quality: quality::assess(&refined, sharp, &self.config.quality) }))
+    }
+
+    /// Embeds the face last passed to [`FaceEncoder::assess`] (its aligned crop).
+    pub fn embed_last(&mut self) -> Result<Embedding, EncodeError> {
+        Ok(self.embedder.embed_aligned(self.aligner.mat())?)
+    }
+
+    /// The aligned 112×112 crop of the last assessed face.
+    pub fn last_aligned(&self) -> Result<BgrImage, EncodeError> {
+        Ok(self.aligner.last_as_image()?)
+    }
+}
+
+fn dist2(a: [f32; 2], b: [f32; 2]) -> f32 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
+/// Copies a square region `scale`× the box's larger side, centred on the box
+/// and clipped to the frame, into `out`. Returns the region's top-left corner.
+pub fn copy_region(frame: &BgrImage, bbox: &Rect, scale: f32, out: &mut BgrImage) -> Option<[f32; 2]> {
+    let side = bbox.w.max(bbox.h) * scale;
+    let [cx, cy] = bbox.center();
+    let x0 = (cx - side / 2.0).max(0.0).floor() as usize;
+    let y0 = (cy - side / 2.0).max(0.0).floor() as usize;
+    let x1 = ((cx + side / 2.0).ceil().max(0.0) as usize).min(frame.width());
+    let y1 = ((cy + side / 2.0).ceil().max(0.0) as usize).min(frame.height());
+    if x1 <= x0 + 8 || y1 <= y0 + 8 {
+        return None;
+    }
+    let (w, h) = (x1 - x0, y1 - y0);
+    let stride = frame.width() * 3;
+    let start = y0 * stride + x0 * 3;
+    out.copy_from_strided(w, h, stride, &frame.data()[start..]);
+    Some([x0 as f32, y0 as f32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_is_clipped_to_the_frame_and_reports_its_origin() {
+        let mut frame = BgrImage::new(100, 80);
+        frame.data_mut()[(10 * 100 + 5) * 3] = 77; // pixel (5, 10)
+        let mut out = BgrImage::default();
+        let origin = copy_region(&frame, &Rect { x: 0.0, y: 0.0, w: 20.0, h: 20.0 }, 2.0, &mut out).expect("region");
+        assert_eq!(origin, [0.0, 0.0]);
+        assert_eq!((out.width(), out.height()), (30, 30));
+        assert_eq!(out.data()[(10 * 30 + 5) * 3], 77);
+        assert!(copy_region(&frame, &Rect { x: 500.0, y: 500.0, w: 10.0, h: 10.0 }, 2.0, &mut out).is_none());
+    }
+}

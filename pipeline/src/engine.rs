@@ -1,0 +1,303 @@
+//! One camera's recognition engine: frames in, passages out.
+//!
+//! Per frame: detect faces on the (downscaled) frame → update tracks → for
+//! tracks due an embedding, refine landmarks at full resolution, score quality
+//! and embed the good faces → watch each track for a confident line crossing →
+//! emit the passage with the track's identity (decided from its best faces) a
+//! moment after the crossing, or when the track ends.
+//!
+//! The engine is synchronous and single-threaded by design; concurrency lives
+//! around it (decoding in GStreamer's threads, a bounded frame queue, see
+//! [`crate::replay`]). All buffers are reused between frames.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{DetectError, Detection, Detector, DetectorConfig};
+use crate::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
+use crate::frame::BgrImage;
+use crate::gallery::{Gallery, SharedGallery};
+use crate::identity::{self, FaceSamples, Identity, IdentityConfig};
+use crate::line::{CountingLine, Direction};
+use crate::models::Models;
+use crate::passage::{CrossingDetector, Passage, PassageConfig};
+use crate::runtime::Threads;
+use crate::stats::StageTimings;
+use crate::track::{Track, TrackId, Tracker, TrackerConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Every tunable of recognition, with defaults that work for the fixtures.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    pub detector: DetectorConfig,
+    pub tracker: TrackerConfig,
+    pub encoder: EncoderConfig,
+    pub identity: IdentityConfig,
+    pub passage: PassageConfig,
+}
+
+/// What the engine knows about the camera it watches.
+#[derive(Debug, Clone)]
+pub struct CameraContext {
+    pub id: String,
+    pub line: CountingLine,
+}
+
+/// A track the engine is following, as other components may want to see it
+/// (loitering rules, live views).
+#[derive(Debug, Clone, Copy)]
+pub struct LiveTrack {
+    pub id: TrackId,
+    pub first_seen: Duration,
+    pub last_seen: Duration,
+    pub crossed: bool,
+}
+
+#[derive(Default)]
+struct TrackState {
+    crossing: CrossingDetector,
+    pending: Option<(Direction, Duration)>,
+    crossings: u32,
+    samples: FaceSamples,
+    embeds: u32,
+    last_attempt: Option<u64>,
+    best_quality: f32,
+    best_face: BgrImage,
+}
+
+pub struct Engine {
+    camera: CameraContext,
+    config: EngineConfig,
+    detector: Detector,
+    encoder: FaceEncoder,
+    tracker: Tracker,
+    gallery: SharedGallery,
+    states: HashMap<TrackId, TrackState>,
+    detections: Vec<Detection>,
+    finished: Vec<Track>,
+    frame_index: u64,
+    /// Per-stage latencies of every processed frame.
+    pub timings: StageTimings,
+}
+
+impl Engine {
+    pub fn new(
+        models: &Models,
+        camera: CameraContext,
+        config: EngineConfig,
+        gallery: SharedGallery,
+        threads: Threads,
+    ) -> Result<Engine, EngineError> {
+        Ok(Engine {
+            detector: Detector::new(&models.detector, config.detector, threads)?,
+            encoder: FaceEncoder::new(models, config.encoder, threads)?,
+            tracker: Tracker::new(config.tracker),
+            camera,
+            config,
+            gallery,
+            states: HashMap::new(),
+            detections: Vec::new(),
+            finished: Vec::new(),
+            frame_index: 0,
+            timings: StageTimings::default(),
+        })
+    }
+
+    pub fn camera(&self) -> &CameraContext {
+        &self.camera
+    }
+
+    fn gallery(&self) -> Arc<Gallery> {
+        match self.gallery.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Tracks currently followed.
+    pub fn live_tracks(&self) -> Vec<LiveTrack> {
+        self.tracker
+            .tracks()
+            .iter()
+            .map(|t| LiveTrack {
+                id: t.id,
+                first_seen: t.first_seen,
+                last_seen: t.last_seen,
+                crossed: self.states.get(&t.id).is_some_and(|s| s.crossings > 0),
+            })
+            .collect()
+    }
+
+    /// Processes one frame at stream time `ts`; passages that became due are appended to `out`.
+    pub fn process(&mut self, frame: &BgrImage, ts: Duration, out: &mut Vec<Passage>) -> Result<(), EngineError> {
+        let t0 = Instant::now();
+        self.detector.detect_into(frame, &mut self.detections)?;
+        let t1 = Instant::now();
+        self.tracker.update(&self.detections, ts, (frame.width() as f32, frame.height() as f32), &mut self.finished);
+        let t2 = Instant::now();
+        self.timings.detect.push(ms(t1 - t0));
+        self.timings.track.push(ms(t2 - t1));
+
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        let mut embed_time = Duration::ZERO;
+        let mut match_time = Duration::ZERO;
+        let gallery = self.gallery();
+        for ti in 0..self.tracker.tracks().len() {
+            let track = &self.tracker.tracks()[ti];
+            let Some(det) = track.detection else { continue };
+            let (id, hits) = (track.id, track.hits);
+            let state = self.states.entry(id).or_default();
+            // Crossing.
+            let [cx, cy] = det.bbox.center();
+            if let Some(dir) =
+                state.crossing.observe(&self.camera.line, [cx / w, cy / h], self.config.passage.min_travel)
+                && hits >= self.config.passage.min_hits
+            {
+                state.pending = Some((dir, ts));
+                state.crossings += 1;
+            }
+            // Embedding.
+            let s = Instant::now();
+            Self::maybe_embed(&mut self.encoder, &self.config, state, frame, &det, self.frame_index)?;
+            embed_time += s.elapsed();
+            // Emission after the delay.
+            if let Some((dir, crossed_at)) = state.pending
+                && ts.saturating_sub(crossed_at) >= Duration::from_millis(self.config.passage.emit_delay_ms)
+            {
+                let s = Instant::now();
+                let track = &self.tracker.tracks()[ti];
+                out.push(Self::passage(&self.camera, &self.config, &gallery, track, state, dir, crossed_at));
+                state.pending = None;
+                match_time += s.elapsed();
+            }
+        }
+        // Tracks that ended: emit what is pending, forget the rest.
+        let s = Instant::now();
+        for track in self.finished.drain(..) {
+            if let Some(mut state) = self.states.remove(&track.id)
+                && let Some((dir, crossed_at)) = state.pending.take()
+            {
+                out.push(Self::passage(&self.camera, &self.config, &gallery, &track, &mut state, dir, crossed_at));
+            }
+        }
+        match_time += s.elapsed();
+        self.timings.embed.push(ms(embed_time));
+        self.timings.matching.push(ms(match_time));
+        self.frame_index += 1;
+        Ok(())
+    }
+
+    /// End of stream: every live track ends now.
+    pub fn flush(&mut self, out: &mut Vec<Passage>) {
+        let gallery = self.gallery();
+        let mut finished = Vec::new();
+        self.tracker.finish_all(&mut finished);
+        for track in finished {
+            if let Some(mut state) = self.states.remove(&track.id)
+                && let Some((dir, crossed_at)) = state.pending.take()
+            {
+                out.push(Self::passage(&self.camera, &self.config, &gallery, &track, &mut state, dir, crossed_at));
+            }
+        }
+    }
+
+    fn maybe_embed(
+        encoder: &mut FaceEncoder,
+        config: &EngineConfig,
+        state: &mut TrackState,
+        frame: &BgrImage,
+        det: &Detection,
+        frame_index: u64,
+    ) -> Result<(), EngineError> {
+        let id_cfg = &config.identity;
+        let due = state.last_attempt.is_none_or(|f| frame_index >= f + id_cfg.embed_every_frames as u64);
+        if !due || state.embeds >= id_cfg.max_embeds_per_track || det.bbox.h < config.encoder.quality.min_face_px {
+            return Ok(());
+        }
+        state.last_attempt = Some(frame_index);
+        let Some(face) = encoder.assess(frame, det)? else { return Ok(()) };
+        let q = face.quality;
+        if !q.acceptable(&config.encoder.quality) || !state.samples.wants(q.score, id_cfg.max_samples) {
+            return Ok(());
+        }
+        let embedding = encoder.embed_last()?;
+        state.embeds += 1;
+        state.samples.offer(q.score, embedding, id_cfg.max_samples);
+        if q.score > state.best_quality {
+            state.best_quality = q.score;
+            copy_region(frame, &face.detection.bbox, 1.5, &mut state.best_face);
+        }
+        Ok(())
+    }
+
+    fn passage(
+        camera: &CameraContext,
+        config: &EngineConfig,
+        gallery: &Gallery,
+        track: &Track,
+        state: &mut TrackState,
+        direction: Direction,
+        crossed_at: Duration,
+    ) -> Passage {
+        let identity: Identity = identity::decide(&state.samples, gallery, &config.identity);
+        let face_jpeg = (state.best_quality > 0.0).then(|| thumbnail_jpeg(&state.best_face)).flatten();
+        tracing::debug!(
+            camera = %camera.id,
+            track = track.id.0,
+            direction = direction.as_str(),
+            first = track.first_seen.as_secs_f32(),
+            last = track.last_seen.as_secs_f32(),
+            crossed = crossed_at.as_secs_f32(),
+            person = identity.person_id().unwrap_or("unknown"),
+            "passage"
+        );
+        Passage {
+            id: uuid::Uuid::new_v4().to_string(),
+            camera: camera.id.clone(),
+            track: track.id.0,
+            direction,
+            identity,
+            first_seen: track.first_seen,
+            last_seen: track.last_seen,
+            crossed_at,
+            face_jpeg,
+            face_quality: state.best_quality,
+            samples: state.samples.len(),
+        }
+    }
+}
+
+/// Largest side of the face thumbnail sent with a passage, px.
+const THUMBNAIL_SIDE: usize = 192;
+
+fn thumbnail_jpeg(face: &BgrImage) -> Option<Vec<u8>> {
+    use opencv::core::{Mat, Size};
+    use opencv::imgproc;
+    use opencv::prelude::*;
+    let src = face.as_mat().ok()?;
+    let side = face.width().max(face.height());
+    if side <= THUMBNAIL_SIDE {
+        return face.to_jpeg(85).ok();
+    }
+    let s = THUMBNAIL_SIDE as f64 / side as f64;
+    let size = Size::new((face.width() as f64 * s).round() as i32, (face.height() as f64 * s).round() as i32);
+    let mut dst = Mat::default();
+    imgproc::resize(&src, &mut dst, size, 0.0, 0.0, imgproc::INTER_AREA).ok()?;
+    let bytes = dst.data_bytes().ok()?.to_vec();
+    BgrImage::from_raw(size.width as usize, size.height as usize, bytes)?.to_jpeg(85).ok()
+}
+
+fn ms(d: Duration) -> f32 {
+    d.as_secs_f32() * 1000.0
+}

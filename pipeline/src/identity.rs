@@ -1,0 +1,212 @@
+//! Identity is a property of a track, not of a frame.
+//!
+//! A track collects up to `max_samples` embeddings of its best-quality faces;
+//! when a decision is needed their normalised mean is searched in the gallery,
+//! and the track is `Known` only when the best person's similarity reaches
+//! `threshold` **and** beats the second-best person by `margin`. A stranger
+//! who resembles two enrolled people a little is therefore `Unknown`, not
+//! "matched with high similarity" to one of them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::embed::{EMBEDDING_DIM, Embedding};
+use crate::fixture::Category;
+use crate::gallery::Gallery;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Minimum cosine similarity for a match.
+    pub threshold: f32,
+    /// Minimum lead of the best person over the second best.
+    pub margin: f32,
+    /// Embeddings kept per track (the best by quality).
+    pub max_samples: usize,
+    /// Embeddings computed per track at most (bounds the cost of a long track).
+    pub max_embeds_per_track: u32,
+    /// Frames between two embedding attempts on the same track.
+    pub embed_every_frames: u32,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            threshold: 0.42,
+            margin: 0.06,
+            max_samples: 5,
+            max_embeds_per_track: 10,
+            embed_every_frames: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Identity {
+    Known { person_id: String, name: String, category: Category, similarity: f32 },
+    Unknown { best_similarity: Option<f32> },
+}
+
+impl Identity {
+    pub fn person_id(&self) -> Option<&str> {
+        match self {
+            Identity::Known { person_id, .. } => Some(person_id),
+            Identity::Unknown { .. } => None,
+        }
+    }
+
+    pub fn similarity(&self) -> Option<f32> {
+        match self {
+            Identity::Known { similarity, .. } => Some(*similarity),
+            Identity::Unknown { best_similarity } => *best_similarity,
+        }
+    }
+}
+
+/// The best faces of one track.
+#[derive(Debug, Clone, Default)]
+pub struct FaceSamples {
+    samples: Vec<(f32, Embedding)>,
+}
+
+impl FaceSamples {
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Would a face of this quality be kept?
+    pub fn wants(&self, quality: f32, max: usize) -> bool {
+        self.samples.len() < max || self.samples.iter().any(|(q, _)| *q < quality)
+    }
+
+    /// Keeps the embedding if it is among the `max` best so far.
+    pub fn offer(&mut self, quality: f32, embedding: Embedding, max: usize) {
+        if self.samples.len() < max {
+            self.samples.push((quality, embedding));
+        } else if let Some(worst) = self.samples.iter_mut().min_by(|a, b| a.0.total_cmp(&b.0))
+            && worst.0 < quality
+        {
+            *worst = (quality, embedding);
+        }
+    }
+
+    /// The normalised mean of the kept embeddings.
+    pub fn mean(&self) -> Option<Embedding> {
+        let mut sum = [0.0f32; EMBEDDING_DIM];
+        for (_, e) in &self.samples {
+            for (s, x) in sum.iter_mut().zip(e.0.iter()) {
+                *s += x;
+            }
+        }
+        Embedding::from_raw(&sum)
+    }
+}
+
+/// Decides who a track is (see the module doc).
+pub fn decide(samples: &FaceSamples, gallery: &Gallery, cfg: &IdentityConfig) -> Identity {
+    let Some(probe) = samples.mean() else { return Identity::Unknown { best_similarity: None } };
+    let top = gallery.search(&probe, 2, 16);
+    let Some(best) = top.first() else { return Identity::Unknown { best_similarity: None } };
+    let second = top.get(1).map(|c| c.similarity).unwrap_or(-1.0);
+    tracing::debug!(
+        best = %gallery.person(best.person).id,
+        similarity = best.similarity,
+        second,
+        samples = samples.len(),
+        "identity decision"
+    );
+    if best.similarity >= cfg.threshold && best.similarity - second >= cfg.margin {
+        let p = gallery.person(best.person);
+        Identity::Known {
+            person_id: p.id.clone(),
+            name: p.name.clone(),
+            category: p.category,
+            similarity: best.similarity,
+        }
+    } else {
+        Identity::Unknown { best_similarity: Some(best.similarity) }
+    }
+}
+
+/// 1:1 verification against one expected person (exam and driving-test centres).
+pub fn verify(samples: &FaceSamples, expected: &[Embedding], cfg: &IdentityConfig) -> Option<f32> {
+    let probe = samples.mean()?;
+    expected
+        .iter()
+        .map(|e| e.cosine(&probe))
+        .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
+        .filter(|s| *s >= cfg.threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gallery::PersonInfo;
+
+    fn unit(i: usize) -> Embedding {
+        let mut v = [0.0f32; EMBEDDING_DIM];
+        v[i] = 1.0;
+        Embedding(v)
+    }
+
+    fn mix(a: usize, wa: f32, b: usize, wb: f32) -> Embedding {
+        let mut v = [0.0f32; EMBEDDING_DIM];
+        v[a] = wa;
+        v[b] = wb;
+        Embedding::from_raw(&v).expect("non-zero")
+    }
+
+    fn gallery() -> Gallery {
+        let mut g = Gallery::new("m");
+        for (i, id) in ["alice", "bob"].iter().enumerate() {
+            g.add(
+                PersonInfo {
+                    id: id.to_string(),
+                    name: id.to_string(),
+                    category: Category::Staff,
+                    cccd: None,
+                    valid_until: None,
+                },
+                &[unit(i)],
+            );
+        }
+        g
+    }
+
+    #[test]
+    fn a_clear_match_is_known() {
+        let mut s = FaceSamples::default();
+        s.offer(0.9, mix(0, 0.9, 5, 0.4), 5);
+        let id = decide(&s, &gallery(), &IdentityConfig::default());
+        assert_eq!(id.person_id(), Some("alice"));
+    }
+
+    #[test]
+    fn a_stranger_resembling_two_people_equally_is_unknown() {
+        let mut s = FaceSamples::default();
+        s.offer(0.9, mix(0, 1.0, 1, 1.0), 5); // cosine 0.707 to both
+        let id = decide(&s, &gallery(), &IdentityConfig::default());
+        assert!(matches!(id, Identity::Unknown { best_similarity: Some(x) } if x > 0.7), "{id:?}");
+    }
+
+    #[test]
+    fn a_weak_resemblance_is_unknown() {
+        let mut s = FaceSamples::default();
+        s.offer(0.9, mix(0, 0.3, 7, 1.0), 5);
+        assert!(matches!(decide(&s, &gallery(), &IdentityConfig::default()), Identity::Unknown { .. }));
+    }
+
+    #[test]
+    fn only_the_best_samples_are_kept() {
+        let mut s = FaceSamples::default();
+        for (i, q) in [0.1, 0.5, 0.3, 0.9].iter().enumerate() {
+            s.offer(*q, unit(i), 2);
+        }
+        assert_eq!(s.len(), 2);
+        assert!(!s.wants(0.4, 2) && s.wants(0.6, 2));
+    }
+}

@@ -1,0 +1,167 @@
+//! Replaying recorded video through an [`Engine`]: the engineers' measuring
+//! loop, and the basis of the accuracy tests.
+//!
+//! Decoding runs on its own thread (GStreamer's decoder threads feed it) and
+//! hands frames to the engine through a bounded queue; used frame buffers go
+//! back to the decoder, so after the first few frames nothing is allocated
+//! per frame. Replay drops nothing and waits for no clock: as fast as the
+//! slower of decoding and recognition.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use std::sync::{Arc, RwLock};
+
+use crate::engine::{CameraContext, Engine, EngineConfig, EngineError};
+use crate::enrol::{EnrolError, Enroller};
+use crate::evaluate::{Found, RunReport, score};
+use crate::fixture::Fixture;
+use crate::frame::BgrImage;
+use crate::gallery::{Gallery, PersonInfo};
+use crate::models::Models;
+use crate::passage::Passage;
+use crate::runtime::Threads;
+use crate::source::{Pulled, SourceError, SourceOptions, SourceUrl, VideoSource};
+use crate::stats::StageTimings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{path}: decoding stalled (no frame for {secs} s)")]
+    Stalled { path: String, secs: u64 },
+    #[error(transparent)]
+    Encode(#[from] crate::encode::EncodeError),
+    #[error("enrolment of {person} failed for every photo: {reason}")]
+    Enrolment { person: String, reason: String },
+}
+
+/// Frames in flight between the decoder and the engine.
+const QUEUE_DEPTH: usize = 4;
+const STALL: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Default)]
+pub struct ReplayRun {
+    pub frames: u64,
+    pub wall: Duration,
+    pub passages: Vec<Passage>,
+    pub timings: StageTimings,
+}
+
+type Decoded = Result<(BgrImage, Duration, f32), ReplayError>;
+
+/// Runs `engine` over every frame of `video`. `progress` is called after each frame.
+pub fn run_video(engine: &mut Engine, video: &Path, mut progress: impl FnMut(u64)) -> Result<ReplayRun, ReplayError> {
+    let url = SourceUrl::File(video.to_path_buf());
+    let mut source = VideoSource::open(&url, SourceOptions::default())?;
+    let (frames_tx, frames_rx) = mpsc::sync_channel::<Decoded>(QUEUE_DEPTH);
+    let (recycle_tx, recycle_rx) = mpsc::channel::<BgrImage>();
+    let started = Instant::now();
+    let path = video.display().to_string();
+    let decoder = std::thread::Builder::new()
+        .name("replay-decode".into())
+        .spawn(move || {
+            loop {
+                let mut buf = recycle_rx.try_recv().unwrap_or_default();
+                let t = Instant::now();
+                let msg = match source.pull(&mut buf, STALL) {
+                    Ok(Pulled::Frame { pts }) => Ok((buf, pts, t.elapsed().as_secs_f32() * 1000.0)),
+                    Ok(Pulled::Eos) => return,
+                    Ok(Pulled::Timeout) => Err(ReplayError::Stalled { path: path.clone(), secs: STALL.as_secs() }),
+                    Err(e) => Err(ReplayError::Source(e)),
+                };
+                let stop = msg.is_err();
+                if frames_tx.send(msg).is_err() || stop {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| SourceError::Gst(format!("cannot start decoder thread: {e}")))?;
+
+    let mut run = ReplayRun::default();
+    let before = engine.timings.clone();
+    engine.timings = StageTimings::default();
+    let mut result = Ok(());
+    for msg in frames_rx.iter() {
+        let (frame, pts, decode_ms) = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        engine.timings.decode.push(decode_ms);
+        if let Err(e) = engine.process(&frame, pts, &mut run.passages) {
+            result = Err(e.into());
+            break;
+        }
+        run.frames += 1;
+        progress(run.frames);
+        let _ = recycle_tx.send(frame);
+    }
+    drop(frames_rx);
+    let _ = decoder.join();
+    result?;
+    engine.flush(&mut run.passages);
+    run.wall = started.elapsed();
+    run.timings = std::mem::replace(&mut engine.timings, before);
+    Ok(run)
+}
+
+/// Enrols a fixture's gallery (every photo of every person) into a fresh gallery.
+/// Photos that fail are logged and skipped; a person with no usable photo is an error.
+pub fn enrol_fixture(enroller: &mut Enroller, fixture: &Fixture, model_id: &str) -> Result<Gallery, ReplayError> {
+    let mut gallery = Gallery::new(model_id);
+    for person in &fixture.people {
+        let mut vectors = Vec::new();
+        let mut last_error = String::new();
+        for photo in &person.photos {
+            let outcome = BgrImage::open(photo)
+                .map_err(|e| e.to_string())
+                .and_then(|img| enroller.embed_photo(&img).map_err(|e: EnrolError| e.to_string()));
+            match outcome {
+                Ok(v) => vectors.push(v),
+                Err(e) => {
+                    tracing::warn!(photo = %photo.display(), error = %e, "enrolment photo skipped");
+                    last_error = e;
+                }
+            }
+        }
+        if vectors.is_empty() {
+            return Err(ReplayError::Enrolment { person: person.id.clone(), reason: last_error });
+        }
+        let info = PersonInfo {
+            id: person.id.clone(),
+            name: person.spec.name.clone(),
+            category: person.spec.category,
+            cccd: person.spec.cccd.clone(),
+            valid_until: None,
+        };
+        gallery.add(info, &vectors);
+    }
+    Ok(gallery)
+}
+
+/// Replays one fixture end to end: enrol its gallery, run its video, score
+/// the passages against its truth.
+pub fn replay_fixture(
+    models: &Models,
+    fixture: &Fixture,
+    config: EngineConfig,
+    threads: Threads,
+    progress: impl FnMut(u64),
+) -> Result<(RunReport, ReplayRun), ReplayError> {
+    let mut enroller = Enroller::new(models, threads)?;
+    let gallery = enrol_fixture(&mut enroller, fixture, &models.recogniser.model_id())?;
+    drop(enroller);
+    let camera = CameraContext { id: fixture.name.clone(), line: fixture.camera.line };
+    let mut engine = Engine::new(models, camera, config, Arc::new(RwLock::new(Arc::new(gallery))), threads)?;
+    let run = run_video(&mut engine, &fixture.video, progress)?;
+    let found: Vec<Found> = run.passages.iter().map(Found::from).collect();
+    let scores = score(&fixture.truth, &found);
+    let report = RunReport::new(&fixture.name, run.frames, run.wall.as_secs_f64(), &run.timings, scores);
+    Ok((report, run))
+}
