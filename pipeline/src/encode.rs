@@ -7,7 +7,8 @@
 //! of the **full-resolution** frame around it, detect again there at
 //! `landmark_input` px, and align with those landmarks. Then quality is scored
 //! on the aligned crop, and only acceptable faces reach the (expensive)
-//! recogniser.
+//! recogniser. Faces the frame detector already saw large (`refine_below_px`)
+//! skip the second detection: their landmarks are already precise.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,12 +43,21 @@ pub struct EncoderConfig {
     pub landmark_input: u32,
     /// Side of the face region relative to the face box.
     pub region_scale: f32,
+    /// Faces the frame detector saw at least this tall (detector input px)
+    /// already have landmarks good enough to align with; smaller ones are
+    /// re-detected at full resolution.
+    pub refine_below_px: f32,
     pub quality: QualityConfig,
 }
 
 impl Default for EncoderConfig {
     fn default() -> Self {
-        EncoderConfig { landmark_input: 224, region_scale: 2.0, quality: QualityConfig::default() }
+        EncoderConfig {
+            landmark_input: 224,
+            region_scale: 2.0,
+            refine_below_px: 72.0,
+            quality: QualityConfig::default(),
+        }
     }
 }
 
@@ -86,9 +96,19 @@ impl FaceEncoder {
         &self.config
     }
 
-    /// Re-detects the face in a full-resolution region around `coarse.bbox`
-    /// and scores its quality. `None` when the face is not found again.
-    pub fn assess(&mut self, frame: &BgrImage, coarse: &Detection) -> Result<Option<AssessedFace>, EncodeError> {
+    /// Scores a face's quality, re-detecting it first in a full-resolution
+    /// region around `coarse.bbox` unless the detector already saw it at
+    /// `refine_below_px` or more (`detector_px`: the face's height in the
+    /// detector's input). `None` when the face is not found again.
+    pub fn assess(
+        &mut self,
+        frame: &BgrImage,
+        coarse: &Detection,
+        detector_px: f32,
+    ) -> Result<Option<AssessedFace>, EncodeError> {
+        if detector_px >= self.config.refine_below_px {
+            return self.assess_with(frame, *coarse).map(Some);
+        }
         let Some(origin) = copy_region(frame, &coarse.bbox, self.config.region_scale, &mut self.region) else {
             return Ok(None);
         };
@@ -107,9 +127,13 @@ impl FaceEncoder {
             lm[0] += origin[0];
             lm[1] += origin[1];
         }
-        let aligned = self.aligner.align(frame, &refined.landmarks)?;
+        self.assess_with(frame, refined).map(Some)
+    }
+
+    fn assess_with(&mut self, frame: &BgrImage, det: Detection) -> Result<AssessedFace, EncodeError> {
+        let aligned = self.aligner.align(frame, &det.landmarks)?;
         let sharp = quality::sharpness(aligned, &mut self.scratch.gray, &mut self.scratch.lap)?;
-        Ok(Some(AssessedFace { detection: refined, quality: quality::assess(&refined, sharp, &self.config.quality) }))
+        Ok(AssessedFace { detection: det, quality: quality::assess(&det, sharp, &self.config.quality) })
     }
 
     /// Embeds the face last passed to [`FaceEncoder::assess`] (its aligned crop).

@@ -222,11 +222,19 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let id_cfg = &config.identity;
         let due = state.last_attempt.is_none_or(|f| frame_index >= f + id_cfg.embed_every_frames as u64);
-        if !due || state.embeds >= id_cfg.max_embeds_per_track || det.bbox.h < config.encoder.quality.min_face_px {
+        // Once its passage is out, a track's identity is settled: embedding it
+        // further would only spend the CPU the next person needs.
+        let settled = state.crossings > 0 && state.pending.is_none();
+        if !due
+            || settled
+            || state.embeds >= id_cfg.max_embeds_per_track
+            || det.bbox.h < config.encoder.quality.min_face_px
+        {
             return Ok(());
         }
         state.last_attempt = Some(frame_index);
-        let Some(face) = encoder.assess(frame, det)? else { return Ok(()) };
+        let detector_px = det.bbox.h * config.detector.input_size as f32 / frame.width().max(frame.height()) as f32;
+        let Some(face) = encoder.assess(frame, det, detector_px)? else { return Ok(()) };
         let q = face.quality;
         if !q.acceptable(&config.encoder.quality) || !state.samples.wants(q.score, id_cfg.max_samples) {
             return Ok(());

@@ -53,7 +53,8 @@ impl Enroller {
             n => return Err(EnrolError::SeveralFaces(n)),
         }
         let q_cfg = self.encoder.config().quality;
-        let assessed = self.encoder.assess(photo, main[0])?.ok_or(EnrolError::NoFace)?;
+        // Enrolment is not time-critical: always refine at full resolution.
+        let assessed = self.encoder.assess(photo, main[0], 0.0)?.ok_or(EnrolError::NoFace)?;
         let q = assessed.quality;
         if q.face_px < q_cfg.min_face_px {
             return Err(EnrolError::TooSmall(q.face_px, q_cfg.min_face_px));

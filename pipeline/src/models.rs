@@ -14,8 +14,8 @@ pub enum ModelError {
         "models folder not found (no models/manifest.toml above the current directory); set GATEWATCH_ROOT or run from the repository"
     )]
     NoRoot,
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {reason}. Run `make models` to install the models")]
+    Io { path: PathBuf, reason: String },
     #[error("models/manifest.toml is malformed: {0}")]
     Manifest(String),
     #[error("model {name} is not installed ({path} is missing). Run `make models` to fetch it")]
@@ -57,7 +57,8 @@ impl ModelFile {
 
     /// Re-hashes the file and compares it with the manifest.
     pub fn verify(&self) -> Result<(), ModelError> {
-        let bytes = std::fs::read(&self.path).map_err(|source| ModelError::Io { path: self.path.clone(), source })?;
+        let bytes =
+            std::fs::read(&self.path).map_err(|e| ModelError::Io { path: self.path.clone(), reason: e.to_string() })?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != self.entry.sha256 {
             return Err(ModelError::HashMismatch {
@@ -88,7 +89,7 @@ impl Models {
     pub fn in_dir(dir: &Path) -> Result<Models, ModelError> {
         let manifest_path = dir.join("manifest.toml");
         let text = std::fs::read_to_string(&manifest_path)
-            .map_err(|source| ModelError::Io { path: manifest_path.clone(), source })?;
+            .map_err(|e| ModelError::Io { path: manifest_path.clone(), reason: e.to_string() })?;
         let manifest: Manifest = toml::from_str(&text).map_err(|e| ModelError::Manifest(e.to_string()))?;
         let find = |role: &str| -> Result<ModelFile, ModelError> {
             let entry = manifest

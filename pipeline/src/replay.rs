@@ -35,6 +35,10 @@ pub enum ReplayError {
     Stalled { path: String, secs: u64 },
     #[error(transparent)]
     Encode(#[from] crate::encode::EncodeError),
+    #[error(
+        "{path}: decoded {decoded} frames, camera.toml states {stated}: the video is truncated or corrupt (run `make fixtures` to regenerate)"
+    )]
+    FrameCount { path: String, decoded: u64, stated: u64 },
     #[error("enrolment of {person} failed for every photo: {reason}")]
     Enrolment { person: String, reason: String },
 }
@@ -53,13 +57,20 @@ pub struct ReplayRun {
 
 type Decoded = Result<(BgrImage, Duration, f32), ReplayError>;
 
-/// Runs `engine` over every frame of `video`. `progress` is called after each frame.
-pub fn run_video(engine: &mut Engine, video: &Path, mut progress: impl FnMut(u64)) -> Result<ReplayRun, ReplayError> {
+/// Decodes every frame of `video` on a decoder thread and hands each to
+/// `consume(frame, pts, decode_ms)` on the calling thread, through a bounded
+/// queue with buffer recycling. Returns the number of frames consumed.
+pub fn for_each_frame<E>(
+    video: &Path,
+    mut consume: impl FnMut(&BgrImage, Duration, f32) -> Result<(), E>,
+) -> Result<u64, ReplayError>
+where
+    ReplayError: From<E>,
+{
     let url = SourceUrl::File(video.to_path_buf());
     let mut source = VideoSource::open(&url, SourceOptions::default())?;
     let (frames_tx, frames_rx) = mpsc::sync_channel::<Decoded>(QUEUE_DEPTH);
     let (recycle_tx, recycle_rx) = mpsc::channel::<BgrImage>();
-    let started = Instant::now();
     let path = video.display().to_string();
     let decoder = std::thread::Builder::new()
         .name("replay-decode".into())
@@ -80,34 +91,44 @@ pub fn run_video(engine: &mut Engine, video: &Path, mut progress: impl FnMut(u64
             }
         })
         .map_err(|e| SourceError::Gst(format!("cannot start decoder thread: {e}")))?;
-
-    let mut run = ReplayRun::default();
-    let before = engine.timings.clone();
-    engine.timings = StageTimings::default();
+    let mut frames = 0u64;
     let mut result = Ok(());
     for msg in frames_rx.iter() {
-        let (frame, pts, decode_ms) = match msg {
-            Ok(m) => m,
+        match msg.and_then(|(frame, pts, decode_ms)| {
+            consume(&frame, pts, decode_ms)?;
+            let _ = recycle_tx.send(frame);
+            Ok(())
+        }) {
+            Ok(()) => frames += 1,
             Err(e) => {
                 result = Err(e);
                 break;
             }
-        };
-        engine.timings.decode.push(decode_ms);
-        if let Err(e) = engine.process(&frame, pts, &mut run.passages) {
-            result = Err(e.into());
-            break;
         }
-        run.frames += 1;
-        progress(run.frames);
-        let _ = recycle_tx.send(frame);
     }
+    // Dropping the receiver unblocks the decoder if we stopped early.
     drop(frames_rx);
     let _ = decoder.join();
-    result?;
+    result.map(|()| frames)
+}
+
+/// Runs `engine` over every frame of `video`. `progress` is called after each frame.
+pub fn run_video(engine: &mut Engine, video: &Path, mut progress: impl FnMut(u64)) -> Result<ReplayRun, ReplayError> {
+    let started = Instant::now();
+    let mut run = ReplayRun::default();
+    let before = std::mem::take(&mut engine.timings);
+    let outcome = for_each_frame(video, |frame, pts, decode_ms| {
+        engine.timings.decode.push(decode_ms);
+        engine.process(frame, pts, &mut run.passages)?;
+        run.frames += 1;
+        progress(run.frames);
+        Ok::<(), EngineError>(())
+    });
+    let timings = std::mem::replace(&mut engine.timings, before);
+    outcome?;
     engine.flush(&mut run.passages);
     run.wall = started.elapsed();
-    run.timings = std::mem::replace(&mut engine.timings, before);
+    run.timings = timings;
     Ok(run)
 }
 
@@ -160,6 +181,13 @@ pub fn replay_fixture(
     let camera = CameraContext { id: fixture.name.clone(), line: fixture.camera.line };
     let mut engine = Engine::new(models, camera, config, Arc::new(RwLock::new(Arc::new(gallery))), threads)?;
     let run = run_video(&mut engine, &fixture.video, progress)?;
+    if run.frames != fixture.camera.frames {
+        return Err(ReplayError::FrameCount {
+            path: fixture.video.display().to_string(),
+            decoded: run.frames,
+            stated: fixture.camera.frames,
+        });
+    }
     let found: Vec<Found> = run.passages.iter().map(Found::from).collect();
     let scores = score(&fixture.truth, &found);
     let report = RunReport::new(&fixture.name, run.frames, run.wall.as_secs_f64(), &run.timings, scores);

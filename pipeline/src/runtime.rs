@@ -49,11 +49,12 @@ static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 pub fn library_path() -> Result<PathBuf, RuntimeError> {
     let mut looked = Vec::new();
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        // An explicit choice is never second-guessed with a fallback.
         let p = PathBuf::from(p);
         if p.is_file() {
             return Ok(p);
         }
-        looked.push(p.display().to_string());
+        return Err(RuntimeError::LibraryMissing { looked: format!("ORT_DYLIB_PATH={}", p.display()) });
     }
     if let Some(root) = crate::repo_root() {
         let p = root.join("third_party").join("onnxruntime").join(LIBRARY_FILE);

@@ -179,10 +179,11 @@ impl VideoSource {
         }
         let convert_weak = convert.downgrade();
         decode.connect_pad_added(move |_, pad| {
-            let is_video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
+            // A pad exposed before negotiation has no current caps yet; ask
+            // what it can produce instead (a truncated file's decoder may never
+            // negotiate, and its EOS must still reach the sink).
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
             if let Some(convert) = convert_weak.upgrade()
                 && let Some(sinkpad) = convert.static_pad("sink")
                 && is_video
@@ -225,7 +226,16 @@ impl VideoSource {
             }
             None => {
                 self.check_bus()?;
-                if self.sink.is_eos() { Ok(Pulled::Eos) } else { Ok(Pulled::Timeout) }
+                if !self.sink.is_eos() {
+                    return Ok(Pulled::Timeout);
+                }
+                if self.frames == 0 && !self.url.is_live() {
+                    return Err(SourceError::Stream {
+                        source_desc: self.url.describe(),
+                        message: "no decodable video frames (the file is corrupt, truncated or not a video)".into(),
+                    });
+                }
+                Ok(Pulled::Eos)
             }
         }
     }

@@ -16,6 +16,8 @@ pub struct StageTimings {
 pub struct Percentiles {
     pub p50: f32,
     pub p99: f32,
+    /// Mean: multiplied by the frame count it gives the stage's total time.
+    pub mean: f32,
 }
 
 /// Nearest-rank percentile of unsorted samples (0 when empty).
@@ -30,7 +32,8 @@ pub fn percentile(samples: &[f32], p: f32) -> f32 {
 }
 
 pub fn percentiles(samples: &[f32]) -> Percentiles {
-    Percentiles { p50: percentile(samples, 50.0), p99: percentile(samples, 99.0) }
+    let mean = if samples.is_empty() { 0.0 } else { samples.iter().sum::<f32>() / samples.len() as f32 };
+    Percentiles { p50: percentile(samples, 50.0), p99: percentile(samples, 99.0), mean }
 }
 
 impl StageTimings {

@@ -1,0 +1,93 @@
+//! The whole pipeline, real models on real video: what a gate sees.
+
+mod common;
+
+use std::sync::{Arc, RwLock};
+
+use pipeline::engine::{CameraContext, Engine, EngineConfig};
+use pipeline::fixture::Fixture;
+use pipeline::gallery::Gallery;
+use pipeline::identity::Identity;
+use pipeline::line::{CountingLine, Direction, Side};
+use pipeline::models::Models;
+use pipeline::replay::{ReplayError, ReplayRun, replay_fixture, run_video};
+use pipeline::runtime::Threads;
+
+fn models() -> Models {
+    Models::in_dir(&common::repo().join("models")).expect("models installed (run `make models`)")
+}
+
+fn replay(name: &str) -> (Fixture, ReplayRun) {
+    let fixture = Fixture::open(&common::fixtures_root().join(name)).expect("fixture (run `make fixtures`)");
+    let (_, run) =
+        replay_fixture(&models(), &fixture, EngineConfig::default(), Threads::default(), |_| {}).expect("replay");
+    (fixture, run)
+}
+
+#[test]
+fn a_known_person_walking_in_yields_one_entry_with_the_right_identity() {
+    let (_, run) = replay("s01_walk_in_720p");
+    assert_eq!(run.passages.len(), 1, "{:?}", run.passages);
+    let p = &run.passages[0];
+    assert_eq!(p.direction, Direction::Entry);
+    assert_eq!(p.identity.person_id(), Some("p01"));
+    assert!(p.identity.similarity().is_some_and(|s| s > 0.6), "{:?}", p.identity);
+    let jpeg = p.face_jpeg.as_ref().expect("a face crop travels with the passage");
+    assert_eq!(&jpeg[..2], &[0xff, 0xd8], "JPEG");
+}
+
+#[test]
+fn strangers_are_unknown_and_never_matched() {
+    let (fixture, run) = replay("s04_unknowns_720p");
+    let strangers = fixture.truth.passages.iter().filter(|t| t.person.is_none()).count();
+    let unknown = run.passages.iter().filter(|p| matches!(p.identity, Identity::Unknown { .. })).count();
+    assert_eq!(unknown, strangers, "{:?}", run.passages.iter().map(|p| &p.identity).collect::<Vec<_>>());
+    for p in &run.passages {
+        if let Identity::Unknown { best_similarity: Some(s) } = p.identity {
+            assert!(s < 0.42, "a stranger's best similarity {s} would pass the threshold");
+        }
+    }
+}
+
+#[test]
+fn two_people_crossing_in_opposite_directions_yield_one_entry_and_one_exit() {
+    let (_, run) = replay("s09_side_gate_720p");
+    // The first two people cross side by side, opposite ways, during the first 4 s.
+    let early: Vec<_> = run.passages.iter().filter(|p| p.first_seen.as_secs_f32() < 2.0).collect();
+    assert_eq!(early.len(), 2, "{early:?}");
+    let entry = early.iter().find(|p| p.direction == Direction::Entry).expect("an entry");
+    let exit = early.iter().find(|p| p.direction == Direction::Exit).expect("an exit");
+    assert_eq!(entry.identity.person_id(), Some("p01"));
+    assert_eq!(exit.identity.person_id(), Some("p03"));
+}
+
+#[test]
+fn a_video_with_no_face_yields_nothing() {
+    let m = models();
+    let camera =
+        CameraContext { id: "empty".into(), line: CountingLine { a: [0.0, 0.5], b: [1.0, 0.5], inside: Side::Below } };
+    let gallery = Arc::new(RwLock::new(Arc::new(Gallery::new(&m.recogniser.model_id()))));
+    let mut engine = Engine::new(&m, camera, EngineConfig::default(), gallery, Threads::default()).expect("engine");
+    let run = run_video(&mut engine, &common::media("no_face_mp4.mp4"), |_| {}).expect("replay");
+    assert!(run.frames > 90, "{} frames", run.frames);
+    assert!(run.passages.is_empty(), "{:?}", run.passages);
+}
+
+#[test]
+fn a_corrupt_video_file_is_a_clear_error() {
+    let m = models();
+    let dir = std::env::temp_dir().join(format!("gatewatch-corrupt-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let video = dir.join("video.mp4");
+    let mut bytes = std::fs::read(common::fixtures_root().join("s01_walk_in_720p/video.mp4")).expect("read");
+    bytes.truncate(2000); // the header survives, the stream does not
+    std::fs::write(&video, bytes).expect("write");
+    let camera =
+        CameraContext { id: "x".into(), line: CountingLine { a: [0.0, 0.5], b: [1.0, 0.5], inside: Side::Below } };
+    let gallery = Arc::new(RwLock::new(Arc::new(Gallery::new(&m.recogniser.model_id()))));
+    let mut engine = Engine::new(&m, camera, EngineConfig::default(), gallery, Threads::default()).expect("engine");
+    let err = run_video(&mut engine, &video, |_| {}).expect_err("corrupt video");
+    assert!(matches!(err, ReplayError::Source(_)), "{err:?}");
+    assert!(err.to_string().contains("video.mp4"), "the message names the file: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
