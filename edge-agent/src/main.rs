@@ -5,10 +5,11 @@ mod replay;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use pipeline::detect::{Detector, DetectorConfig};
 use pipeline::frame::BgrImage;
+use pipeline::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
 use pipeline::models::Models;
 use pipeline::runtime::Threads;
 use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
@@ -71,29 +72,36 @@ fn watch(url: &str, limit: Option<Duration>) -> Result<()> {
     let models = Models::locate()?;
     let mut detector = Detector::new(&models.detector, DetectorConfig::default(), Threads::default())?;
     let url = SourceUrl::parse(url)?;
-    let mut source =
-        VideoSource::open(&url, SourceOptions::default()).with_context(|| format!("opening {}", url.describe()))?;
+    let live = url.is_live();
     let mut frame = BgrImage::default();
     let started = Instant::now();
     let (mut window, mut frames, mut faces) = (Instant::now(), 0u64, 0usize);
+    let mut camera = LiveSource::new(url.clone(), SourceOptions::default(), LiveConfig::default());
+    let mut file = if live { None } else { Some(VideoSource::open(&url, SourceOptions::default())?) };
     loop {
         if limit.is_some_and(|l| started.elapsed() >= l) {
             break;
         }
-        match source.pull(&mut frame, Duration::from_secs(5))? {
-            Pulled::Frame { .. } => {
-                faces += detector.detect(&frame)?.len();
-                frames += 1;
-            }
-            Pulled::Eos => {
-                tracing::info!("stream ended");
-                break;
-            }
-            Pulled::Timeout => tracing::warn!(camera = %url.describe(), "no frame for 5 s"),
+        let got = match file.as_mut() {
+            Some(f) => match f.pull(&mut frame, Duration::from_secs(5))? {
+                Pulled::Frame { .. } => true,
+                Pulled::Eos => break,
+                Pulled::Timeout => false,
+            },
+            None => camera.next(&mut frame, Duration::from_secs(1)) == LiveEvent::Frame,
+        };
+        if got {
+            faces += detector.detect(&frame)?.len();
+            frames += 1;
         }
         if window.elapsed() >= Duration::from_secs(1) {
             let fps = frames as f64 / window.elapsed().as_secs_f64();
-            tracing::info!(camera = %url.describe(), fps = format!("{fps:.1}"), faces, "watching");
+            match camera.state() {
+                LinkState::Down { since, reason } if live => {
+                    tracing::warn!(camera = %url.describe(), down_for_s = since.elapsed().as_secs(), %reason, "camera down")
+                }
+                _ => tracing::info!(camera = %url.describe(), fps = format!("{fps:.1}"), faces, "watching"),
+            }
             (window, frames, faces) = (Instant::now(), 0, 0);
         }
     }

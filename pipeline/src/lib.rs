@@ -4,7 +4,8 @@
 //!
 //! - [`runtime`] and [`models`]: find ONNX Runtime and the face models, and say
 //!   which command fixes it when they are missing (never a dlopen backtrace).
-//! - [`source`]: GStreamer video sources (files for replay, RTSP for cameras).
+//! - [`source`]: GStreamer video sources (files for replay, RTSP for cameras);
+//!   [`live`]: a live camera that reconnects with backoff and a no-frame watchdog.
 //! - [`detect`]: YuNet face detection with its five landmarks.
 //! - [`align`]: the 5-point similarity transform onto the ArcFace template.
 //! - [`embed`]: SFace face embeddings, L2-normalised.
@@ -31,6 +32,7 @@ pub mod frame;
 pub mod gallery;
 pub mod identity;
 pub mod line;
+pub mod live;
 pub mod models;
 pub mod passage;
 pub mod quality;

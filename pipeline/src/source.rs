@@ -251,9 +251,28 @@ impl VideoSource {
     }
 }
 
+/// How long a live pipeline's teardown may take before it is abandoned.
+const TEARDOWN_LIMIT: Duration = Duration::from_secs(3);
+
 impl Drop for VideoSource {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        if !self.url.is_live() {
+            let _ = self.pipeline.set_state(gst::State::Null);
+            return;
+        }
+        // rtspsrc can deadlock in its state change when the server vanished
+        // while it was (re)connecting (seen with GStreamer 1.22). A camera
+        // worker must never hang on that: tear down on a helper thread and
+        // stop waiting after TEARDOWN_LIMIT (the stuck pipeline is leaked).
+        let pipeline = self.pipeline.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("gst-teardown".into()).spawn(move || {
+            let _ = pipeline.set_state(gst::State::Null);
+            let _ = tx.send(());
+        });
+        if spawned.is_ok() && rx.recv_timeout(TEARDOWN_LIMIT).is_err() {
+            tracing::warn!(camera = %self.url.describe(), "camera pipeline teardown is stuck; abandoning it");
+        }
     }
 }
 

@@ -1,0 +1,159 @@
+//! A live camera: a [`VideoSource`] that survives its camera.
+//!
+//! An RTSP camera that goes away shows up in one of two ways (measured on
+//! these machines): a killed server makes `rtspsrc` post a plain EOS; a frozen
+//! server or a cut network posts nothing at all. So a live source treats EOS,
+//! errors and a **no-frame watchdog** alike as "disconnected": it tears the
+//! pipeline down and rebuilds it, with exponential backoff between attempts,
+//! until frames flow again. The caller sees frames, or how long the camera has
+//! been down and why — never an error that ends the worker.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::BgrImage;
+use crate::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// No frame for this long means the camera is gone, milliseconds.
+    pub watchdog_ms: u64,
+    /// First wait before reconnecting, milliseconds; doubles per failure.
+    pub backoff_initial_ms: u64,
+    /// Longest wait between reconnection attempts, milliseconds.
+    pub backoff_max_ms: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig { watchdog_ms: 3000, backoff_initial_ms: 250, backoff_max_ms: 2000 }
+    }
+}
+
+/// What the camera link is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkState {
+    Up,
+    Down { since: Instant, reason: String },
+}
+
+/// One step of a live source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LiveEvent {
+    /// A frame was copied into the buffer.
+    Frame,
+    /// No frame this time; see [`LiveSource::state`].
+    NoFrame,
+}
+
+pub struct LiveSource {
+    url: SourceUrl,
+    options: SourceOptions,
+    config: LiveConfig,
+    source: Option<VideoSource>,
+    state: LinkState,
+    backoff: Duration,
+    next_attempt: Instant,
+    last_frame: Instant,
+    reconnects: u64,
+}
+
+impl LiveSource {
+    pub fn new(url: SourceUrl, options: SourceOptions, config: LiveConfig) -> LiveSource {
+        let now = Instant::now();
+        LiveSource {
+            url,
+            options,
+            config,
+            source: None,
+            state: LinkState::Down { since: now, reason: "not connected yet".into() },
+            backoff: Duration::from_millis(config.backoff_initial_ms),
+            next_attempt: now,
+            last_frame: now,
+            reconnects: 0,
+        }
+    }
+
+    pub fn url(&self) -> &SourceUrl {
+        &self.url
+    }
+
+    pub fn state(&self) -> &LinkState {
+        &self.state
+    }
+
+    /// Successful (re)connections so far.
+    pub fn connections(&self) -> u64 {
+        self.reconnects
+    }
+
+    fn lose(&mut self, reason: String) {
+        if let Some(src) = self.source.take() {
+            drop(src); // pipeline to Null
+        }
+        if matches!(self.state, LinkState::Up) {
+            tracing::warn!(camera = %self.url.describe(), %reason, "camera disconnected");
+            self.state = LinkState::Down { since: Instant::now(), reason };
+            self.backoff = Duration::from_millis(self.config.backoff_initial_ms);
+        } else if let LinkState::Down { reason: r, .. } = &mut self.state {
+            *r = reason;
+        }
+        self.next_attempt = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(Duration::from_millis(self.config.backoff_max_ms));
+    }
+
+    /// Waits at most `timeout` for the next frame, reconnecting as needed.
+    pub fn next(&mut self, into: &mut BgrImage, timeout: Duration) -> LiveEvent {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return LiveEvent::NoFrame;
+            }
+            if self.source.is_none() {
+                if now < self.next_attempt {
+                    std::thread::sleep((self.next_attempt - now).min(deadline - now));
+                    continue;
+                }
+                match VideoSource::open(&self.url, self.options) {
+                    Ok(src) => {
+                        self.source = Some(src);
+                        self.last_frame = Instant::now();
+                    }
+                    Err(e) => {
+                        self.lose(e.to_string());
+                        continue;
+                    }
+                }
+            }
+            let Some(src) = self.source.as_mut() else { continue };
+            let watchdog = Duration::from_millis(self.config.watchdog_ms);
+            let wait =
+                (deadline - now).min(watchdog.saturating_sub(self.last_frame.elapsed()).max(Duration::from_millis(10)));
+            match src.pull(into, wait) {
+                Ok(Pulled::Frame { .. }) => {
+                    self.last_frame = Instant::now();
+                    if !matches!(self.state, LinkState::Up) {
+                        self.reconnects += 1;
+                        tracing::info!(camera = %self.url.describe(), "camera connected");
+                        self.state = LinkState::Up;
+                    }
+                    self.backoff = Duration::from_millis(self.config.backoff_initial_ms);
+                    return LiveEvent::Frame;
+                }
+                Ok(Pulled::Eos) => self.lose("stream ended (camera disconnected)".into()),
+                Ok(Pulled::Timeout) => {
+                    if self.last_frame.elapsed() >= watchdog {
+                        self.lose(format!(
+                            "no frame for {} ms (camera frozen or network cut)",
+                            self.config.watchdog_ms
+                        ));
+                    }
+                }
+                Err(e) => self.lose(e.to_string()),
+            }
+        }
+    }
+}

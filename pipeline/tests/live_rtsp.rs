@@ -1,0 +1,73 @@
+//! A live RTSP camera that goes away and comes back, against a real RTSP
+//! server process on 127.0.0.1.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::RtspServer;
+use pipeline::frame::BgrImage;
+use pipeline::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
+use pipeline::source::{SourceOptions, SourceUrl};
+
+fn wait_for_frame(live: &mut LiveSource, frame: &mut BgrImage, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if live.next(frame, Duration::from_millis(200)) == LiveEvent::Frame {
+            return Some(start.elapsed());
+        }
+    }
+    None
+}
+
+#[test]
+fn a_camera_that_is_killed_and_restarted_reconnects_within_five_seconds() {
+    let video = common::fixtures_root().join("s08_empty_gate_720p/video.mp4");
+    let mut server = RtspServer::start(0, &[("gate", video.clone())]);
+    let port = server.port();
+    let url = SourceUrl::parse(&server.urls[0]).expect("url");
+    let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
+    let mut frame = BgrImage::default();
+
+    let first = wait_for_frame(&mut live, &mut frame, Duration::from_secs(10)).expect("first frame");
+    assert!(first < Duration::from_secs(5), "first frame after {first:?}");
+    assert_eq!((frame.width(), frame.height()), (1280, 720));
+    assert_eq!(*live.state(), LinkState::Up);
+
+    server.kill();
+    let lost = Instant::now();
+    while matches!(live.state(), LinkState::Up) && lost.elapsed() < Duration::from_secs(10) {
+        let _ = live.next(&mut frame, Duration::from_millis(200));
+    }
+    assert!(matches!(live.state(), LinkState::Down { .. }), "disconnection noticed");
+    // Either rtspsrc reports the closed connection (EOS, at once) or, when the
+    // server died in a state where it does not, the no-frame watchdog (3 s)
+    // fires and the stuck pipeline is abandoned after the teardown limit.
+    assert!(lost.elapsed() < Duration::from_secs(7), "noticed after {:?}", lost.elapsed());
+    // Down for a while: the source keeps retrying without error or panic.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        assert_eq!(live.next(&mut frame, Duration::from_millis(200)), LiveEvent::NoFrame);
+    }
+
+    let _server = RtspServer::start(port, &[("gate", video)]);
+    let back = wait_for_frame(&mut live, &mut frame, Duration::from_secs(10)).expect("frames again");
+    assert!(back < Duration::from_secs(5), "reconnected {back:?} after the server returned");
+    assert_eq!(live.connections(), 2);
+}
+
+#[test]
+fn an_unreachable_camera_is_down_with_the_reason_not_an_error() {
+    // Port 9 on loopback: nothing listens there.
+    let url = SourceUrl::parse("rtsp://127.0.0.1:9/nothing").expect("url");
+    let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
+    let mut frame = BgrImage::default();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        assert_eq!(live.next(&mut frame, Duration::from_millis(300)), LiveEvent::NoFrame);
+    }
+    match live.state() {
+        LinkState::Down { reason, .. } => assert!(!reason.is_empty(), "a reason is given"),
+        LinkState::Up => panic!("cannot be up"),
+    }
+}
