@@ -3,12 +3,17 @@
 //! CDN from these sites, and Debian ships no onnxruntime package).
 //!
 //! ONNX Runtime allows one environment per process, so it lives in a
-//! process-wide [`OnceLock`]; every session is built from it.
+//! process-wide [`OnceLock`]; every session is built from it. The environment
+//! owns **one global intra-op thread pool** shared by every session (frame
+//! detector, landmark detector, recogniser, of every camera): on a 2-core gate
+//! box, one pool per session would put six or more inference threads in
+//! contention with each other and with the video decoder. The pool's size is
+//! taken from the first session's [`Threads`].
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ort::environment::Environment;
+use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
@@ -69,28 +74,27 @@ pub fn library_path() -> Result<PathBuf, RuntimeError> {
     Err(RuntimeError::LibraryMissing { looked: looked.join(", ") })
 }
 
-fn environment() -> Result<&'static Environment, RuntimeError> {
+fn environment(threads: Threads) -> Result<&'static Environment, RuntimeError> {
     let path = library_path()?;
     let env = ENVIRONMENT.get_or_init(|| {
         let builder = ort::init_from(&path).map_err(|e| e.to_string())?;
-        builder.with_name("gatewatch").build().map_err(|e| e.to_string())
+        let pool = GlobalThreadPoolOptions::default()
+            .with_intra_threads(threads.intra_op.max(1))
+            .and_then(|p| p.with_inter_threads(1))
+            .and_then(|p| p.with_spin_control(threads.spinning))
+            .map_err(|e| e.to_string())?;
+        builder.with_name("gatewatch").with_global_thread_pool(pool).build().map_err(|e| e.to_string())
     });
     env.as_ref().map_err(|reason| RuntimeError::LibraryUnloadable { path, reason: reason.clone() })
 }
 
-/// Builds an inference session for `model`.
+/// Builds an inference session for `model` on the shared thread pool.
 pub fn session(model: &Path, threads: Threads) -> Result<Session, RuntimeError> {
-    let env = environment()?;
+    let env = environment(threads)?;
     let fail = |reason: String| RuntimeError::Session { path: model.to_path_buf(), reason };
     Session::builder(env)
         .map_err(|e| fail(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| fail(e.to_string()))?
-        .with_intra_threads(threads.intra_op.max(1))
-        .map_err(|e| fail(e.to_string()))?
-        .with_inter_threads(1)
-        .map_err(|e| fail(e.to_string()))?
-        .with_intra_op_spinning(threads.spinning)
         .map_err(|e| fail(e.to_string()))?
         .commit_from_file(model)
         .map_err(|e| fail(e.to_string()))
