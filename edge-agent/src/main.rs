@@ -1,5 +1,6 @@
 //! gatewatch edge agent: pulls camera streams at a gate and recognises passages.
 
+mod config;
 mod replay;
 
 use std::path::PathBuf;
@@ -30,6 +31,12 @@ enum Command {
         /// Stop after this many seconds (default: run until the stream ends).
         #[arg(long)]
         seconds: Option<u64>,
+    },
+    /// Validate a configuration file and print what it configures.
+    CheckConfig {
+        /// Path to the agent's TOML configuration (see agent.example.toml).
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Replay recorded fixtures through the pipeline and report FPS and accuracy.
     Replay {
@@ -62,10 +69,28 @@ fn run() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Watch { url, seconds } => watch(&url, seconds.map(Duration::from_secs)),
+        Command::CheckConfig { config } => check_config(&config),
         Command::Replay { fixtures, json, threads } => {
             replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, spinning: false })
         }
     }
+}
+
+fn check_config(path: &std::path::Path) -> Result<()> {
+    let c = config::Config::load(path)?;
+    println!("agent {} at site {} (data in {})", c.agent.id, c.agent.site, c.agent.data_dir.display());
+    let token = match c.token() {
+        Ok(_) => "token present".to_string(),
+        Err(e) => format!("warning: {e}"),
+    };
+    println!("admin API {} ({token}), batches of {}", c.admin_api.url, c.admin_api.batch_size);
+    println!("outbox budget {} MB; camera watchdog {} ms", c.outbox.budget_mb, c.live.watchdog_ms);
+    for cam in &c.cameras {
+        let url = SourceUrl::parse(&cam.url).map(|u| u.describe()).unwrap_or_default();
+        let restricted = if cam.restricted { ", restricted" } else { "" };
+        println!("camera {} at gate {}: {url}, mode {:?}{restricted}", cam.id, cam.gate, cam.mode);
+    }
+    Ok(())
 }
 
 fn watch(url: &str, limit: Option<Duration>) -> Result<()> {

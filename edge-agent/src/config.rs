@@ -1,0 +1,231 @@
+//! The edge agent's configuration file (TOML). Every option, with its unit and
+//! default, is documented in `edge-agent/agent.example.toml`.
+//!
+//! Loading never panics: a malformed or invalid file gives one message naming
+//! the field and what is wrong with it. Secrets (the agent's API token) may
+//! come from an environment variable instead of the file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use pipeline::engine::EngineConfig;
+use pipeline::line::CountingLine;
+use pipeline::live::LiveConfig;
+use pipeline::source::SourceUrl;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config {path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("config {path}: {field}: {reason}")]
+    Invalid { path: String, field: String, reason: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// Unique id of this agent (as registered in the admin API).
+    pub id: String,
+    /// Site this agent belongs to; it may only report events for this site.
+    pub site: String,
+    /// Folder for the gallery cache and the outbox (sled databases).
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminApiSection {
+    /// Base URL of the admin API, e.g. `https://antt.example.gov.vn`.
+    pub url: String,
+    /// The agent's token. Prefer `token_env` to keep it out of the file.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Name of an environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Events per batch sent to the API.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+fn default_batch() -> usize {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSection {
+    /// Disk budget of the outbox, megabytes.
+    #[serde(default = "default_budget")]
+    pub budget_mb: u64,
+}
+
+fn default_budget() -> u64 {
+    1024
+}
+
+impl Default for OutboxSection {
+    fn default() -> Self {
+        OutboxSection { budget_mb: default_budget() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraMode {
+    /// Count and identify everyone who passes.
+    Count,
+    /// 1:1 verification against the person the admin API says is expected.
+    Verify,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSection {
+    pub id: String,
+    /// Gate the camera watches (for reports).
+    pub gate: String,
+    /// `rtsp://…`, `file://…`, a file path, or `v4l2:///dev/videoN`.
+    pub url: String,
+    pub line: CountingLine,
+    #[serde(default = "default_mode")]
+    pub mode: CameraMode,
+    /// Unknown people at a restricted gate raise an `unknown_person` alert.
+    #[serde(default)]
+    pub restricted: bool,
+}
+
+fn default_mode() -> CameraMode {
+    CameraMode::Count
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub agent: AgentSection,
+    pub admin_api: AdminApiSection,
+    #[serde(default)]
+    pub outbox: OutboxSection,
+    #[serde(default, rename = "camera")]
+    pub cameras: Vec<CameraSection>,
+    #[serde(default)]
+    pub recognition: EngineConfig,
+    #[serde(default)]
+    pub live: LiveConfig,
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_string(), reason: e.to_string() })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad =
+            |field: &str, reason: String| ConfigError::Invalid { path: origin.into(), field: field.into(), reason };
+        if !valid_id(&self.agent.id) {
+            return Err(bad("agent.id", "must be 1–64 letters, digits, '-' or '_'".into()));
+        }
+        if !valid_id(&self.agent.site) {
+            return Err(bad("agent.site", "must be 1–64 letters, digits, '-' or '_'".into()));
+        }
+        if !(self.admin_api.url.starts_with("http://") || self.admin_api.url.starts_with("https://")) {
+            return Err(bad("admin_api.url", format!("{:?} must start with http:// or https://", self.admin_api.url)));
+        }
+        if self.admin_api.batch_size == 0 || self.admin_api.batch_size > 1000 {
+            return Err(bad("admin_api.batch_size", "must be within 1..1000".into()));
+        }
+        if self.outbox.budget_mb == 0 {
+            return Err(bad("outbox.budget_mb", "must be positive".into()));
+        }
+        if self.cameras.is_empty() {
+            return Err(bad("camera", "at least one [[camera]] is needed".into()));
+        }
+        let mut ids = BTreeSet::new();
+        for (i, cam) in self.cameras.iter().enumerate() {
+            let field = |f: &str| format!("camera[{i}].{f}");
+            if !valid_id(&cam.id) {
+                return Err(bad(&field("id"), "must be 1–64 letters, digits, '-' or '_'".into()));
+            }
+            if !ids.insert(cam.id.as_str()) {
+                return Err(bad(&field("id"), format!("{:?} is used by two cameras", cam.id)));
+            }
+            SourceUrl::parse(&cam.url).map_err(|e| bad(&field("url"), e.to_string()))?;
+            cam.line.validate().map_err(|e| bad(&field("line"), e.to_string()))?;
+        }
+        self.recognition.detector.validate().map_err(|e| bad("recognition.detector", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The agent's token: from `token_env` when set, else `token`.
+    pub fn token(&self) -> Result<String, ConfigError> {
+        let missing =
+            |reason: String| ConfigError::Invalid { path: "config".into(), field: "admin_api.token".into(), reason };
+        if let Some(var) = &self.admin_api.token_env {
+            return std::env::var(var)
+                .map_err(|_| missing(format!("environment variable {var} (named by admin_api.token_env) is not set")));
+        }
+        self.admin_api.token.clone().ok_or_else(|| missing("set admin_api.token or admin_api.token_env".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../agent.example.toml");
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let c = Config::parse(EXAMPLE, "agent.example.toml").expect("example parses");
+        assert!(!c.cameras.is_empty());
+    }
+
+    fn broken(from: &str, to: &str) -> String {
+        assert!(EXAMPLE.contains(from), "example contains {from:?}");
+        Config::parse(&EXAMPLE.replacen(from, to, 1), "x.toml").expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        assert!(broken("url = \"http://127.0.0.1:8080\"", "url = \"ftp://x\"").contains("admin_api.url"));
+        assert!(broken("inside = \"below\"", "inside = \"left\"").contains("camera[0].line"));
+        assert!(broken("id = \"gate1\"", "id = \"gate 1\"").contains("camera[0].id"));
+        assert!(broken("input_size = 640", "input_size = 300").contains("recognition.detector"));
+    }
+
+    #[test]
+    fn malformed_toml_and_unknown_keys_are_reported() {
+        let e = Config::parse("[agent\nid=", "x.toml").expect_err("malformed").to_string();
+        assert!(e.starts_with("config x.toml:"), "{e}");
+        let e = broken("budget_mb = 1024", "budget_mb = 1024\nbudget_gb = 1").to_string();
+        assert!(e.contains("budget_gb"), "{e}");
+    }
+
+    #[test]
+    fn token_comes_from_the_environment_when_configured() {
+        let text = EXAMPLE.replacen(
+            "token_env = \"GATEWATCH_AGENT_TOKEN\"",
+            "token_env = \"GATEWATCH_TEST_TOKEN_UNSET_XYZ\"",
+            1,
+        );
+        let c = Config::parse(&text, "x.toml").expect("valid");
+        assert!(c.token().expect_err("unset").to_string().contains("GATEWATCH_TEST_TOKEN_UNSET_XYZ"));
+    }
+}

@@ -1,0 +1,145 @@
+//! Events an edge agent reports to the admin API: passages and anomalies.
+//!
+//! Every event carries a unique id (UUID v4) made when it is created, before
+//! it is written to the outbox; the admin API stores each id once, so a batch
+//! re-sent after a lost acknowledgement is counted once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::line::Direction;
+
+/// Kinds of anomaly (ANTT rules), in the admin API's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    UnknownPerson,
+    Watchlist,
+    AfterHours,
+    Tailgating,
+    Loitering,
+    AntiPassback,
+    OverCapacity,
+    CameraOffline,
+    CameraTampered,
+    OutboxFull,
+    VerificationFailed,
+}
+
+impl AnomalyKind {
+    /// Delivery priority: lower is sent first. A watch-listed person jumps
+    /// the backlog; bookkeeping anomalies wait behind passages.
+    pub fn priority(self) -> Priority {
+        match self {
+            AnomalyKind::Watchlist => Priority::Urgent,
+            AnomalyKind::UnknownPerson
+            | AnomalyKind::Tailgating
+            | AnomalyKind::AntiPassback
+            | AnomalyKind::VerificationFailed
+            | AnomalyKind::CameraTampered => Priority::High,
+            _ => Priority::Normal,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Urgent = 0,
+    High = 1,
+    Normal = 2,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassageEvent {
+    pub direction: Direction,
+    /// Enrolled person, or `None` for someone unknown.
+    pub person_id: Option<String>,
+    pub similarity: Option<f32>,
+    pub track: u64,
+    /// Unix milliseconds of the crossing.
+    pub crossed_at_ms: i64,
+    pub face_quality: f32,
+    /// JPEG of the best face, base64 (absent when no face was good enough).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_jpeg_b64: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyEvent {
+    pub kind: AnomalyKind,
+    /// Human-readable detail, in the guard's terms.
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    /// The passage this anomaly is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EventBody {
+    Passage(PassageEvent),
+    Anomaly(AnomalyEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub agent: String,
+    pub site: String,
+    pub camera: String,
+    /// Unix milliseconds when the agent created the event.
+    pub created_ms: i64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Event {
+    pub fn new(agent: &str, site: &str, camera: &str, body: EventBody) -> Event {
+        Event {
+            id: uuid::Uuid::new_v4().to_string(),
+            agent: agent.to_string(),
+            site: site.to_string(),
+            camera: camera.to_string(),
+            created_ms: now_ms(),
+            body,
+        }
+    }
+
+    pub fn priority(&self) -> Priority {
+        match &self.body {
+            EventBody::Passage(_) => Priority::Normal,
+            EventBody::Anomaly(a) => a.kind.priority(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_a_type_tag_and_unique_ids() {
+        let body = EventBody::Anomaly(AnomalyEvent {
+            kind: AnomalyKind::Watchlist,
+            detail: "watch-listed person at gate 1".into(),
+            person_id: Some("p09".into()),
+            passage_id: None,
+        });
+        let a = Event::new("agent-1", "site-a", "gate1", body.clone());
+        let b = Event::new("agent-1", "site-a", "gate1", body);
+        assert_ne!(a.id, b.id);
+        let json = serde_json::to_value(&a).expect("json");
+        assert_eq!(json["type"], "anomaly");
+        assert_eq!(json["kind"], "watchlist");
+        let back: Event = serde_json::from_value(json).expect("round trip");
+        assert_eq!(back, a);
+        assert_eq!(a.priority(), Priority::Urgent);
+    }
+}

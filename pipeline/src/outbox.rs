@@ -1,0 +1,209 @@
+//! The durable outbox: every event is on disk before anyone tries to send it.
+//!
+//! Guarantee (at-least-once, exactly-once in effect with the admin API's
+//! dedup by event id): [`Outbox::push`] returns only after the event is
+//! flushed to disk; [`Outbox::ack`] removes events only after the admin API
+//! acknowledged them. A process killed at any moment loses nothing that
+//! `push` accepted; an event sent but not acknowledged is sent again.
+//!
+//! Order: keys are `[priority][sequence]`, so urgent events (a watch-listed
+//! person) are read ahead of the backlog and, within a priority, first in
+//! first out. A disk budget bounds the outbox: past it, `push` refuses with
+//! [`OutboxError::Full`] — the caller must say so loudly — rather than
+//! dropping anything silently.
+
+use std::path::Path;
+
+use crate::events::Event;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(
+        "outbox database at {path} cannot be opened: {reason}. If it is corrupt, move the folder aside (its unsent events are then lost) and restart"
+    )]
+    Open { path: String, reason: String },
+    #[error("outbox: {0}")]
+    Db(#[from] sled::Error),
+    #[error(
+        "outbox is full ({used} bytes of a {budget}-byte budget): events cannot be kept until the admin API is reachable again"
+    )]
+    Full { used: u64, budget: u64 },
+    #[error("outbox record is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// One stored event, with the key that acknowledges it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub key: Vec<u8>,
+    pub event: Event,
+}
+
+pub struct Outbox {
+    db: sled::Db,
+    events: sled::Tree,
+    budget_bytes: u64,
+}
+
+impl Outbox {
+    pub fn open(path: &Path, budget_bytes: u64) -> Result<Outbox, OutboxError> {
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| OutboxError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        let events = db.open_tree("events")?;
+        Ok(Outbox { db, events, budget_bytes })
+    }
+
+    /// Bytes the outbox occupies on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Stores an event durably. Errors instead of dropping when over budget.
+    pub fn push(&self, event: &Event) -> Result<(), OutboxError> {
+        let used = self.disk_bytes();
+        if used > self.budget_bytes {
+            return Err(OutboxError::Full { used, budget: self.budget_bytes });
+        }
+        let bytes = serde_json::to_vec(event).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
+        let mut key = Vec::with_capacity(9);
+        key.push(event.priority() as u8);
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.events.insert(key, bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Up to `max` events, most urgent first, oldest first within a priority.
+    pub fn peek(&self, max: usize) -> Result<Vec<Pending>, OutboxError> {
+        self.events
+            .iter()
+            .take(max)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let event = serde_json::from_slice(&v).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
+                Ok(Pending { key: k.to_vec(), event })
+            })
+            .collect()
+    }
+
+    /// Removes acknowledged events; durable on return.
+    pub fn ack(&self, keys: &[Vec<u8>]) -> Result<(), OutboxError> {
+        let mut batch = sled::Batch::default();
+        for k in keys {
+            batch.remove(k.as_slice());
+        }
+        self.events.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Creation time (unix ms) of the oldest waiting event.
+    pub fn oldest_ms(&self) -> Option<i64> {
+        self.events
+            .iter()
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(_, v)| serde_json::from_slice::<Event>(&v).ok())
+            .map(|e| e.created_ms)
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{AnomalyEvent, AnomalyKind, EventBody, PassageEvent};
+    use crate::line::Direction;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("gatewatch-outbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn passage(track: u64) -> Event {
+        Event::new(
+            "a",
+            "s",
+            "c",
+            EventBody::Passage(PassageEvent {
+                direction: Direction::Entry,
+                person_id: None,
+                similarity: None,
+                track,
+                crossed_at_ms: 0,
+                face_quality: 0.5,
+                face_jpeg_b64: None,
+            }),
+        )
+    }
+
+    fn anomaly(kind: AnomalyKind) -> Event {
+        Event::new(
+            "a",
+            "s",
+            "c",
+            EventBody::Anomaly(AnomalyEvent { kind, detail: String::new(), person_id: None, passage_id: None }),
+        )
+    }
+
+    #[test]
+    fn events_survive_reopening_until_acknowledged() {
+        let dir = tmp("reopen");
+        let ids: Vec<String>;
+        {
+            let ob = Outbox::open(&dir, 1 << 30).expect("open");
+            let evs: Vec<Event> = (0..5).map(passage).collect();
+            ids = evs.iter().map(|e| e.id.clone()).collect();
+            for e in &evs {
+                ob.push(e).expect("push");
+            }
+            let first = ob.peek(2).expect("peek");
+            ob.ack(&first.iter().map(|p| p.key.clone()).collect::<Vec<_>>()).expect("ack");
+        }
+        let ob = Outbox::open(&dir, 1 << 30).expect("reopen");
+        let left: Vec<String> = ob.peek(100).expect("peek").into_iter().map(|p| p.event.id).collect();
+        assert_eq!(left, ids[2..].to_vec(), "unacknowledged events remain, in order");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_watchlist_alert_jumps_the_backlog() {
+        let dir = tmp("priority");
+        let ob = Outbox::open(&dir, 1 << 30).expect("open");
+        for t in 0..10 {
+            ob.push(&passage(t)).expect("push");
+        }
+        ob.push(&anomaly(AnomalyKind::CameraOffline)).expect("push");
+        ob.push(&anomaly(AnomalyKind::Watchlist)).expect("push");
+        let first = ob.peek(1).expect("peek");
+        assert!(matches!(&first[0].event.body, EventBody::Anomaly(a) if a.kind == AnomalyKind::Watchlist));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn over_budget_is_refused_loudly_not_dropped() {
+        let dir = tmp("budget");
+        let ob = Outbox::open(&dir, 1).expect("open");
+        let mut refused = false;
+        for t in 0..200 {
+            if let Err(e) = ob.push(&passage(t)) {
+                assert!(matches!(e, OutboxError::Full { .. }), "{e}");
+                assert!(e.to_string().contains("budget"));
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "a 1-byte budget must be exceeded");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
