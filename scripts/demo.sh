@@ -32,7 +32,12 @@ pids+=($!)
 for _ in $(seq 50); do [ -s "$DEMO/rtsp.urls" ] && break; sleep 0.1; done
 [ -s "$DEMO/rtsp.urls" ] || { echo "demo: RTSP server did not start; see $DEMO/rtsp.log"; exit 1; }
 
-"$BIN/edge-agent" watch "$(head -n1 "$DEMO/rtsp.urls")" 2>&1 | tee "$DEMO/edge-agent.log" &
+# One recogniser per camera, each with its scene's gallery and counting line.
+# (Until `edge-agent run` lands — multi-camera, outbox, admin API — this shows
+# recognition over real RTSP and logs every passage.)
+"$BIN/edge-agent" watch "$(sed -n 1p "$DEMO/rtsp.urls")" --fixture fixtures/s04_unknowns_720p 2>&1 | tee "$DEMO/edge-agent-gate1.log" &
+pids+=($!)
+"$BIN/edge-agent" watch "$(sed -n 2p "$DEMO/rtsp.urls")" --fixture fixtures/s05_watchlist_720p 2>&1 | tee "$DEMO/edge-agent-gate2.log" &
 pids+=($!)
 
 cat <<MSG
@@ -41,6 +46,7 @@ cat <<MSG
   ─────────────────────────
   RTSP cameras:  $(tr '\n' ' ' <"$DEMO/rtsp.urls")
   Admin web UI:  http://$API/   (login: not built yet — see README "Status")
+  Passages:      logged below as people cross each gate's counting line
   Logs:          $DEMO/*.log
   Stop:          Ctrl-C
 

@@ -10,8 +10,16 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use pipeline::detect::{Detector, DetectorConfig};
 use pipeline::frame::BgrImage;
+use std::sync::{Arc, RwLock};
+
+use pipeline::engine::{CameraContext, Engine, EngineConfig};
+use pipeline::enrol::Enroller;
+use pipeline::fixture::Fixture;
+use pipeline::identity::Identity;
 use pipeline::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
 use pipeline::models::Models;
+use pipeline::passage::Passage;
+use pipeline::replay::enrol_fixture;
 use pipeline::runtime::Threads;
 use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
 
@@ -31,6 +39,9 @@ enum Command {
         /// Stop after this many seconds (default: run until the stream ends).
         #[arg(long)]
         seconds: Option<u64>,
+        /// Recognise passages too, with this fixture's gallery and counting line.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
     },
     /// Validate a configuration file and print what it configures.
     CheckConfig {
@@ -68,7 +79,7 @@ fn run() -> Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Watch { url, seconds } => watch(&url, seconds.map(Duration::from_secs)),
+        Command::Watch { url, seconds, fixture } => watch(&url, seconds.map(Duration::from_secs), fixture.as_deref()),
         Command::CheckConfig { config } => check_config(&config),
         Command::Replay { fixtures, json, threads } => {
             replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, spinning: false })
@@ -93,14 +104,42 @@ fn check_config(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn watch(url: &str, limit: Option<Duration>) -> Result<()> {
+/// Recognition for `watch --fixture`: the fixture's gallery and line.
+fn fixture_engine(models: &Models, dir: &std::path::Path, camera: &str) -> Result<Engine> {
+    let fixture = Fixture::open(dir)?;
+    let mut enroller = Enroller::new(models, Threads::default())?;
+    let gallery = enrol_fixture(&mut enroller, &fixture, &models.recogniser.model_id())?;
+    tracing::info!(people = gallery.len(), fixture = %fixture.name, "gallery enrolled");
+    let context = CameraContext { id: camera.to_string(), line: fixture.camera.line };
+    let shared = Arc::new(RwLock::new(Arc::new(gallery)));
+    Ok(Engine::new(models, context, EngineConfig::default(), shared, Threads::default())?)
+}
+
+fn log_passage(p: &Passage) {
+    let who = match &p.identity {
+        Identity::Known { name, category, similarity, .. } => {
+            format!("{name} ({category:?}, similarity {similarity:.2})")
+        }
+        Identity::Unknown { best_similarity } => {
+            format!("unknown person (best similarity {:.2})", best_similarity.unwrap_or(0.0))
+        }
+    };
+    tracing::info!(camera = %p.camera, direction = p.direction.as_str(), "passage: {who}");
+}
+
+fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) -> Result<()> {
     let models = Models::locate()?;
-    let mut detector = Detector::new(&models.detector, DetectorConfig::default(), Threads::default())?;
     let url = SourceUrl::parse(url)?;
+    let mut engine = match fixture {
+        Some(dir) => Some(fixture_engine(&models, dir, &url.describe())?),
+        None => None,
+    };
+    let mut detector = Detector::new(&models.detector, DetectorConfig::default(), Threads::default())?;
     let live = url.is_live();
     let mut frame = BgrImage::default();
     let started = Instant::now();
     let (mut window, mut frames, mut faces) = (Instant::now(), 0u64, 0usize);
+    let mut passages = Vec::new();
     let mut camera = LiveSource::new(url.clone(), SourceOptions::default(), LiveConfig::default());
     let mut file = if live { None } else { Some(VideoSource::open(&url, SourceOptions::default())?) };
     loop {
@@ -116,10 +155,17 @@ fn watch(url: &str, limit: Option<Duration>) -> Result<()> {
             None => camera.next(&mut frame, Duration::from_secs(1)) == LiveEvent::Frame,
         };
         if got {
-            faces += detector.detect(&frame)?.len();
             frames += 1;
+            match engine.as_mut() {
+                Some(e) => {
+                    e.process(&frame, started.elapsed(), &mut passages)?;
+                    faces += e.live_tracks().len();
+                    passages.drain(..).for_each(|p| log_passage(&p));
+                }
+                None => faces += detector.detect(&frame)?.len(),
+            }
         }
-        if window.elapsed() >= Duration::from_secs(1) {
+        if window.elapsed() >= Duration::from_secs(5) {
             let fps = frames as f64 / window.elapsed().as_secs_f64();
             match camera.state() {
                 LinkState::Down { since, reason } if live => {
@@ -129,6 +175,10 @@ fn watch(url: &str, limit: Option<Duration>) -> Result<()> {
             }
             (window, frames, faces) = (Instant::now(), 0, 0);
         }
+    }
+    if let Some(e) = engine.as_mut() {
+        e.flush(&mut passages);
+        passages.drain(..).for_each(|p| log_passage(&p));
     }
     Ok(())
 }
