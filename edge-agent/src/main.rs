@@ -2,6 +2,9 @@
 
 mod config;
 mod replay;
+mod run;
+mod sender;
+mod shutdown;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,6 +18,7 @@ use std::sync::{Arc, RwLock};
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
 use pipeline::enrol::Enroller;
 use pipeline::fixture::Fixture;
+use pipeline::gallery::{GalleryStore, PersonRecord, StoredEmbedding};
 use pipeline::identity::Identity;
 use pipeline::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
 use pipeline::models::Models;
@@ -42,6 +46,20 @@ enum Command {
         /// Recognise passages too, with this fixture's gallery and counting line.
         #[arg(long)]
         fixture: Option<PathBuf>,
+    },
+    /// Run the agent: every configured camera, outbox, sender.
+    Run {
+        /// Path to the agent's TOML configuration (see agent.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Fill the agent's local gallery cache from a fixture's gallery folder
+    /// (development and tests; sites get their gallery from the admin API).
+    EnrolFixture {
+        #[arg(long)]
+        config: PathBuf,
+        /// A fixture folder (its gallery/ is enrolled).
+        fixture: PathBuf,
     },
     /// Validate a configuration file and print what it configures.
     CheckConfig {
@@ -81,10 +99,35 @@ fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Watch { url, seconds, fixture } => watch(&url, seconds.map(Duration::from_secs), fixture.as_deref()),
         Command::CheckConfig { config } => check_config(&config),
+        Command::Run { config } => run::run(&config),
+        Command::EnrolFixture { config, fixture } => enrol_into_cache(&config, &fixture),
         Command::Replay { fixtures, json, threads } => {
             replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, spinning: false })
         }
     }
+}
+
+fn enrol_into_cache(config: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    let c = config::Config::load(config)?;
+    let models = Models::locate()?;
+    let fixture = Fixture::open(dir)?;
+    let mut enroller = Enroller::new(&models, Threads::default())?;
+    std::fs::create_dir_all(&c.agent.data_dir)?;
+    let store = GalleryStore::open(&c.agent.data_dir.join("gallery"))?;
+    let model_id = models.recogniser.model_id();
+    let gallery = enrol_fixture(&mut enroller, &fixture, &model_id)?;
+    for (i, person) in gallery.people().iter().enumerate() {
+        let embeddings =
+            gallery.embeddings_of(i).map(|vector| StoredEmbedding { model_id: model_id.clone(), vector }).collect();
+        store.upsert(PersonRecord { person: person.clone(), embeddings, version: 0 }, None)?;
+    }
+    println!(
+        "enrolled {} people into {} (gallery version {})",
+        gallery.len(),
+        c.agent.data_dir.display(),
+        store.version()?
+    );
+    Ok(())
 }
 
 fn check_config(path: &std::path::Path) -> Result<()> {

@@ -228,6 +228,14 @@ impl Gallery {
         self.embeddings.len() * 4 + self.centroids_i8.len() + self.centroid_scale.len() * 4 + self.rows.len() * 16
     }
 
+    /// The embeddings enrolled for person `index`.
+    pub fn embeddings_of(&self, index: usize) -> impl Iterator<Item = Embedding> + '_ {
+        self.rows[index].clone().filter_map(|r| {
+            let v = &self.embeddings[r * EMBEDDING_DIM..(r + 1) * EMBEDDING_DIM];
+            v.try_into().ok().map(Embedding)
+        })
+    }
+
     /// Exact similarity of `probe` to person `index`: the best cosine over their embeddings.
     pub fn similarity_to(&self, index: usize, probe: &Embedding) -> f32 {
         self.rows[index]

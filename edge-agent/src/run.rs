@@ -1,0 +1,145 @@
+//! `edge-agent run`: every configured camera, recognised in its own worker,
+//! every passage written durably to the outbox, a sender draining the outbox
+//! to the admin API.
+//!
+//! Cameras share the process-wide ONNX Runtime thread pool; each has its own
+//! sessions and tracker, so one camera failing or stalling never blocks
+//! another. Events are in the outbox before anything tries to send them.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use pipeline::engine::{CameraContext, Engine};
+use pipeline::events::{Event, EventBody, PassageEvent, now_ms};
+use pipeline::frame::BgrImage;
+use pipeline::gallery::{GalleryStore, SharedGallery};
+use pipeline::live::{LiveEvent, LiveSource};
+use pipeline::models::Models;
+use pipeline::outbox::Outbox;
+use pipeline::passage::Passage;
+use pipeline::runtime::Threads;
+use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+
+use crate::config::{CameraSection, Config};
+use crate::shutdown::Shutdown;
+
+pub fn run(config_path: &Path) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
+    std::fs::create_dir_all(&config.agent.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.agent.data_dir.display()))?;
+    let models = Models::locate()?;
+    let store = GalleryStore::open(&config.agent.data_dir.join("gallery"))?;
+    let gallery = store.load(&models.recogniser.model_id(), now_ms() / 1000)?;
+    tracing::info!(people = gallery.len(), version = gallery.version(), "gallery loaded from the local cache");
+    let gallery: SharedGallery = Arc::new(RwLock::new(Arc::new(gallery)));
+    let outbox = Arc::new(Outbox::open(&config.agent.data_dir.join("outbox"), config.outbox.budget_mb << 20)?);
+    tracing::info!(waiting = outbox.len(), "outbox opened");
+
+    let mut workers = Vec::new();
+    for camera in &config.cameras {
+        let engine = Engine::new(
+            &models,
+            CameraContext { id: camera.id.clone(), line: camera.line },
+            config.recognition,
+            Arc::clone(&gallery),
+            Threads::default(),
+        )?;
+        let (cam, cfg, ob, stop) = (camera.clone(), config.clone(), Arc::clone(&outbox), shutdown.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("camera-{}", camera.id))
+                .spawn(move || camera_worker(cam, &cfg, engine, &ob, &stop))?,
+        );
+    }
+    let sender = {
+        let (cfg, ob, stop) = (config.clone(), Arc::clone(&outbox), shutdown.clone());
+        std::thread::Builder::new().name("sender".into()).spawn(move || crate::sender::run(&cfg, &ob, &stop))?
+    };
+    for w in workers {
+        let _ = w.join();
+    }
+    // Every camera ended (files) or shutdown was requested: let the sender
+    // drain what it can, then stop it.
+    shutdown.request();
+    let _ = sender.join();
+    tracing::info!(waiting = outbox.len(), "edge agent stopped; unsent events stay in the outbox");
+    Ok(())
+}
+
+fn camera_worker(camera: CameraSection, config: &Config, mut engine: Engine, outbox: &Outbox, shutdown: &Shutdown) {
+    let url = match SourceUrl::parse(&camera.url) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(camera = %camera.id, error = %e, "camera not started");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let mut frame = BgrImage::default();
+    let mut passages: Vec<Passage> = Vec::new();
+    let mut live = url.is_live().then(|| LiveSource::new(url.clone(), SourceOptions::default(), config.live));
+    let mut file = None;
+    if live.is_none() {
+        match VideoSource::open(&url, SourceOptions::default()) {
+            Ok(f) => file = Some(f),
+            Err(e) => {
+                tracing::error!(camera = %camera.id, error = %e, "camera not started");
+                return;
+            }
+        }
+    }
+    while !shutdown.requested() {
+        let got = if let Some(l) = live.as_mut() {
+            l.next(&mut frame, Duration::from_millis(500)) == LiveEvent::Frame
+        } else if let Some(f) = file.as_mut() {
+            match f.pull(&mut frame, Duration::from_secs(5)) {
+                Ok(Pulled::Frame { .. }) => true,
+                Ok(Pulled::Timeout) => false,
+                Ok(Pulled::Eos) => break,
+                Err(e) => {
+                    tracing::error!(camera = %camera.id, error = %e, "video source failed");
+                    break;
+                }
+            }
+        } else {
+            break;
+        };
+        if got && let Err(e) = engine.process(&frame, started.elapsed(), &mut passages) {
+            tracing::error!(camera = %camera.id, error = %e, "recognition failed on a frame");
+        }
+        store_passages(config, &mut passages, outbox);
+    }
+    // End of stream or shutdown: tracks that crossed become events now.
+    engine.flush(&mut passages);
+    store_passages(config, &mut passages, outbox);
+}
+
+fn store_passages(config: &Config, passages: &mut Vec<Passage>, outbox: &Outbox) {
+    for p in passages.drain(..) {
+        let event = Event::new(
+            &config.agent.id,
+            &config.agent.site,
+            &p.camera,
+            EventBody::Passage(PassageEvent {
+                direction: p.direction,
+                person_id: p.identity.person_id().map(str::to_string),
+                similarity: p.identity.similarity(),
+                track: p.track,
+                crossed_at_ms: now_ms(),
+                face_quality: p.face_quality,
+                face_jpeg_b64: p.face_jpeg.as_ref().map(|j| base64::engine::general_purpose::STANDARD.encode(j)),
+            }),
+        );
+        // Replace the passage's own id with the event id only in logs: the
+        // event id is what the outbox and the admin API deduplicate by.
+        match outbox.push(&event) {
+            Ok(()) => tracing::info!(event = %event.id, camera = %p.camera, direction = p.direction.as_str(),
+                person = p.identity.person_id().unwrap_or("unknown"), "passage stored"),
+            Err(e) => tracing::error!(error = %e, camera = %p.camera, "PASSAGE NOT STORED: outbox refused it"),
+        }
+    }
+}
