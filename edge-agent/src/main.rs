@@ -20,12 +20,12 @@ use pipeline::enrol::Enroller;
 use pipeline::fixture::Fixture;
 use pipeline::gallery::{GalleryStore, PersonRecord, StoredEmbedding};
 use pipeline::identity::Identity;
-use pipeline::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
+use pipeline::live::{Feed, FeedEvent, LinkState, LiveConfig};
 use pipeline::models::Models;
 use pipeline::passage::Passage;
 use pipeline::replay::enrol_fixture;
 use pipeline::runtime::Threads;
-use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+use pipeline::source::{SourceOptions, SourceUrl};
 
 #[derive(Parser)]
 #[command(version, about = "gatewatch edge agent")]
@@ -177,41 +177,40 @@ fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) 
         Some(dir) => Some(fixture_engine(&models, dir, &url.describe())?),
         None => None,
     };
-    let mut detector = Detector::new(&models.detector, DetectorConfig::default(), Threads::default())?;
-    let live = url.is_live();
+    // Without a fixture, only faces are counted: the detector alone suffices.
+    let mut detector = match engine {
+        Some(_) => None,
+        None => Some(Detector::new(&models.detector, DetectorConfig::default(), Threads::default())?),
+    };
     let mut frame = BgrImage::default();
     let started = Instant::now();
     let (mut window, mut frames, mut faces) = (Instant::now(), 0u64, 0usize);
     let mut passages = Vec::new();
-    let mut camera = LiveSource::new(url.clone(), SourceOptions::default(), LiveConfig::default());
-    let mut file = if live { None } else { Some(VideoSource::open(&url, SourceOptions::default())?) };
+    let mut feed = Feed::open(&url, SourceOptions::default(), LiveConfig::default())?;
     loop {
         if limit.is_some_and(|l| started.elapsed() >= l) {
             break;
         }
-        let got = match file.as_mut() {
-            Some(f) => match f.pull(&mut frame, Duration::from_secs(5))? {
-                Pulled::Frame { .. } => true,
-                Pulled::Eos => break,
-                Pulled::Timeout => false,
-            },
-            None => camera.next(&mut frame, Duration::from_secs(1)) == LiveEvent::Frame,
+        let got = match feed.next(&mut frame, Duration::from_secs(1)) {
+            FeedEvent::Frame => true,
+            FeedEvent::NoFrame => false,
+            FeedEvent::Ended => break,
+            FeedEvent::Failed(e) => return Err(e.into()),
         };
         if got {
             frames += 1;
-            match engine.as_mut() {
-                Some(e) => {
-                    e.process(&frame, started.elapsed(), &mut passages)?;
-                    faces += e.live_tracks().len();
-                    passages.drain(..).for_each(|p| log_passage(&p));
-                }
-                None => faces += detector.detect(&frame)?.len(),
+            if let Some(e) = engine.as_mut() {
+                e.process(&frame, started.elapsed(), &mut passages)?;
+                faces += e.live_tracks().len();
+                passages.drain(..).for_each(|p| log_passage(&p));
+            } else if let Some(d) = detector.as_mut() {
+                faces += d.detect(&frame)?.len();
             }
         }
         if window.elapsed() >= Duration::from_secs(5) {
             let fps = frames as f64 / window.elapsed().as_secs_f64();
-            match camera.state() {
-                LinkState::Down { since, reason } if live => {
+            match feed.state() {
+                Some(LinkState::Down { since, reason }) => {
                     tracing::warn!(camera = %url.describe(), down_for_s = since.elapsed().as_secs(), %reason, "camera down")
                 }
                 _ => tracing::info!(camera = %url.describe(), fps = format!("{fps:.1}"), faces, "watching"),

@@ -16,12 +16,12 @@ use pipeline::engine::{CameraContext, Engine};
 use pipeline::events::{Event, EventBody, PassageEvent, now_ms};
 use pipeline::frame::BgrImage;
 use pipeline::gallery::{GalleryStore, SharedGallery};
-use pipeline::live::{LiveEvent, LiveSource};
+use pipeline::live::{Feed, FeedEvent};
 use pipeline::models::Models;
 use pipeline::outbox::Outbox;
 use pipeline::passage::Passage;
 use pipeline::runtime::Threads;
-use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+use pipeline::source::{SourceOptions, SourceUrl};
 
 use crate::config::{CameraSection, Config};
 use crate::shutdown::Shutdown;
@@ -78,38 +78,29 @@ fn camera_worker(camera: CameraSection, config: &Config, mut engine: Engine, out
             return;
         }
     };
+    let mut feed = match Feed::open(&url, SourceOptions::default(), config.live) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(camera = %camera.id, error = %e, "camera not started");
+            return;
+        }
+    };
     let started = Instant::now();
     let mut frame = BgrImage::default();
     let mut passages: Vec<Passage> = Vec::new();
-    let mut live = url.is_live().then(|| LiveSource::new(url.clone(), SourceOptions::default(), config.live));
-    let mut file = None;
-    if live.is_none() {
-        match VideoSource::open(&url, SourceOptions::default()) {
-            Ok(f) => file = Some(f),
-            Err(e) => {
-                tracing::error!(camera = %camera.id, error = %e, "camera not started");
-                return;
-            }
-        }
-    }
     while !shutdown.requested() {
-        let got = if let Some(l) = live.as_mut() {
-            l.next(&mut frame, Duration::from_millis(500)) == LiveEvent::Frame
-        } else if let Some(f) = file.as_mut() {
-            match f.pull(&mut frame, Duration::from_secs(5)) {
-                Ok(Pulled::Frame { .. }) => true,
-                Ok(Pulled::Timeout) => false,
-                Ok(Pulled::Eos) => break,
-                Err(e) => {
-                    tracing::error!(camera = %camera.id, error = %e, "video source failed");
-                    break;
+        match feed.next(&mut frame, Duration::from_millis(500)) {
+            FeedEvent::Frame => {
+                if let Err(e) = engine.process(&frame, started.elapsed(), &mut passages) {
+                    tracing::error!(camera = %camera.id, error = %e, "recognition failed on a frame");
                 }
             }
-        } else {
-            break;
-        };
-        if got && let Err(e) = engine.process(&frame, started.elapsed(), &mut passages) {
-            tracing::error!(camera = %camera.id, error = %e, "recognition failed on a frame");
+            FeedEvent::NoFrame => {}
+            FeedEvent::Ended => break,
+            FeedEvent::Failed(e) => {
+                tracing::error!(camera = %camera.id, error = %e, "video source failed");
+                break;
+            }
         }
         store_passages(config, &mut passages, outbox);
     }

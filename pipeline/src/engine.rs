@@ -182,15 +182,9 @@ impl Engine {
                 match_time += s.elapsed();
             }
         }
-        // Tracks that ended: emit what is pending, forget the rest.
         let s = Instant::now();
-        for track in self.finished.drain(..) {
-            if let Some(mut state) = self.states.remove(&track.id)
-                && let Some((dir, crossed_at)) = state.pending.take()
-            {
-                out.push(Self::passage(&self.camera, &self.config, &gallery, &track, &mut state, dir, crossed_at));
-            }
-        }
+        let finished = std::mem::take(&mut self.finished);
+        self.finish_tracks(finished, &gallery, out);
         match_time += s.elapsed();
         self.timings.embed.push(ms(embed_time));
         self.timings.matching.push(ms(match_time));
@@ -203,12 +197,21 @@ impl Engine {
         let gallery = self.gallery();
         let mut finished = Vec::new();
         self.tracker.finish_all(&mut finished);
-        for track in finished {
+        self.finish_tracks(finished, &gallery, out);
+    }
+
+    /// Tracks that ended: emit what is pending, forget the rest. The vector's
+    /// allocation goes back to `self.finished` for the next frame.
+    fn finish_tracks(&mut self, mut finished: Vec<Track>, gallery: &Gallery, out: &mut Vec<Passage>) {
+        for track in finished.drain(..) {
             if let Some(mut state) = self.states.remove(&track.id)
                 && let Some((dir, crossed_at)) = state.pending.take()
             {
-                out.push(Self::passage(&self.camera, &self.config, &gallery, &track, &mut state, dir, crossed_at));
+                out.push(Self::passage(&self.camera, &self.config, gallery, &track, &mut state, dir, crossed_at));
             }
+        }
+        if self.finished.capacity() < finished.capacity() {
+            self.finished = finished;
         }
     }
 

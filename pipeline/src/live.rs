@@ -157,3 +157,59 @@ impl LiveSource {
         }
     }
 }
+
+/// Frames from a camera (live, reconnecting) or from a recording (read once):
+/// the one loop camera workers and `watch` need.
+pub enum Feed {
+    Live(LiveSource),
+    File(VideoSource),
+}
+
+/// One step of a [`Feed`].
+#[derive(Debug)]
+pub enum FeedEvent {
+    Frame,
+    /// Nothing this time (a live camera down or slow); try again.
+    NoFrame,
+    /// A recording ended.
+    Ended,
+    /// A recording cannot be read further.
+    Failed(crate::source::SourceError),
+}
+
+impl Feed {
+    pub fn open(
+        url: &SourceUrl,
+        options: SourceOptions,
+        config: LiveConfig,
+    ) -> Result<Feed, crate::source::SourceError> {
+        if url.is_live() {
+            Ok(Feed::Live(LiveSource::new(url.clone(), options, config)))
+        } else {
+            Ok(Feed::File(VideoSource::open(url, options)?))
+        }
+    }
+
+    pub fn next(&mut self, into: &mut BgrImage, timeout: Duration) -> FeedEvent {
+        match self {
+            Feed::Live(l) => match l.next(into, timeout) {
+                LiveEvent::Frame => FeedEvent::Frame,
+                LiveEvent::NoFrame => FeedEvent::NoFrame,
+            },
+            Feed::File(f) => match f.pull(into, timeout) {
+                Ok(Pulled::Frame { .. }) => FeedEvent::Frame,
+                Ok(Pulled::Timeout) => FeedEvent::NoFrame,
+                Ok(Pulled::Eos) => FeedEvent::Ended,
+                Err(e) => FeedEvent::Failed(e),
+            },
+        }
+    }
+
+    /// The live link's state; a recording is always "up".
+    pub fn state(&self) -> Option<&LinkState> {
+        match self {
+            Feed::Live(l) => Some(l.state()),
+            Feed::File(_) => None,
+        }
+    }
+}
