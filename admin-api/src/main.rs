@@ -1,33 +1,126 @@
 //! gatewatch admin API and web UI.
+//!
+//! So far: event ingest from edge agents (`POST /api/v1/events`, agent token),
+//! agent registration and an event dump on the command line. Users, the web
+//! UI, enrolment and statistics are the admin-API issue.
+
+mod auth;
+mod db;
+mod error;
+mod routes;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use sqlx::{AnyPool, Row};
 
 #[derive(Parser)]
 #[command(version, about = "gatewatch admin API and web UI")]
 struct Cli {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// Database URL: sqlite:path/to/file.db or postgres://user@host/db.
+    #[arg(long, global = true, default_value = "sqlite:data/admin/gatewatch.db")]
+    db: String,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Folder for face crops and photos.
+        #[arg(long, default_value = "data/admin")]
+        data: PathBuf,
+    },
+    /// Register an edge agent for a site; prints its token (shown once, stored hashed).
+    AddAgent {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        site: String,
+    },
+    /// Print stored events as JSON lines (operators and tests).
+    Events,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: AnyPool,
+    pub crops_dir: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(Cli::parse())) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    if let Some(path) = cli.db.strip_prefix("sqlite:")
+        && let Some(parent) = std::path::Path::new(path).parent()
+    {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let db = db::connect(&cli.db).await.with_context(|| format!("cannot open database {}", cli.db))?;
+    match cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into() }) {
+        Command::Serve { listen, data } => serve(db, listen, data).await,
+        Command::AddAgent { id, site } => {
+            let token = auth::new_token();
+            sqlx::query("INSERT INTO agents (id, site, token_sha256, created_ms) VALUES ($1, $2, $3, $4)")
+                .bind(&id)
+                .bind(&site)
+                .bind(auth::hash_token(&token))
+                .bind(pipeline::events::now_ms())
+                .execute(&db)
+                .await
+                .with_context(|| format!("cannot register agent {id:?} (already registered?)"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Events => {
+            let rows = sqlx::query("SELECT body FROM events ORDER BY created_ms, id").fetch_all(&db).await?;
+            for r in rows {
+                let body: String = r.try_get("body")?;
+                println!("{body}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(db: AnyPool, listen: SocketAddr, data: PathBuf) -> Result<()> {
+    let crops_dir = data.join("crops");
+    std::fs::create_dir_all(&crops_dir).with_context(|| format!("cannot create {}", crops_dir.display()))?;
+    let state = AppState { db, crops_dir };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/", get(|| async { Html(include_str!("index.html")) }));
-    let listener =
-        tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("cannot listen on {}", cli.listen))?;
-    tracing::info!(address = %cli.listen, "admin API listening");
+        .route("/", get(|| async { Html(include_str!("index.html")) }))
+        .nest("/api/v1/events", routes::events::router())
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listen, "admin API listening");
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -52,6 +52,10 @@ enum Command {
         /// Path to the agent's TOML configuration (see agent.example.toml).
         #[arg(long)]
         config: PathBuf,
+        /// When every camera is a recording that has ended, keep delivering
+        /// the outbox for at most this many seconds before exiting.
+        #[arg(long, default_value_t = 60)]
+        drain_secs: u64,
     },
     /// Fill the agent's local gallery cache from a fixture's gallery folder
     /// (development and tests; sites get their gallery from the admin API).
@@ -99,7 +103,7 @@ fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Watch { url, seconds, fixture } => watch(&url, seconds.map(Duration::from_secs), fixture.as_deref()),
         Command::CheckConfig { config } => check_config(&config),
-        Command::Run { config } => run::run(&config),
+        Command::Run { config, drain_secs } => run::run(&config, Duration::from_secs(drain_secs)),
         Command::EnrolFixture { config, fixture } => enrol_into_cache(&config, &fixture),
         Command::Replay { fixtures, json, threads } => {
             replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, spinning: false })

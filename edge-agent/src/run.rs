@@ -26,7 +26,7 @@ use pipeline::source::{SourceOptions, SourceUrl};
 use crate::config::{CameraSection, Config};
 use crate::shutdown::Shutdown;
 
-pub fn run(config_path: &Path) -> Result<()> {
+pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     let config = Config::load(config_path)?;
     let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
     std::fs::create_dir_all(&config.agent.data_dir)
@@ -62,8 +62,13 @@ pub fn run(config_path: &Path) -> Result<()> {
     for w in workers {
         let _ = w.join();
     }
-    // Every camera ended (files) or shutdown was requested: let the sender
-    // drain what it can, then stop it.
+    // Every camera ended (recordings) or shutdown was requested. After
+    // recordings, keep sending until the outbox is empty (at most
+    // `drain_limit`); on a signal, stop at once — the outbox keeps the rest.
+    let deadline = Instant::now() + drain_limit;
+    while !shutdown.requested() && !outbox.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     shutdown.request();
     let _ = sender.join();
     tracing::info!(waiting = outbox.len(), "edge agent stopped; unsent events stay in the outbox");

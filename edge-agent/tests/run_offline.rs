@@ -50,7 +50,7 @@ fn passages_wait_in_the_outbox_while_the_admin_api_is_unreachable() {
     let run = Command::new(agent)
         .current_dir(repo())
         .env("RUST_LOG", "warn")
-        .args(["run", "--config"])
+        .args(["run", "--drain-secs", "0", "--config"])
         .arg(&config)
         .output()
         .expect("run");

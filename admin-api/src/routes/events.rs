@@ -1,0 +1,102 @@
+//! Event ingest from edge agents: batched, validated, idempotent by event id,
+//! acknowledging only what is durably stored.
+//!
+//! A batch is all-or-nothing: if any event is malformed or claims another
+//! agent or site, the whole batch is refused and nothing changes. Face crops
+//! are written to disk (under the data folder, by event id) before the
+//! database transaction commits; the event row references them.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use pipeline::events::{Event, EventBody};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::Agent;
+use crate::error::ApiError;
+
+/// Largest batch accepted, events.
+pub const MAX_BATCH: usize = 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", post(ingest))
+}
+
+#[derive(Serialize)]
+struct Ack {
+    accepted: Vec<String>,
+}
+
+fn valid_event_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok()
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    agent: Agent,
+    Json(events): Json<Vec<Event>>,
+) -> Result<Json<Ack>, ApiError> {
+    if events.len() > MAX_BATCH {
+        return Err(ApiError::BadRequest(format!("batch of {} events; at most {MAX_BATCH}", events.len())));
+    }
+    for (i, e) in events.iter().enumerate() {
+        if !valid_event_id(&e.id) {
+            return Err(ApiError::BadRequest(format!("event {i}: id {:?} is not a UUID", e.id)));
+        }
+        if e.agent != agent.id || e.site != agent.site {
+            return Err(ApiError::Forbidden(format!(
+                "event {i} claims agent {:?} at site {:?}; this token belongs to agent {:?} at site {:?}",
+                e.agent, e.site, agent.id, agent.site
+            )));
+        }
+    }
+    let received_ms = pipeline::events::now_ms();
+    let mut tx = state.db.begin().await?;
+    for e in &events {
+        let (kind, person, direction, anomaly, face) = match &e.body {
+            EventBody::Passage(p) => {
+                ("passage", p.person_id.clone(), Some(p.direction.as_str()), None, p.face_jpeg_b64.as_deref())
+            }
+            EventBody::Anomaly(a) => {
+                let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+                ("anomaly", a.person_id.clone(), None, kind, None)
+            }
+        };
+        let mut has_face = 0i32;
+        if let Some(b64) = face {
+            let jpeg = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| ApiError::BadRequest(format!("event {}: face crop is not base64", e.id)))?;
+            let path = state.crops_dir.join(format!("{}.jpg", e.id));
+            tokio::fs::write(&path, &jpeg).await?;
+            has_face = 1;
+        }
+        let mut stored = e.clone();
+        if let EventBody::Passage(p) = &mut stored.body {
+            p.face_jpeg_b64 = None;
+        }
+        let body = serde_json::to_string(&stored).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO events (id, agent, site, camera, kind, created_ms, received_ms, person_id, direction, anomaly, has_face, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&e.id)
+        .bind(&e.agent)
+        .bind(&e.site)
+        .bind(&e.camera)
+        .bind(kind)
+        .bind(e.created_ms)
+        .bind(received_ms)
+        .bind(person)
+        .bind(direction)
+        .bind(anomaly)
+        .bind(has_face)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(Ack { accepted: events.into_iter().map(|e| e.id).collect() }))
+}
