@@ -27,17 +27,39 @@ trap cleanup EXIT INT TERM
 
 "$BIN/fixture-rtsp-server" --port "$RTSP_PORT" "gate1=$GATE1" "gate2=$GATE2" >"$DEMO/rtsp.urls" 2>"$DEMO/rtsp.log" &
 pids+=($!)
-"$BIN/admin-api" --listen "$API" 2>"$DEMO/admin-api.log" &
+DB="sqlite:$DEMO/admin.db"
+if [ ! -s "$DEMO/agent.token" ]; then
+  rm -f "$DEMO/admin.db"*
+  "$BIN/admin-api" --db "$DB" add-agent --id demo-agent --site demo-site >"$DEMO/agent.token"
+fi
+"$BIN/admin-api" --db "$DB" serve --listen "$API" --data "$DEMO/admin" 2>"$DEMO/admin-api.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$DEMO/rtsp.urls" ] && break; sleep 0.1; done
 [ -s "$DEMO/rtsp.urls" ] || { echo "demo: RTSP server did not start; see $DEMO/rtsp.log"; exit 1; }
 
-# One recogniser per camera, each with its scene's gallery and counting line.
-# (Until `edge-agent run` lands — multi-camera, outbox, admin API — this shows
-# recognition over real RTSP and logs every passage.)
-"$BIN/edge-agent" watch "$(sed -n 1p "$DEMO/rtsp.urls")" --fixture fixtures/s04_unknowns_720p 2>&1 | tee "$DEMO/edge-agent-gate1.log" &
-pids+=($!)
-"$BIN/edge-agent" watch "$(sed -n 2p "$DEMO/rtsp.urls")" --fixture fixtures/s05_watchlist_720p 2>&1 | tee "$DEMO/edge-agent-gate2.log" &
+cat >"$DEMO/agent.toml" <<TOML
+[agent]
+id = "demo-agent"
+site = "demo-site"
+data_dir = "$DEMO/agent"
+[admin_api]
+url = "http://$API"
+token_env = "GATEWATCH_AGENT_TOKEN"
+[[camera]]
+id = "gate1"
+gate = "main-gate"
+url = "$(sed -n 1p "$DEMO/rtsp.urls")"
+line = { a = [0.0, 0.55], b = [1.0, 0.55], inside = "below" }
+[[camera]]
+id = "gate2"
+gate = "side-gate"
+url = "$(sed -n 2p "$DEMO/rtsp.urls")"
+line = { a = [0.0, 0.55], b = [1.0, 0.55], inside = "below" }
+TOML
+# The demo's enrolled people (the fixtures' gallery) go into the agent's local
+# cache; at a real site they come from the admin API.
+"$BIN/edge-agent" enrol-fixture --config "$DEMO/agent.toml" fixtures/s04_unknowns_720p >/dev/null
+GATEWATCH_AGENT_TOKEN=$(cat "$DEMO/agent.token") "$BIN/edge-agent" run --config "$DEMO/agent.toml" 2>&1 | tee "$DEMO/edge-agent.log" &
 pids+=($!)
 
 cat <<MSG
@@ -46,7 +68,8 @@ cat <<MSG
   ─────────────────────────
   RTSP cameras:  $(tr '\n' ' ' <"$DEMO/rtsp.urls")
   Admin web UI:  http://$API/   (login: not built yet — see README "Status")
-  Passages:      logged below as people cross each gate's counting line
+  Passages:      logged below as they are stored and sent; stored events:
+                 $BIN/admin-api --db $DB events
   Logs:          $DEMO/*.log
   Stop:          Ctrl-C
 
