@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use pipeline::engine::EngineConfig;
 use pipeline::line::CountingLine;
 use pipeline::live::LiveConfig;
+use pipeline::rules::RulesConfig;
 use pipeline::source::SourceUrl;
 use serde::Deserialize;
 
@@ -115,6 +116,8 @@ pub struct Config {
     pub recognition: EngineConfig,
     #[serde(default)]
     pub live: LiveConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
 }
 
 fn valid_id(s: &str) -> bool {

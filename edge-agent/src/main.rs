@@ -196,7 +196,7 @@ fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) 
             break;
         }
         let got = match feed.next(&mut frame, Duration::from_secs(1)) {
-            FeedEvent::Frame => true,
+            FeedEvent::Frame { .. } => true,
             FeedEvent::NoFrame => false,
             FeedEvent::Ended => break,
             FeedEvent::Failed(e) => return Err(e.into()),

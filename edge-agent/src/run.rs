@@ -7,7 +7,7 @@
 //! another. Events are in the outbox before anything tries to send them.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -20,6 +20,7 @@ use pipeline::live::{Feed, FeedEvent};
 use pipeline::models::Models;
 use pipeline::outbox::Outbox;
 use pipeline::passage::Passage;
+use pipeline::rules::{PassageFacts, Rules};
 use pipeline::runtime::Threads;
 use pipeline::source::{SourceOptions, SourceUrl};
 
@@ -39,6 +40,8 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     let outbox = Arc::new(Outbox::open(&config.agent.data_dir.join("outbox"), config.outbox.budget_mb << 20)?);
     tracing::info!(waiting = outbox.len(), "outbox opened");
 
+    // One rule state per site: occupancy and passback span all cameras.
+    let rules = Arc::new(Mutex::new(Rules::new(config.rules)));
     let mut workers = Vec::new();
     for camera in &config.cameras {
         let engine = Engine::new(
@@ -49,10 +52,11 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
             Threads::default(),
         )?;
         let (cam, cfg, ob, stop) = (camera.clone(), config.clone(), Arc::clone(&outbox), shutdown.clone());
+        let rules = Arc::clone(&rules);
         workers.push(
             std::thread::Builder::new()
                 .name(format!("camera-{}", camera.id))
-                .spawn(move || camera_worker(cam, &cfg, engine, &ob, &stop))?,
+                .spawn(move || camera_worker(cam, &cfg, engine, &ob, &rules, &stop))?,
         );
     }
     let sender = {
@@ -75,7 +79,14 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     Ok(())
 }
 
-fn camera_worker(camera: CameraSection, config: &Config, mut engine: Engine, outbox: &Outbox, shutdown: &Shutdown) {
+fn camera_worker(
+    camera: CameraSection,
+    config: &Config,
+    mut engine: Engine,
+    outbox: &Outbox,
+    rules: &Mutex<Rules>,
+    shutdown: &Shutdown,
+) {
     let url = match SourceUrl::parse(&camera.url) {
         Ok(u) => u,
         Err(e) => {
@@ -90,13 +101,17 @@ fn camera_worker(camera: CameraSection, config: &Config, mut engine: Engine, out
             return;
         }
     };
+    // Stream time: a recording's own timestamps, a live camera's arrival
+    // time. Passage times (and time-based rules) are `start_ms` plus it.
     let started = Instant::now();
+    let start_ms = now_ms();
     let mut frame = BgrImage::default();
     let mut passages: Vec<Passage> = Vec::new();
     while !shutdown.requested() {
         match feed.next(&mut frame, Duration::from_millis(500)) {
-            FeedEvent::Frame => {
-                if let Err(e) = engine.process(&frame, started.elapsed(), &mut passages) {
+            FeedEvent::Frame { pts } => {
+                let ts = pts.unwrap_or_else(|| started.elapsed());
+                if let Err(e) = engine.process(&frame, ts, &mut passages) {
                     tracing::error!(camera = %camera.id, error = %e, "recognition failed on a frame");
                 }
             }
@@ -107,15 +122,23 @@ fn camera_worker(camera: CameraSection, config: &Config, mut engine: Engine, out
                 break;
             }
         }
-        store_passages(config, &mut passages, outbox);
+        store_passages(config, &camera, start_ms, &mut passages, outbox, rules);
     }
     // End of stream or shutdown: tracks that crossed become events now.
     engine.flush(&mut passages);
-    store_passages(config, &mut passages, outbox);
+    store_passages(config, &camera, start_ms, &mut passages, outbox, rules);
 }
 
-fn store_passages(config: &Config, passages: &mut Vec<Passage>, outbox: &Outbox) {
+fn store_passages(
+    config: &Config,
+    camera: &CameraSection,
+    start_ms: i64,
+    passages: &mut Vec<Passage>,
+    outbox: &Outbox,
+    rules: &Mutex<Rules>,
+) {
     for p in passages.drain(..) {
+        let crossed_at_ms = start_ms + p.crossed_at.as_millis() as i64;
         let event = Event::new(
             &config.agent.id,
             &config.agent.site,
@@ -125,17 +148,35 @@ fn store_passages(config: &Config, passages: &mut Vec<Passage>, outbox: &Outbox)
                 person_id: p.identity.person_id().map(str::to_string),
                 similarity: p.identity.similarity(),
                 track: p.track,
-                crossed_at_ms: now_ms(),
+                crossed_at_ms,
                 face_quality: p.face_quality,
                 face_jpeg_b64: p.face_jpeg.as_ref().map(|j| base64::engine::general_purpose::STANDARD.encode(j)),
             }),
         );
-        // Replace the passage's own id with the event id only in logs: the
-        // event id is what the outbox and the admin API deduplicate by.
-        match outbox.push(&event) {
-            Ok(()) => tracing::info!(event = %event.id, camera = %p.camera, direction = p.direction.as_str(),
-                person = p.identity.person_id().unwrap_or("unknown"), "passage stored"),
-            Err(e) => tracing::error!(error = %e, camera = %p.camera, "PASSAGE NOT STORED: outbox refused it"),
+        push(outbox, &event);
+        tracing::info!(event = %event.id, camera = %p.camera, direction = p.direction.as_str(),
+            person = p.identity.person_id().unwrap_or("unknown"), "passage");
+        let facts = PassageFacts {
+            camera: &p.camera,
+            restricted: camera.restricted,
+            direction: p.direction,
+            identity: &p.identity,
+            at_ms: crossed_at_ms,
+        };
+        let anomalies = match rules.lock() {
+            Ok(mut r) => r.on_passage(&facts),
+            Err(poisoned) => poisoned.into_inner().on_passage(&facts),
+        };
+        for mut a in anomalies {
+            a.passage_id = Some(event.id.clone());
+            tracing::warn!(camera = %p.camera, kind = ?a.kind, "{}", a.detail);
+            push(outbox, &Event::new(&config.agent.id, &config.agent.site, &p.camera, EventBody::Anomaly(a)));
         }
+    }
+}
+
+fn push(outbox: &Outbox, event: &Event) {
+    if let Err(e) = outbox.push(event) {
+        tracing::error!(error = %e, event = %event.id, "EVENT NOT STORED: the outbox refused it");
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pipeline::events::EventBody;
+use pipeline::events::{AnomalyKind, EventBody};
 use pipeline::fixture::Fixture;
 use pipeline::outbox::Outbox;
 
@@ -57,15 +57,27 @@ fn passages_wait_in_the_outbox_while_the_admin_api_is_unreachable() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
 
     let outbox = Outbox::open(&dir.join("data/outbox"), 1 << 30).expect("outbox");
-    let mut got: Vec<(Option<String>, String)> = outbox
-        .peek(1000)
-        .expect("peek")
-        .into_iter()
-        .map(|p| match p.event.body {
-            EventBody::Passage(ev) => (ev.person_id, ev.direction.as_str().to_string()),
-            other => panic!("unexpected event {other:?}"),
+    let waiting = outbox.peek(1000).expect("peek");
+    let mut got: Vec<(Option<String>, String)> = waiting
+        .iter()
+        .filter_map(|p| match &p.event.body {
+            EventBody::Passage(ev) => Some((ev.person_id.clone(), ev.direction.as_str().to_string())),
+            EventBody::Anomaly(_) => None,
         })
         .collect();
+    // The watch-listed person (p09) passes twice: two `watchlist` alerts, and
+    // they wait at the head of the outbox, ahead of the passages.
+    let watchlisted = fixture.truth.passages.iter().filter(|t| t.person.as_deref() == Some("p09")).count();
+    assert_eq!(watchlisted, 2);
+    for p in &waiting[..watchlisted] {
+        assert!(
+            matches!(&p.event.body, EventBody::Anomaly(a) if a.kind == AnomalyKind::Watchlist && a.person_id.as_deref() == Some("p09")),
+            "{:?}",
+            p.event
+        );
+    }
+    let anomalies = waiting.iter().filter(|p| matches!(p.event.body, EventBody::Anomaly(_))).count();
+    assert_eq!(anomalies, watchlisted, "no other anomaly at this unrestricted gate");
     let mut want: Vec<(Option<String>, String)> =
         fixture.truth.passages.iter().map(|t| (t.person.clone(), t.direction.as_str().to_string())).collect();
     got.sort();

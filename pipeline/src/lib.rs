@@ -39,6 +39,7 @@ pub mod outbox;
 pub mod passage;
 pub mod quality;
 pub mod replay;
+pub mod rules;
 pub mod runtime;
 pub mod source;
 pub mod stats;

@@ -168,7 +168,9 @@ pub enum Feed {
 /// One step of a [`Feed`].
 #[derive(Debug)]
 pub enum FeedEvent {
-    Frame,
+    /// A frame; for a recording, its time in the stream (a live camera's
+    /// frames are timed by the wall clock of whoever receives them).
+    Frame { pts: Option<Duration> },
     /// Nothing this time (a live camera down or slow); try again.
     NoFrame,
     /// A recording ended.
@@ -193,11 +195,11 @@ impl Feed {
     pub fn next(&mut self, into: &mut BgrImage, timeout: Duration) -> FeedEvent {
         match self {
             Feed::Live(l) => match l.next(into, timeout) {
-                LiveEvent::Frame => FeedEvent::Frame,
+                LiveEvent::Frame => FeedEvent::Frame { pts: None },
                 LiveEvent::NoFrame => FeedEvent::NoFrame,
             },
             Feed::File(f) => match f.pull(into, timeout) {
-                Ok(Pulled::Frame { .. }) => FeedEvent::Frame,
+                Ok(Pulled::Frame { pts }) => FeedEvent::Frame { pts: Some(pts) },
                 Ok(Pulled::Timeout) => FeedEvent::NoFrame,
                 Ok(Pulled::Eos) => FeedEvent::Ended,
                 Err(e) => FeedEvent::Failed(e),

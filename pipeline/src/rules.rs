@@ -1,0 +1,235 @@
+//! ANTT anomaly rules over passages.
+//!
+//! Rules see every passage of a site in order and return the anomalies it
+//! raises. They keep the small state the site needs (who is inside, how many,
+//! recent entries), so one [`Rules`] serves all cameras of a site. Rules that
+//! need time alone rather than passages (loitering, camera offline, after
+//! hours) live with the camera workers.
+
+use std::collections::{HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{AnomalyEvent, AnomalyKind};
+use crate::fixture::Category;
+use crate::identity::Identity;
+use crate::line::Direction;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Watch-listed people raise `watchlist` (highest priority).
+    pub watchlist: bool,
+    /// Two or more entries within this window (ms) with at most one
+    /// authorised person raise `tailgating`; 0 disables the rule.
+    pub tailgating_window_ms: u64,
+    /// The same person entering twice without an exit raises `anti_passback`.
+    pub anti_passback: bool,
+    /// Occupancy (entries − exits) above this raises `over_capacity`; 0 disables it.
+    pub capacity: u32,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig { watchlist: true, tailgating_window_ms: 2000, anti_passback: true, capacity: 0 }
+    }
+}
+
+/// What the rules need to know about one passage.
+#[derive(Debug, Clone)]
+pub struct PassageFacts<'a> {
+    pub camera: &'a str,
+    /// Unknown people at a restricted gate raise `unknown_person`.
+    pub restricted: bool,
+    pub direction: Direction,
+    pub identity: &'a Identity,
+    /// Unix milliseconds of the crossing.
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Rules {
+    config: RulesConfig,
+    /// Entries within the tailgating window: (time, authorised).
+    recent_entries: VecDeque<(i64, bool)>,
+    /// The last entry burst already reported, so a burst raises one anomaly.
+    tailgating_reported_at: Option<i64>,
+    inside: HashSet<String>,
+    occupancy: i64,
+}
+
+fn authorised(identity: &Identity) -> bool {
+    matches!(identity, Identity::Known { category, .. } if *category != Category::Watchlist)
+}
+
+fn who(identity: &Identity) -> String {
+    match identity {
+        Identity::Known { name, person_id, .. } => format!("{name} ({person_id})"),
+        Identity::Unknown { .. } => "an unknown person".into(),
+    }
+}
+
+impl Rules {
+    pub fn new(config: RulesConfig) -> Rules {
+        Rules { config, ..Default::default() }
+    }
+
+    /// Current occupancy estimate (entries − exits seen by these rules).
+    pub fn occupancy(&self) -> i64 {
+        self.occupancy
+    }
+
+    pub fn on_passage(&mut self, p: &PassageFacts) -> Vec<AnomalyEvent> {
+        let mut out = Vec::new();
+        let anomaly = |kind, detail: String| AnomalyEvent {
+            kind,
+            detail,
+            person_id: p.identity.person_id().map(str::to_string),
+            passage_id: None,
+        };
+        let verb = match p.direction {
+            Direction::Entry => "entering",
+            Direction::Exit => "leaving",
+        };
+        if self.config.watchlist && matches!(p.identity, Identity::Known { category: Category::Watchlist, .. }) {
+            out.push(anomaly(
+                AnomalyKind::Watchlist,
+                format!("watch-listed {} {verb} at camera {}", who(p.identity), p.camera),
+            ));
+        }
+        if p.restricted && matches!(p.identity, Identity::Unknown { .. }) {
+            out.push(anomaly(
+                AnomalyKind::UnknownPerson,
+                format!("unknown person {verb} at restricted camera {}", p.camera),
+            ));
+        }
+        match p.direction {
+            Direction::Entry => {
+                self.occupancy += 1;
+                if let Some(id) = p.identity.person_id()
+                    && !self.inside.insert(id.to_string())
+                    && self.config.anti_passback
+                {
+                    out.push(anomaly(
+                        AnomalyKind::AntiPassback,
+                        format!("{} entered again at camera {} without having left", who(p.identity), p.camera),
+                    ));
+                }
+                if let Some(t) = self.tailgating(p) {
+                    out.push(anomaly(AnomalyKind::Tailgating, t));
+                }
+                if self.config.capacity > 0 && self.occupancy > self.config.capacity as i64 {
+                    out.push(anomaly(
+                        AnomalyKind::OverCapacity,
+                        format!("occupancy {} is above the site's limit of {}", self.occupancy, self.config.capacity),
+                    ));
+                }
+            }
+            Direction::Exit => {
+                self.occupancy = (self.occupancy - 1).max(0);
+                if let Some(id) = p.identity.person_id() {
+                    self.inside.remove(id);
+                }
+            }
+        }
+        out
+    }
+
+    fn tailgating(&mut self, p: &PassageFacts) -> Option<String> {
+        let window = self.config.tailgating_window_ms as i64;
+        if window == 0 {
+            return None;
+        }
+        self.recent_entries.push_back((p.at_ms, authorised(p.identity)));
+        while self.recent_entries.front().is_some_and(|(t, _)| p.at_ms - t > window) {
+            self.recent_entries.pop_front();
+        }
+        let n = self.recent_entries.len();
+        let ok = self.recent_entries.iter().filter(|(_, a)| *a).count();
+        let burst_start = self.recent_entries.front().map(|(t, _)| *t)?;
+        if n >= 2 && ok <= 1 && self.tailgating_reported_at != Some(burst_start) {
+            self.tailgating_reported_at = Some(burst_start);
+            return Some(format!(
+                "{n} people entered within {:.1} s at camera {} with {ok} authorised",
+                window as f64 / 1000.0,
+                p.camera
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(id: &str, category: Category) -> Identity {
+        Identity::Known { person_id: id.into(), name: id.into(), category, similarity: 0.9 }
+    }
+
+    fn unknown() -> Identity {
+        Identity::Unknown { best_similarity: Some(0.2) }
+    }
+
+    fn pass<'a>(identity: &'a Identity, direction: Direction, at_ms: i64, restricted: bool) -> PassageFacts<'a> {
+        PassageFacts { camera: "gate1", restricted, direction, identity, at_ms }
+    }
+
+    fn kinds(v: &[AnomalyEvent]) -> Vec<AnomalyKind> {
+        v.iter().map(|a| a.kind).collect()
+    }
+
+    #[test]
+    fn watchlisted_person_fires_and_staff_stays_quiet() {
+        let mut r = Rules::new(RulesConfig::default());
+        let w = known("p09", Category::Watchlist);
+        assert_eq!(kinds(&r.on_passage(&pass(&w, Direction::Entry, 0, false))), vec![AnomalyKind::Watchlist]);
+        let s = known("p01", Category::Staff);
+        assert!(r.on_passage(&pass(&s, Direction::Entry, 60_000, false)).is_empty());
+    }
+
+    #[test]
+    fn unknown_person_fires_only_at_restricted_gates() {
+        let mut r = Rules::new(RulesConfig::default());
+        let u = unknown();
+        assert!(r.on_passage(&pass(&u, Direction::Entry, 0, false)).is_empty());
+        assert_eq!(kinds(&r.on_passage(&pass(&u, Direction::Entry, 60_000, true))), vec![AnomalyKind::UnknownPerson]);
+    }
+
+    #[test]
+    fn tailgating_fires_when_an_unauthorised_person_follows_within_the_window() {
+        let mut r = Rules::new(RulesConfig::default());
+        let (a, u) = (known("p01", Category::Staff), unknown());
+        assert!(r.on_passage(&pass(&a, Direction::Entry, 0, false)).is_empty());
+        assert_eq!(kinds(&r.on_passage(&pass(&u, Direction::Entry, 1200, false))), vec![AnomalyKind::Tailgating]);
+        // Two authorised people in quick succession, and an unknown long after: quiet.
+        let mut r = Rules::new(RulesConfig::default());
+        let b = known("p02", Category::Resident);
+        assert!(r.on_passage(&pass(&a, Direction::Entry, 0, false)).is_empty());
+        assert!(r.on_passage(&pass(&b, Direction::Entry, 800, false)).is_empty());
+        assert!(r.on_passage(&pass(&u, Direction::Entry, 10_000, false)).is_empty());
+    }
+
+    #[test]
+    fn anti_passback_needs_an_exit_between_two_entries() {
+        let mut r = Rules::new(RulesConfig::default());
+        let a = known("p01", Category::Staff);
+        assert!(r.on_passage(&pass(&a, Direction::Entry, 0, false)).is_empty());
+        assert_eq!(kinds(&r.on_passage(&pass(&a, Direction::Entry, 60_000, false))), vec![AnomalyKind::AntiPassback]);
+        let mut r = Rules::new(RulesConfig::default());
+        assert!(r.on_passage(&pass(&a, Direction::Entry, 0, false)).is_empty());
+        assert!(r.on_passage(&pass(&a, Direction::Exit, 30_000, false)).is_empty());
+        assert!(r.on_passage(&pass(&a, Direction::Entry, 60_000, false)).is_empty());
+    }
+
+    #[test]
+    fn over_capacity_fires_above_the_limit_only() {
+        let mut r = Rules::new(RulesConfig { capacity: 2, tailgating_window_ms: 0, ..Default::default() });
+        let u = unknown();
+        assert!(r.on_passage(&pass(&u, Direction::Entry, 0, false)).is_empty());
+        assert!(r.on_passage(&pass(&u, Direction::Entry, 10_000, false)).is_empty());
+        assert_eq!(kinds(&r.on_passage(&pass(&u, Direction::Entry, 20_000, false))), vec![AnomalyKind::OverCapacity]);
+        assert!(r.on_passage(&pass(&u, Direction::Exit, 30_000, false)).is_empty());
+        assert_eq!(r.occupancy(), 2);
+    }
+}
