@@ -121,7 +121,13 @@ pub struct Detection {
     pub score: f32,
 }
 
-const STRIDES: [usize; 3] = [8, 16, 32];
+/// Output strides with their tensor names (cls, obj, bbox, kps), spelled out
+/// so the per-frame decode builds no strings.
+const STRIDES: [(usize, [&str; 4]); 3] = [
+    (8, ["cls_8", "obj_8", "bbox_8", "kps_8"]),
+    (16, ["cls_16", "obj_16", "bbox_16", "kps_16"]),
+    (32, ["cls_32", "obj_32", "bbox_32", "kps_32"]),
+];
 
 pub struct Detector {
     session: Session,
@@ -190,13 +196,13 @@ impl Detector {
         let candidates = &mut self.candidates;
         candidates.clear();
         let outputs = self.session.run(ort::inputs!["input" => TensorRef::from_array_view(&self.tensor)?])?;
-        for stride in STRIDES {
+        for (stride, [cls_name, obj_name, bbox_name, kps_name]) in STRIDES {
             let cols = pw / stride;
             let rows = ph / stride;
-            let (_, cls) = outputs[format!("cls_{stride}").as_str()].try_extract_tensor::<f32>()?;
-            let (_, obj) = outputs[format!("obj_{stride}").as_str()].try_extract_tensor::<f32>()?;
-            let (_, bbox) = outputs[format!("bbox_{stride}").as_str()].try_extract_tensor::<f32>()?;
-            let (_, kps) = outputs[format!("kps_{stride}").as_str()].try_extract_tensor::<f32>()?;
+            let (_, cls) = outputs[cls_name].try_extract_tensor::<f32>()?;
+            let (_, obj) = outputs[obj_name].try_extract_tensor::<f32>()?;
+            let (_, bbox) = outputs[bbox_name].try_extract_tensor::<f32>()?;
+            let (_, kps) = outputs[kps_name].try_extract_tensor::<f32>()?;
             let n = rows * cols;
             if cls.len() < n || obj.len() < n || bbox.len() < 4 * n || kps.len() < 10 * n {
                 return Err(DetectError::Inference(format!("unexpected output size at stride {stride}")));
