@@ -1,19 +1,25 @@
 //! The admin API's database: SQLite by default (one file, WAL), PostgreSQL
 //! for sites that outgrow one machine — the same SQL for both (sqlx `Any`,
 //! `$n` placeholders, `ON CONFLICT DO NOTHING`), chosen by the URL.
+//!
+//! Migrations are numbered and applied once each, in order, recorded in
+//! `schema_version`; a database newer than this binary is refused rather than
+//! written to by code that does not know its schema.
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
 
-/// Schema, applied in order; each statement is idempotent.
+/// Schema, in order. Never edit a released entry: add a new one.
 const MIGRATIONS: &[&str] = &[
+    // 1: agents and their events (IF NOT EXISTS: databases made before
+    // versioned migrations already hold it).
     "CREATE TABLE IF NOT EXISTS agents (
         id TEXT PRIMARY KEY,
         site TEXT NOT NULL,
         token_sha256 TEXT NOT NULL UNIQUE,
         created_ms BIGINT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS events (
+    );
+    CREATE TABLE IF NOT EXISTS events (
         id TEXT PRIMARY KEY,
         agent TEXT NOT NULL,
         site TEXT NOT NULL,
@@ -26,8 +32,38 @@ const MIGRATIONS: &[&str] = &[
         anomaly TEXT,
         has_face INTEGER NOT NULL,
         body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_site_time ON events (site, created_ms)",
+    // 2: the gallery edges sync (people, their embeddings, one version
+    // counter) and verification-mode expectations.
+    "CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        category TEXT NOT NULL,
+        cccd TEXT,
+        valid_until BIGINT,
+        version BIGINT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_ms BIGINT NOT NULL
+    );
+    CREATE INDEX people_version ON people (version);
+    CREATE TABLE embeddings (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        vector TEXT NOT NULL,
+        created_ms BIGINT NOT NULL
+    );
+    CREATE INDEX embeddings_person ON embeddings (person_id);
+    CREATE TABLE gallery_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+    INSERT INTO gallery_version (id, version) VALUES (1, 0);
+    CREATE TABLE expectations (
+        site TEXT NOT NULL,
+        camera TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        set_ms BIGINT NOT NULL,
+        PRIMARY KEY (site, camera)
     )",
-    "CREATE INDEX IF NOT EXISTS events_site_time ON events (site, created_ms)",
 ];
 
 pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
@@ -39,8 +75,34 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
         sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         sqlx::query("PRAGMA synchronous=FULL").execute(&pool).await?;
     }
-    for m in MIGRATIONS {
-        sqlx::query(m).execute(&pool).await?;
-    }
+    migrate(&pool).await?;
     Ok(pool)
+}
+
+async fn migrate(pool: &AnyPool) -> anyhow::Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").execute(pool).await?;
+    let mut tx = pool.begin().await?;
+    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("v")?;
+    if current > MIGRATIONS.len() as i64 {
+        anyhow::bail!(
+            "the database is at schema version {current}, newer than this admin-api ({}): upgrade the binary",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        for statement in migration.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    sqlx::query("DELETE FROM schema_version").execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+        .bind(MIGRATIONS.len().max(current as usize) as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

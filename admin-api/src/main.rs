@@ -1,12 +1,15 @@
 //! gatewatch admin API and web UI.
 //!
-//! So far: event ingest from edge agents (`POST /api/v1/events`, agent token),
-//! agent registration and an event dump on the command line. Users, the web
-//! UI, enrolment and statistics are the admin-API issue.
+//! So far: the edge-facing API (event ingest, gallery sync by version,
+//! verification expectations; agent tokens), and on the command line: agent
+//! registration, enrolment from photos, deletion, expectations and an event
+//! dump. Users, the web UI and statistics are the admin-API issue.
 
 mod auth;
 mod db;
+mod enrol;
 mod error;
+mod gallery;
 mod routes;
 
 use std::net::SocketAddr;
@@ -48,6 +51,40 @@ enum Command {
     },
     /// Print stored events as JSON lines (operators and tests).
     Events,
+    /// Enrol a person from one or more photos (embeddings computed here with
+    /// the edge's models; the photos themselves are not kept yet).
+    Enrol {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// staff | resident | visitor | watchlist
+        #[arg(long, default_value = "visitor")]
+        category: String,
+        #[arg(long)]
+        cccd: Option<String>,
+        /// Enrolment ends this many seconds from now (visitors).
+        #[arg(long)]
+        valid_for_secs: Option<i64>,
+        #[arg(required = true)]
+        photos: Vec<PathBuf>,
+    },
+    /// Enrol every person of a fixture's gallery/ folder (demo and tests).
+    EnrolFixture {
+        /// A fixture folder.
+        fixture: PathBuf,
+    },
+    /// Delete a person: embeddings and personal data erased, edges told on their next sync.
+    RemovePerson { id: String },
+    /// Verification mode: set (or with no --person, clear) who a camera expects.
+    Expect {
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        camera: String,
+        #[arg(long)]
+        person: Option<String>,
+    },
 }
 
 #[derive(Clone)]
@@ -99,6 +136,31 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Enrol { id, name, category, cccd, valid_for_secs, photos } => {
+            let category = serde_json::from_value(serde_json::Value::String(category.clone()))
+                .map_err(|_| anyhow::anyhow!("--category {category:?}: use staff, resident, visitor or watchlist"))?;
+            let valid_until = valid_for_secs.map(|s| pipeline::events::now_ms() / 1000 + s);
+            let info = pipeline::gallery::PersonInfo { id, name, category, cccd, valid_until };
+            let version = enrol::enrol_photos(&db, info, &photos).await?;
+            println!("enrolled; gallery version {version}");
+            Ok(())
+        }
+        Command::EnrolFixture { fixture } => {
+            let (people, version) = enrol::enrol_fixture(&db, &fixture).await?;
+            println!("enrolled {people} people from {}; gallery version {version}", fixture.display());
+            Ok(())
+        }
+        Command::RemovePerson { id } => match gallery::delete_person(&db, &id).await? {
+            Some(v) => {
+                println!("deleted {id}; gallery version {v}");
+                Ok(())
+            }
+            None => anyhow::bail!("no enrolled person {id:?}"),
+        },
+        Command::Expect { site, camera, person } => {
+            gallery::set_expectation(&db, &site, &camera, person.as_deref()).await?;
+            Ok(())
+        }
         Command::Events => {
             let rows = sqlx::query("SELECT body FROM events ORDER BY created_ms, id").fetch_all(&db).await?;
             for r in rows {
@@ -118,6 +180,7 @@ async fn serve(db: AnyPool, listen: SocketAddr, data: PathBuf) -> Result<()> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .nest("/api/v1/events", routes::events::router())
+        .nest("/api/v1", routes::gallery::router())
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, "admin API listening");

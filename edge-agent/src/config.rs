@@ -12,7 +12,9 @@ use pipeline::engine::EngineConfig;
 use pipeline::line::CountingLine;
 use pipeline::live::LiveConfig;
 use pipeline::rules::RulesConfig;
+use pipeline::schedule::Schedule;
 use pipeline::source::SourceUrl;
+use pipeline::tamper::TamperConfig;
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,10 +99,53 @@ pub struct CameraSection {
     /// Unknown people at a restricted gate raise an `unknown_person` alert.
     #[serde(default)]
     pub restricted: bool,
+    /// This gate's opening hours, where they differ from the site's (`[rules.schedule]`).
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
 }
 
 fn default_mode() -> CameraMode {
     CameraMode::Count
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSection {
+    /// Seconds between gallery (and verification) syncs with the admin API.
+    pub interval_s: u64,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        SyncSection { interval_s: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSection {
+    /// A camera down this long raises `camera_offline`, ms.
+    pub offline_after_ms: u64,
+    pub tamper: TamperConfig,
+}
+
+impl Default for HealthSection {
+    fn default() -> Self {
+        HealthSection { offline_after_ms: 5000, tamper: TamperConfig::default() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsSection {
+    /// Address for `/healthz` and `/metrics`; empty turns them off.
+    pub listen: String,
+}
+
+impl Default for OpsSection {
+    fn default() -> Self {
+        OpsSection { listen: "127.0.0.1:9464".into() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,6 +163,12 @@ pub struct Config {
     pub live: LiveConfig,
     #[serde(default)]
     pub rules: RulesConfig,
+    #[serde(default)]
+    pub sync: SyncSection,
+    #[serde(default)]
+    pub health: HealthSection,
+    #[serde(default)]
+    pub ops: OpsSection,
 }
 
 fn valid_id(s: &str) -> bool {
@@ -173,6 +224,12 @@ impl Config {
             cam.line.validate().map_err(|e| bad(&field("line"), e.to_string()))?;
         }
         self.recognition.detector.validate().map_err(|e| bad("recognition.detector", e.to_string()))?;
+        if self.sync.interval_s == 0 {
+            return Err(bad("sync.interval_s", "must be at least 1 second".into()));
+        }
+        if !self.ops.listen.is_empty() && self.ops.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad("ops.listen", format!("{:?} is not an address like 127.0.0.1:9464", self.ops.listen)));
+        }
         Ok(())
     }
 

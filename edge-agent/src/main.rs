@@ -1,10 +1,16 @@
 //! gatewatch edge agent: pulls camera streams at a gate and recognises passages.
 
+mod api;
+mod camera;
 mod config;
+mod metrics;
+mod ops;
 mod replay;
 mod run;
 mod sender;
 mod shutdown;
+mod store;
+mod sync;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,44 +1,24 @@
 //! Drains the outbox to the admin API: batches, retry with exponential
-//! backoff, deletion only after acknowledgement.
-//!
-//! Wire contract: `POST {url}/api/v1/events` with `Authorization: Bearer
-//! <agent token>` and a JSON array of events; the API answers 200 with
-//! `{"accepted": ["<event id>", ...]}` listing the ids it has durably stored
-//! (including ids it already had: dedup by id makes a re-send harmless). Only
-//! those are removed from the outbox.
+//! backoff, deletion only after acknowledgement (see [`crate::api`] for the
+//! wire contract: the API's dedup by event id makes a re-send harmless).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use pipeline::outbox::Outbox;
-use serde::Deserialize;
-
-use crate::config::Config;
+use crate::api::ApiClient;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-
-#[derive(Deserialize)]
-struct Ack {
-    accepted: Vec<String>,
-}
+use crate::store::EventStore;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-pub fn run(config: &Config, outbox: &Outbox, shutdown: &Shutdown) {
-    let token = match config.token() {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "sender not started: events stay in the outbox");
-            return;
-        }
-    };
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(15))).http_status_as_error(false).build(),
-    );
-    let url = format!("{}/api/v1/events", config.admin_api.url.trim_end_matches('/'));
+pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Metrics, shutdown: &Shutdown) {
+    let outbox = &store.outbox;
     let mut backoff = BACKOFF_MIN;
     loop {
-        let batch = match outbox.peek(config.admin_api.batch_size) {
+        store.observe();
+        let batch = match outbox.peek(batch_size) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
@@ -53,27 +33,16 @@ pub fn run(config: &Config, outbox: &Outbox, shutdown: &Shutdown) {
             continue;
         }
         let events: Vec<_> = batch.iter().map(|p| &p.event).collect();
-        let outcome = agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .send_json(&events)
-            .map_err(|e| e.to_string())
-            .and_then(|mut resp| {
-                let status = resp.status();
-                if status.is_success() {
-                    resp.body_mut().read_json::<Ack>().map_err(|e| format!("unreadable acknowledgement: {e}"))
-                } else {
-                    Err(format!("admin API answered {status}"))
-                }
-            });
-        match outcome {
-            Ok(ack) => {
-                let accepted: HashSet<&str> = ack.accepted.iter().map(String::as_str).collect();
+        match api.post_events(&events) {
+            Ok(accepted) => {
+                let accepted: HashSet<&str> = accepted.iter().map(String::as_str).collect();
                 let keys: Vec<Vec<u8>> =
                     batch.iter().filter(|p| accepted.contains(p.event.id.as_str())).map(|p| p.key.clone()).collect();
                 if let Err(e) = outbox.ack(&keys) {
                     tracing::error!(error = %e, "acknowledged events could not be removed (they will be re-sent)");
                 }
+                metrics.events_delivered.inc_by(keys.len() as u64);
+                store.retry_overflow();
                 tracing::debug!(
                     sent = batch.len(),
                     acknowledged = keys.len(),
@@ -87,7 +56,7 @@ pub fn run(config: &Config, outbox: &Outbox, shutdown: &Shutdown) {
                     return;
                 }
                 tracing::warn!(%reason, waiting = outbox.len(), retry_in_ms = backoff.as_millis() as u64, "admin API unreachable; events kept");
-                std::thread::sleep(backoff);
+                shutdown.sleep(backoff);
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }

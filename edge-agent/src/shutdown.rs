@@ -28,3 +28,17 @@ impl Shutdown {
         self.0.store(true, Ordering::Relaxed);
     }
 }
+
+impl Shutdown {
+    /// Sleeps up to `d`, waking early when shutdown is requested.
+    pub fn sleep(&self, d: std::time::Duration) {
+        let until = std::time::Instant::now() + d;
+        while !self.requested() {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+        }
+    }
+}

@@ -285,6 +285,7 @@ impl Engine {
             face_jpeg,
             face_quality: state.best_quality,
             samples: state.samples.len(),
+            probe: state.samples.mean(),
         }
     }
 }

@@ -59,9 +59,32 @@ pub struct PassageEvent {
     /// Unix milliseconds of the crossing.
     pub crossed_at_ms: i64,
     pub face_quality: f32,
+    /// Verification mode: the 1:1 check against the expected person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
     /// JPEG of the best face, base64 (absent when no face was good enough).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_jpeg_b64: Option<String>,
+}
+
+/// Outcome of a 1:1 verification at a camera in `verify` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationOutcome {
+    /// The passer-by is the expected person.
+    Verified,
+    /// The passer-by is not the expected person (or showed no usable face).
+    Failed,
+    /// Nobody was expected at this camera (or the expected person is not enrolled).
+    NoExpectation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub expected_person: Option<String>,
+    pub outcome: VerificationOutcome,
+    /// Cosine similarity to the expected person, when there was one to compare.
+    pub similarity: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,8 +120,13 @@ pub struct Event {
 
 impl Event {
     pub fn new(agent: &str, site: &str, camera: &str, body: EventBody) -> Event {
+        Event::with_id(uuid::Uuid::new_v4().to_string(), agent, site, camera, body)
+    }
+
+    /// An event with an id made earlier (a passage's own id).
+    pub fn with_id(id: String, agent: &str, site: &str, camera: &str, body: EventBody) -> Event {
         Event {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             agent: agent.to_string(),
             site: site.to_string(),
             camera: camera.to_string(),

@@ -228,6 +228,12 @@ impl Gallery {
         self.embeddings.len() * 4 + self.centroids_i8.len() + self.centroid_scale.len() * 4 + self.rows.len() * 16
     }
 
+    /// Index of the person with this id (a linear scan: for 1:1
+    /// verification, once per passage, not per frame).
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.people.iter().position(|p| p.id == id)
+    }
+
     /// The embeddings enrolled for person `index`.
     pub fn embeddings_of(&self, index: usize) -> impl Iterator<Item = Embedding> + '_ {
         self.rows[index].clone().filter_map(|r| {
@@ -322,6 +328,36 @@ impl GalleryStore {
         self.meta.insert(VERSION_KEY, &v.to_be_bytes())?;
         self.db.flush()?;
         Ok(existed)
+    }
+
+    /// Sets the gallery version (after a sync); durable on return.
+    pub fn set_version(&self, version: u64) -> Result<(), GalleryError> {
+        self.meta.insert(VERSION_KEY, &version.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Deletes people whose enrolment expired at or before `now` (unix
+    /// seconds): an expired visitor's embeddings do not linger on the edge,
+    /// even while it cannot reach the admin API. The version is unchanged (the
+    /// admin API's own expiry reaches the edge as a removal later).
+    pub fn purge_expired(&self, now: i64) -> Result<Vec<String>, GalleryError> {
+        let mut gone = Vec::new();
+        for r in self.records()? {
+            if r.person.valid_until.is_some_and(|t| t <= now) {
+                self.people.remove(r.person.id.as_bytes())?;
+                gone.push(r.person.id);
+            }
+        }
+        if !gone.is_empty() {
+            self.db.flush()?;
+        }
+        Ok(gone)
+    }
+
+    /// The earliest expiry (unix seconds) among cached people, if any.
+    pub fn next_expiry(&self) -> Result<Option<i64>, GalleryError> {
+        Ok(self.records()?.iter().filter_map(|r| r.person.valid_until).min())
     }
 
     pub fn records(&self) -> Result<Vec<PersonRecord>, GalleryError> {

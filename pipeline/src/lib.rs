@@ -31,6 +31,7 @@ pub mod events;
 pub mod fixture;
 pub mod frame;
 pub mod gallery;
+pub mod gallery_sync;
 pub mod identity;
 pub mod line;
 pub mod live;
@@ -41,8 +42,10 @@ pub mod quality;
 pub mod replay;
 pub mod rules;
 pub mod runtime;
+pub mod schedule;
 pub mod source;
 pub mod stats;
+pub mod tamper;
 pub mod track;
 
 /// The repository root: where `models/`, `fixtures/` and `third_party/` live.

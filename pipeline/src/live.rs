@@ -58,6 +58,11 @@ pub struct LiveSource {
     next_attempt: Instant,
     last_frame: Instant,
     reconnects: u64,
+    /// Stream time of the last frame and the shortest frame interval seen,
+    /// to count frames the 2-frame queue dropped while recognition was busy.
+    last_pts: Option<Duration>,
+    frame_interval: Option<Duration>,
+    dropped: u64,
 }
 
 impl LiveSource {
@@ -73,6 +78,9 @@ impl LiveSource {
             next_attempt: now,
             last_frame: now,
             reconnects: 0,
+            last_pts: None,
+            frame_interval: None,
+            dropped: 0,
         }
     }
 
@@ -84,6 +92,28 @@ impl LiveSource {
         &self.state
     }
 
+    /// Frames the camera sent that were dropped because recognition was
+    /// busy (estimated from gaps in the stream's timestamps).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    fn count_gap(&mut self, pts: Duration) {
+        if let Some(last) = self.last_pts
+            && pts > last
+        {
+            let step = pts - last;
+            let interval = *self.frame_interval.get_or_insert(step);
+            if step < interval {
+                self.frame_interval = Some(step);
+            } else if !interval.is_zero() {
+                let missing = (step.as_secs_f64() / interval.as_secs_f64()).round() as u64;
+                self.dropped += missing.saturating_sub(1);
+            }
+        }
+        self.last_pts = Some(pts);
+    }
+
     /// Successful (re)connections so far.
     pub fn connections(&self) -> u64 {
         self.reconnects
@@ -93,6 +123,7 @@ impl LiveSource {
         if let Some(src) = self.source.take() {
             drop(src); // pipeline to Null
         }
+        self.last_pts = None;
         if matches!(self.state, LinkState::Up) {
             tracing::warn!(camera = %self.url.describe(), %reason, "camera disconnected");
             self.state = LinkState::Down { since: Instant::now(), reason };
@@ -133,7 +164,8 @@ impl LiveSource {
             let wait =
                 (deadline - now).min(watchdog.saturating_sub(self.last_frame.elapsed()).max(Duration::from_millis(10)));
             match src.pull(into, wait) {
-                Ok(Pulled::Frame { .. }) => {
+                Ok(Pulled::Frame { pts }) => {
+                    self.count_gap(pts);
                     self.last_frame = Instant::now();
                     if !matches!(self.state, LinkState::Up) {
                         self.reconnects += 1;
@@ -161,7 +193,7 @@ impl LiveSource {
 /// Frames from a camera (live, reconnecting) or from a recording (read once):
 /// the one loop camera workers and `watch` need.
 pub enum Feed {
-    Live(LiveSource),
+    Live(Box<LiveSource>),
     File(VideoSource),
 }
 
@@ -186,7 +218,7 @@ impl Feed {
         config: LiveConfig,
     ) -> Result<Feed, crate::source::SourceError> {
         if url.is_live() {
-            Ok(Feed::Live(LiveSource::new(url.clone(), options, config)))
+            Ok(Feed::Live(Box::new(LiveSource::new(url.clone(), options, config))))
         } else {
             Ok(Feed::File(VideoSource::open(url, options)?))
         }
@@ -204,6 +236,14 @@ impl Feed {
                 Ok(Pulled::Eos) => FeedEvent::Ended,
                 Err(e) => FeedEvent::Failed(e),
             },
+        }
+    }
+
+    /// Frames dropped so far (a recording drops none).
+    pub fn dropped(&self) -> u64 {
+        match self {
+            Feed::Live(l) => l.dropped(),
+            Feed::File(_) => 0,
         }
     }
 

@@ -66,6 +66,10 @@ impl Outbox {
         if used > self.budget_bytes {
             return Err(OutboxError::Full { used, budget: self.budget_bytes });
         }
+        self.insert(event)
+    }
+
+    fn insert(&self, event: &Event) -> Result<(), OutboxError> {
         let bytes = serde_json::to_vec(event).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
         let mut key = Vec::with_capacity(9);
         key.push(event.priority() as u8);
@@ -73,6 +77,12 @@ impl Outbox {
         self.events.insert(key, bytes)?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Stores an event even past the budget: only for the one anomaly that
+    /// reports the outbox is full (a few hundred bytes, once per episode).
+    pub fn push_over_budget(&self, event: &Event) -> Result<(), OutboxError> {
+        self.insert(event)
     }
 
     /// Up to `max` events, most urgent first, oldest first within a priority.
@@ -108,9 +118,11 @@ impl Outbox {
     }
 
     /// Creation time (unix ms) of the oldest waiting event.
+    /// Within a priority events are first in, first out, so the oldest is
+    /// the first of one of the priorities: three reads, whatever the backlog.
     pub fn oldest_ms(&self) -> Option<i64> {
-        self.events
-            .iter()
+        (0u8..=2)
+            .filter_map(|p| self.events.scan_prefix([p]).next())
             .filter_map(|kv| kv.ok())
             .filter_map(|(_, v)| serde_json::from_slice::<Event>(&v).ok())
             .map(|e| e.created_ms)
@@ -142,6 +154,7 @@ mod tests {
                 track,
                 crossed_at_ms: 0,
                 face_quality: 0.5,
+                verification: None,
                 face_jpeg_b64: None,
             }),
         )

@@ -56,6 +56,10 @@ pub struct Passage {
     pub face_quality: f32,
     /// Embeddings the identity decision used.
     pub samples: usize,
+    /// Their normalised mean: what a 1:1 verification compares (kept on the
+    /// edge only; embeddings of passers-by are never sent).
+    #[serde(skip)]
+    pub probe: Option<crate::embed::Embedding>,
 }
 
 mod secs {

@@ -2,18 +2,23 @@
 //!
 //! Rules see every passage of a site in order and return the anomalies it
 //! raises. They keep the small state the site needs (who is inside, how many,
-//! recent entries), so one [`Rules`] serves all cameras of a site. Rules that
-//! need time alone rather than passages (loitering, camera offline, after
-//! hours) live with the camera workers.
+//! recent entries), so one [`Rules`] serves all cameras of a site.
+//! Loitering is about tracks that never make a passage, so it has its own
+//! per-camera watcher, [`LoiterWatch`]; camera health (offline, tampered)
+//! lives with the camera workers.
 
 use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::LiveTrack;
 use crate::events::{AnomalyEvent, AnomalyKind};
 use crate::fixture::Category;
 use crate::identity::Identity;
 use crate::line::Direction;
+use crate::schedule::Schedule;
+use crate::track::TrackId;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,11 +32,22 @@ pub struct RulesConfig {
     pub anti_passback: bool,
     /// Occupancy (entries − exits) above this raises `over_capacity`; 0 disables it.
     pub capacity: u32,
+    /// A track in view this long without crossing raises `loitering`, ms; 0 disables it.
+    pub loitering_after_ms: u64,
+    /// Opening hours: an entry outside them raises `after_hours`. None: always open.
+    pub schedule: Option<Schedule>,
 }
 
 impl Default for RulesConfig {
     fn default() -> Self {
-        RulesConfig { watchlist: true, tailgating_window_ms: 2000, anti_passback: true, capacity: 0 }
+        RulesConfig {
+            watchlist: true,
+            tailgating_window_ms: 2000,
+            anti_passback: true,
+            capacity: 0,
+            loitering_after_ms: 60_000,
+            schedule: None,
+        }
     }
 }
 
@@ -45,6 +61,8 @@ pub struct PassageFacts<'a> {
     pub identity: &'a Identity,
     /// Unix milliseconds of the crossing.
     pub at_ms: i64,
+    /// The camera's own opening hours, where they differ from the site's.
+    pub schedule: Option<&'a Schedule>,
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +124,14 @@ impl Rules {
         match p.direction {
             Direction::Entry => {
                 self.occupancy += 1;
+                if let Some(schedule) = p.schedule.or(self.config.schedule.as_ref())
+                    && !schedule.is_open(p.at_ms)
+                {
+                    out.push(anomaly(
+                        AnomalyKind::AfterHours,
+                        format!("{} entered at camera {} outside opening hours", who(p.identity), p.camera),
+                    ));
+                }
                 if let Some(id) = p.identity.person_id()
                     && !self.inside.insert(id.to_string())
                     && self.config.anti_passback
@@ -159,6 +185,36 @@ impl Rules {
     }
 }
 
+/// Loitering at one camera: a track in view longer than `after` without
+/// crossing the line, reported once per track.
+#[derive(Debug, Default)]
+pub struct LoiterWatch {
+    after: Duration,
+    reported: HashSet<TrackId>,
+}
+
+impl LoiterWatch {
+    /// `after` zero disables the rule.
+    pub fn new(after: Duration) -> LoiterWatch {
+        LoiterWatch { after, reported: HashSet::new() }
+    }
+
+    /// Given the camera's current tracks, the ones that just became loiterers
+    /// (with how long they have been in view).
+    pub fn observe(&mut self, tracks: &[LiveTrack]) -> Vec<(TrackId, Duration)> {
+        if self.after.is_zero() {
+            return Vec::new();
+        }
+        self.reported.retain(|id| tracks.iter().any(|t| t.id == *id));
+        tracks
+            .iter()
+            .filter(|t| !t.crossed && t.last_seen.saturating_sub(t.first_seen) >= self.after)
+            .filter(|t| self.reported.insert(t.id))
+            .map(|t| (t.id, t.last_seen.saturating_sub(t.first_seen)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,7 +228,7 @@ mod tests {
     }
 
     fn pass<'a>(identity: &'a Identity, direction: Direction, at_ms: i64, restricted: bool) -> PassageFacts<'a> {
-        PassageFacts { camera: "gate1", restricted, direction, identity, at_ms }
+        PassageFacts { camera: "gate1", restricted, direction, identity, at_ms, schedule: None }
     }
 
     fn kinds(v: &[AnomalyEvent]) -> Vec<AnomalyKind> {
@@ -220,6 +276,55 @@ mod tests {
         assert!(r.on_passage(&pass(&a, Direction::Entry, 0, false)).is_empty());
         assert!(r.on_passage(&pass(&a, Direction::Exit, 30_000, false)).is_empty());
         assert!(r.on_passage(&pass(&a, Direction::Entry, 60_000, false)).is_empty());
+    }
+
+    #[test]
+    fn after_hours_fires_for_entries_outside_the_schedule_only() {
+        let office: Schedule = toml::from_str::<toml::Value>(
+            r#"open = "07:30"
+close = "17:00""#,
+        )
+        .expect("toml")
+        .try_into()
+        .expect("schedule");
+        let mut r = Rules::new(RulesConfig { schedule: Some(office), ..Default::default() });
+        let a = known("p01", Category::Staff);
+        // 2026-11-23 (a Monday) 02:00 UTC = 09:00 in Vietnam; 14:00 UTC = 21:00.
+        let nine = 1_795_399_200_000;
+        let nine_pm = nine + 12 * 3_600_000;
+        assert!(r.on_passage(&pass(&a, Direction::Entry, nine, false)).is_empty());
+        assert!(r.on_passage(&pass(&a, Direction::Exit, nine_pm, false)).is_empty(), "leaving late is fine");
+        assert_eq!(kinds(&r.on_passage(&pass(&a, Direction::Entry, nine_pm, false))), vec![AnomalyKind::AfterHours]);
+        // A camera whose own schedule is round the clock stays quiet at night.
+        let always: Schedule = toml::from_str::<toml::Value>(
+            r#"open = "00:00"
+close = "24:00""#,
+        )
+        .expect("toml")
+        .try_into()
+        .expect("schedule");
+        let mut facts = pass(&a, Direction::Entry, nine_pm + 60_000, false);
+        facts.schedule = Some(&always);
+        let mut r = Rules::new(RulesConfig { schedule: Some(office), ..Default::default() });
+        assert!(r.on_passage(&facts).is_empty());
+    }
+
+    fn track(id: u64, first_s: u64, last_s: u64, crossed: bool) -> LiveTrack {
+        LiveTrack {
+            id: TrackId(id),
+            first_seen: Duration::from_secs(first_s),
+            last_seen: Duration::from_secs(last_s),
+            crossed,
+        }
+    }
+
+    #[test]
+    fn loitering_fires_once_per_track_and_never_for_one_that_crossed() {
+        let mut w = LoiterWatch::new(Duration::from_secs(30));
+        assert!(w.observe(&[track(1, 0, 29, false), track(2, 0, 40, true)]).is_empty());
+        assert_eq!(w.observe(&[track(1, 0, 31, false)]), vec![(TrackId(1), Duration::from_secs(31))]);
+        assert!(w.observe(&[track(1, 0, 45, false)]).is_empty(), "reported once");
+        assert!(LoiterWatch::new(Duration::ZERO).observe(&[track(3, 0, 999, false)]).is_empty(), "disabled");
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub fn percentiles(samples: &[f32]) -> Percentiles {
 }
 
 impl StageTimings {
+    /// Forgets the samples, keeping the allocations (a live camera reads
+    /// them into its metrics after every frame).
+    pub fn clear(&mut self) {
+        for v in [&mut self.decode, &mut self.detect, &mut self.embed, &mut self.track, &mut self.matching] {
+            v.clear();
+        }
+    }
+
     pub fn append(&mut self, other: &StageTimings) {
         self.decode.extend_from_slice(&other.decode);
         self.detect.extend_from_slice(&other.detect);

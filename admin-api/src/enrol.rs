@@ -1,0 +1,46 @@
+//! Enrolment on the admin side: photos → embeddings with the same models and
+//! quality rules as the edge, stored with the model id that made them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use pipeline::enrol::Enroller;
+use pipeline::fixture::Fixture;
+use pipeline::frame::BgrImage;
+use pipeline::gallery::{PersonInfo, StoredEmbedding};
+use pipeline::models::Models;
+use pipeline::runtime::Threads;
+use sqlx::AnyPool;
+
+/// Embeds each photo (a refused photo is reported and fails the enrolment:
+/// the operator must know which photo to replace) and stores the person.
+pub async fn enrol_photos(db: &AnyPool, info: PersonInfo, photos: &[PathBuf]) -> Result<i64> {
+    let models = Models::locate()?;
+    let model_id = models.recogniser.model_id();
+    let mut enroller = Enroller::new(&models, Threads::default())?;
+    let mut embeddings = Vec::new();
+    for photo in photos {
+        let image = BgrImage::open(photo).with_context(|| format!("{}: not a readable image", photo.display()))?;
+        let vector = enroller.embed_photo(&image).with_context(|| format!("{}", photo.display()))?;
+        embeddings.push(StoredEmbedding { model_id: model_id.clone(), vector });
+    }
+    Ok(crate::gallery::upsert_person(db, &info, &embeddings).await?)
+}
+
+/// Enrols a fixture's gallery; returns (people, gallery version).
+pub async fn enrol_fixture(db: &AnyPool, dir: &Path) -> Result<(usize, i64)> {
+    let fixture = Fixture::open(dir)?;
+    let models = Models::locate()?;
+    let model_id = models.recogniser.model_id();
+    let mut enroller = Enroller::new(&models, Threads::default())?;
+    let gallery = pipeline::replay::enrol_fixture(&mut enroller, &fixture, &model_id)?;
+    let mut version = 0;
+    for (i, person) in gallery.people().iter().enumerate() {
+        let embeddings: Vec<_> =
+            gallery.embeddings_of(i).map(|vector| StoredEmbedding { model_id: model_id.clone(), vector }).collect();
+        // Re-enrolling a fixture replaces, not accumulates, its embeddings.
+        crate::gallery::delete_person(db, &person.id).await?;
+        version = crate::gallery::upsert_person(db, person, &embeddings).await?;
+    }
+    Ok((gallery.len(), version))
+}

@@ -1,0 +1,181 @@
+//! The enrolled people edges recognise, with one version counter: every
+//! change (enrolment, update, deletion) bumps it, and the row carries the
+//! version at which it last changed, so an edge holding version N gets exactly
+//! the rows with a later version. A deleted person stays as a tombstone (id
+//! and version only; name, CCCD and embeddings are erased at once) so edges
+//! learn of the removal.
+
+use pipeline::embed::Embedding;
+use pipeline::fixture::Category;
+use pipeline::gallery::{PersonInfo, PersonRecord, StoredEmbedding};
+use pipeline::gallery_sync::{Expectations, GalleryDelta};
+use sqlx::{AnyPool, Row};
+
+use crate::error::ApiError;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Bumps the gallery version inside `tx`; concurrent writers (two admin-api
+/// processes on one PostgreSQL) serialise on the counter's row lock.
+async fn bump_version(tx: &mut Tx<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query("UPDATE gallery_version SET version = version + 1 WHERE id = 1").execute(&mut **tx).await?;
+    sqlx::query("SELECT version FROM gallery_version WHERE id = 1").fetch_one(&mut **tx).await?.try_get("version")
+}
+
+fn category_name(c: Category) -> String {
+    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn parse_category(s: &str) -> Result<Category, ApiError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| ApiError::BadRequest(format!("unknown category {s:?}")))
+}
+
+/// Enrols or updates a person; `embeddings` are added to those already
+/// stored (more photos of the same person). Returns the new gallery version.
+pub async fn upsert_person(db: &AnyPool, info: &PersonInfo, embeddings: &[StoredEmbedding]) -> Result<i64, ApiError> {
+    let now = pipeline::events::now_ms();
+    let mut tx = db.begin().await?;
+    let version = bump_version(&mut tx).await?;
+    sqlx::query(
+        "INSERT INTO people (id, name, category, cccd, valid_until, version, deleted, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)
+         ON CONFLICT (id) DO UPDATE SET name = $2, category = $3, cccd = $4, valid_until = $5, version = $6,
+             deleted = 0, updated_ms = $7",
+    )
+    .bind(&info.id)
+    .bind(&info.name)
+    .bind(category_name(info.category))
+    .bind(info.cccd.as_deref())
+    .bind(info.valid_until)
+    .bind(version)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    for e in embeddings {
+        let vector = serde_json::to_string(&e.vector).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+        sqlx::query("INSERT INTO embeddings (id, person_id, model_id, vector, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&info.id)
+            .bind(&e.model_id)
+            .bind(vector)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Deletes a person: embeddings and personal data erased, a tombstone kept
+/// for sync. `None` when there was no such (live) person.
+pub async fn delete_person(db: &AnyPool, id: &str) -> Result<Option<i64>, ApiError> {
+    let mut tx = db.begin().await?;
+    let exists =
+        sqlx::query("SELECT id FROM people WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(&mut *tx).await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let version = bump_version(&mut tx).await?;
+    sqlx::query("DELETE FROM embeddings WHERE person_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query(
+        "UPDATE people SET name = '', cccd = NULL, valid_until = NULL, deleted = 1, version = $2, updated_ms = $3
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(pipeline::events::now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
+
+/// What an edge at version `since` needs (see the module doc). Expired
+/// people are sent as removals: their embeddings never leave again.
+pub async fn delta_since(db: &AnyPool, since: i64) -> Result<GalleryDelta, ApiError> {
+    let mut tx = db.begin().await?;
+    let version: i64 = sqlx::query("SELECT version FROM gallery_version WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("version")?;
+    let full = since <= 0 || since > version;
+    let rows = if full {
+        sqlx::query("SELECT id, name, category, cccd, valid_until, version, deleted FROM people WHERE deleted = 0")
+            .fetch_all(&mut *tx)
+            .await?
+    } else {
+        sqlx::query("SELECT id, name, category, cccd, valid_until, version, deleted FROM people WHERE version > $1")
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?
+    };
+    let now_s = pipeline::events::now_ms() / 1000;
+    let mut delta = GalleryDelta { version: version as u64, full, people: Vec::new(), removed: Vec::new() };
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let deleted: i32 = row.try_get("deleted")?;
+        let valid_until: Option<i64> = row.try_get("valid_until")?;
+        if deleted != 0 || valid_until.is_some_and(|t| t <= now_s) {
+            if !full {
+                delta.removed.push(id);
+            }
+            continue;
+        }
+        let category: String = row.try_get("category")?;
+        let person = PersonInfo {
+            name: row.try_get("name")?,
+            category: parse_category(&category)?,
+            cccd: row.try_get("cccd")?,
+            valid_until,
+            id,
+        };
+        let mut embeddings = Vec::new();
+        for e in sqlx::query("SELECT model_id, vector FROM embeddings WHERE person_id = $1 ORDER BY created_ms, id")
+            .bind(&person.id)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let vector: String = e.try_get("vector")?;
+            let vector: Embedding = serde_json::from_str(&vector).map_err(|err| {
+                ApiError::BadRequest(format!("stored embedding of {} is unreadable: {err}", person.id))
+            })?;
+            embeddings.push(StoredEmbedding { model_id: e.try_get("model_id")?, vector });
+        }
+        let v: i64 = row.try_get("version")?;
+        delta.people.push(PersonRecord { person, embeddings, version: v as u64 });
+    }
+    tx.commit().await?;
+    Ok(delta)
+}
+
+/// Sets (or with `None` clears) the person a verification camera expects.
+pub async fn set_expectation(db: &AnyPool, site: &str, camera: &str, person: Option<&str>) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM expectations WHERE site = $1 AND camera = $2")
+        .bind(site)
+        .bind(camera)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(p) = person {
+        sqlx::query("INSERT INTO expectations (site, camera, person_id, set_ms) VALUES ($1, $2, $3, $4)")
+            .bind(site)
+            .bind(camera)
+            .bind(p)
+            .bind(pipeline::events::now_ms())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn expectations(db: &AnyPool, site: &str) -> Result<Expectations, ApiError> {
+    let mut out = Expectations::default();
+    for row in
+        sqlx::query("SELECT camera, person_id FROM expectations WHERE site = $1").bind(site).fetch_all(db).await?
+    {
+        out.cameras.insert(row.try_get("camera")?, row.try_get("person_id")?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,83 @@
+//! The admin API as the agent sees it: three calls over HTTP(S), each
+//! authenticated with the agent's token, each failing with a reason the log
+//! can show (the caller decides whether to retry).
+//!
+//! - `POST /api/v1/events` — a batch of events; the answer lists the ids the
+//!   API has durably stored (including ids it already had).
+//! - `GET /api/v1/gallery?since=N` — gallery changes after version N.
+//! - `GET /api/v1/expectations` — who each verification camera expects.
+
+use std::time::Duration;
+
+use pipeline::events::Event;
+use pipeline::gallery_sync::{Expectations, GalleryDelta};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{Config, ConfigError};
+
+pub struct ApiClient {
+    http: ureq::Agent,
+    base: String,
+    authorization: String,
+}
+
+#[derive(Deserialize)]
+struct Ack {
+    accepted: Vec<String>,
+}
+
+impl ApiClient {
+    pub fn new(config: &Config) -> Result<ApiClient, ConfigError> {
+        let token = config.token()?;
+        let http = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(15)))
+                .http_status_as_error(false)
+                .build(),
+        );
+        Ok(ApiClient {
+            http,
+            base: config.admin_api.url.trim_end_matches('/').to_string(),
+            authorization: format!("Bearer {token}"),
+        })
+    }
+
+    fn read<T: DeserializeOwned>(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<T, String> {
+        let mut resp = response.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if !status.is_success() {
+            let detail = resp.body_mut().read_to_string().unwrap_or_default();
+            return Err(format!("admin API answered {status}: {}", detail.chars().take(300).collect::<String>()));
+        }
+        resp.body_mut().read_json::<T>().map_err(|e| format!("unreadable answer from the admin API: {e}"))
+    }
+
+    /// Sends a batch; returns the ids the API acknowledged.
+    pub fn post_events(&self, events: &[&Event]) -> Result<Vec<String>, String> {
+        let resp = self
+            .http
+            .post(&format!("{}/api/v1/events", self.base))
+            .header("Authorization", &self.authorization)
+            .send_json(events);
+        Self::read::<Ack>(resp).map(|a| a.accepted)
+    }
+
+    pub fn gallery(&self, since: u64) -> Result<GalleryDelta, String> {
+        let resp = self
+            .http
+            .get(&format!("{}/api/v1/gallery?since={since}", self.base))
+            .header("Authorization", &self.authorization)
+            .call();
+        Self::read(resp)
+    }
+
+    pub fn expectations(&self) -> Result<Expectations, String> {
+        let resp = self
+            .http
+            .get(&format!("{}/api/v1/expectations", self.base))
+            .header("Authorization", &self.authorization)
+            .call();
+        Self::read(resp)
+    }
+}

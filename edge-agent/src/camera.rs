@@ -1,0 +1,267 @@
+//! One camera's worker: frames in, events out.
+//!
+//! Per frame: the tamper watch (black/flat or frozen picture), recognition,
+//! the loitering watch; per passage: verification (cameras in `verify` mode),
+//! the site's passage rules, then the outbox. Between frames: the link
+//! watchdog's verdict becomes a `camera_offline` anomaly once the camera has
+//! been down for `health.offline_after_ms`. Nothing here waits on the
+//! network; a camera that fails only stops itself.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use pipeline::engine::Engine;
+use pipeline::events::{
+    AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent, Verification, VerificationOutcome, now_ms,
+};
+use pipeline::frame::BgrImage;
+use pipeline::live::{Feed, FeedEvent, LinkState};
+use pipeline::passage::Passage;
+use pipeline::rules::{LoiterWatch, PassageFacts, Rules};
+use pipeline::source::{SourceOptions, SourceUrl};
+use pipeline::tamper::TamperWatch;
+
+use crate::config::{CameraMode, CameraSection, Config};
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use crate::store::EventStore;
+use crate::sync::GalleryCache;
+
+/// Everything a camera worker shares with the rest of the agent.
+pub struct Shared<'a> {
+    pub config: &'a Config,
+    pub store: &'a EventStore,
+    pub rules: &'a Mutex<Rules>,
+    pub cache: &'a GalleryCache,
+    pub metrics: &'a Metrics,
+    pub shutdown: &'a Shutdown,
+}
+
+pub struct CameraWorker<'a> {
+    camera: CameraSection,
+    shared: Shared<'a>,
+    engine: Engine,
+    label: crate::metrics::CameraLabel,
+}
+
+impl<'a> CameraWorker<'a> {
+    pub fn new(camera: CameraSection, engine: Engine, shared: Shared<'a>) -> CameraWorker<'a> {
+        let label = Metrics::camera(&camera.id);
+        CameraWorker { camera, shared, engine, label }
+    }
+
+    fn anomaly(&self, kind: AnomalyKind, detail: String) {
+        tracing::warn!(camera = %self.camera.id, kind = ?kind, "{detail}");
+        let body = EventBody::Anomaly(AnomalyEvent { kind, detail, person_id: None, passage_id: None });
+        let s = &self.shared;
+        s.store.store(Event::new(s.store.agent(), s.store.site(), &self.camera.id, body));
+    }
+
+    pub fn run(mut self) {
+        let s = &self.shared;
+        let url = match SourceUrl::parse(&self.camera.url) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(camera = %self.camera.id, error = %e, "camera not started");
+                return;
+            }
+        };
+        let mut feed = match Feed::open(&url, SourceOptions::default(), s.config.live) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(camera = %self.camera.id, error = %e, "camera not started");
+                self.anomaly(AnomalyKind::CameraOffline, format!("camera {} cannot be opened: {e}", self.camera.id));
+                return;
+            }
+        };
+        let mut tamper = TamperWatch::new(s.config.health.tamper);
+        let mut loiter = LoiterWatch::new(Duration::from_millis(s.config.rules.loitering_after_ms));
+        let offline_after = Duration::from_millis(s.config.health.offline_after_ms);
+        let mut offline_reported: Option<Instant> = None;
+        // Stream time: a recording's own timestamps, a live camera's arrival
+        // time. Passage times (and time-based rules) are `start_ms` plus it.
+        let started = Instant::now();
+        let start_ms = now_ms();
+        let (mut window, mut window_frames, mut dropped_seen) = (Instant::now(), 0u64, 0u64);
+        let mut frame = BgrImage::default();
+        let mut passages: Vec<Passage> = Vec::new();
+        while !self.shared.shutdown.requested() {
+            match feed.next(&mut frame, Duration::from_millis(500)) {
+                FeedEvent::Frame { pts } => {
+                    let ts = pts.unwrap_or_else(|| started.elapsed());
+                    if let Some(since) = offline_reported.take() {
+                        tracing::info!(camera = %self.camera.id, down_s = since.elapsed().as_secs(), "camera back online");
+                    }
+                    if let Some(t) = tamper.observe(&frame, ts) {
+                        self.anomaly(
+                            AnomalyKind::CameraTampered,
+                            format!("camera {}: {}", self.camera.id, t.describe()),
+                        );
+                    }
+                    if let Err(e) = self.engine.process(&frame, ts, &mut passages) {
+                        tracing::error!(camera = %self.camera.id, error = %e, "recognition failed on a frame");
+                    }
+                    for (_, stayed) in loiter.observe(&self.engine.live_tracks()) {
+                        self.anomaly(
+                            AnomalyKind::Loitering,
+                            format!(
+                                "a person has stayed in view of camera {} for {} s without passing",
+                                self.camera.id,
+                                stayed.as_secs()
+                            ),
+                        );
+                    }
+                    self.record_frame();
+                    window_frames += 1;
+                }
+                FeedEvent::NoFrame => {
+                    if let Some(LinkState::Down { since, reason }) = feed.state()
+                        && since.elapsed() >= offline_after
+                        && offline_reported.is_none()
+                    {
+                        offline_reported = Some(*since);
+                        self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
+                        let detail = format!(
+                            "camera {} has been offline for {} s: {reason}",
+                            self.camera.id,
+                            since.elapsed().as_secs()
+                        );
+                        self.anomaly(AnomalyKind::CameraOffline, detail);
+                    }
+                }
+                FeedEvent::Ended => break,
+                FeedEvent::Failed(e) => {
+                    tracing::error!(camera = %self.camera.id, error = %e, "video source failed");
+                    break;
+                }
+            }
+            self.store_passages(start_ms, &mut passages);
+            if window.elapsed() >= Duration::from_secs(5) {
+                let m = self.shared.metrics;
+                m.fps.get_or_create(&self.label).set(window_frames as f64 / window.elapsed().as_secs_f64());
+                m.camera_up.get_or_create(&self.label).set(i64::from(window_frames > 0));
+                m.dropped_frames.get_or_create(&self.label).inc_by(feed.dropped() - dropped_seen);
+                dropped_seen = feed.dropped();
+                (window, window_frames) = (Instant::now(), 0);
+            }
+        }
+        // End of stream or shutdown: tracks that crossed become events now.
+        self.engine.flush(&mut passages);
+        self.store_passages(start_ms, &mut passages);
+        self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
+    }
+
+    fn record_frame(&mut self) {
+        let m = self.shared.metrics;
+        m.frames.get_or_create(&self.label).inc();
+        let t = &mut self.engine.timings;
+        for ms in &t.detect {
+            m.detect_seconds.get_or_create(&self.label).observe(*ms as f64 / 1000.0);
+        }
+        for ms in &t.embed {
+            m.embed_seconds.get_or_create(&self.label).observe(*ms as f64 / 1000.0);
+        }
+        t.clear();
+    }
+
+    /// Verification mode: compare the passer-by with the expected person only.
+    fn verify(&self, p: &Passage) -> Verification {
+        let expected = self.shared.cache.expectations.read().ok().and_then(|e| e.cameras.get(&self.camera.id).cloned());
+        let Some(person) = expected else {
+            return Verification {
+                expected_person: None,
+                outcome: VerificationOutcome::NoExpectation,
+                similarity: None,
+            };
+        };
+        let gallery = match self.shared.cache.gallery.read() {
+            Ok(g) => std::sync::Arc::clone(&g),
+            Err(poisoned) => std::sync::Arc::clone(&poisoned.into_inner()),
+        };
+        let Some(index) = gallery.find(&person) else {
+            tracing::warn!(camera = %self.camera.id, %person, "the expected person is not in this edge's gallery");
+            return Verification {
+                expected_person: Some(person),
+                outcome: VerificationOutcome::NoExpectation,
+                similarity: None,
+            };
+        };
+        let similarity = p.probe.as_ref().map(|probe| gallery.similarity_to(index, probe));
+        let threshold = self.shared.config.recognition.identity.threshold;
+        let outcome = if similarity.is_some_and(|s| s >= threshold) {
+            VerificationOutcome::Verified
+        } else {
+            VerificationOutcome::Failed
+        };
+        Verification { expected_person: Some(person), outcome, similarity }
+    }
+
+    fn store_passages(&self, start_ms: i64, passages: &mut Vec<Passage>) {
+        let s = &self.shared;
+        for p in passages.drain(..) {
+            let crossed_at_ms = start_ms + p.crossed_at.as_millis() as i64;
+            let verification = (self.camera.mode == CameraMode::Verify).then(|| self.verify(&p));
+            // In verify mode the passage names only the expected person, and
+            // only when verified: a 1:1 check, not a search of everyone.
+            let (person_id, similarity) = match &verification {
+                Some(v) if v.outcome == VerificationOutcome::Verified => (v.expected_person.clone(), v.similarity),
+                Some(v) => (None, v.similarity),
+                None => (p.identity.person_id().map(str::to_string), p.identity.similarity()),
+            };
+            let failed = verification.as_ref().filter(|v| v.outcome == VerificationOutcome::Failed).cloned();
+            let event = Event::with_id(
+                p.id.clone(),
+                s.store.agent(),
+                s.store.site(),
+                &p.camera,
+                EventBody::Passage(PassageEvent {
+                    direction: p.direction,
+                    person_id,
+                    similarity,
+                    track: p.track,
+                    crossed_at_ms,
+                    face_quality: p.face_quality,
+                    verification,
+                    face_jpeg_b64: p.face_jpeg.as_ref().map(|j| base64::engine::general_purpose::STANDARD.encode(j)),
+                }),
+            );
+            let id = event.id.clone();
+            s.store.store(event);
+            s.metrics.passages.get_or_create(&self.label).inc();
+            tracing::info!(event = %id, camera = %p.camera, direction = p.direction.as_str(),
+                person = p.identity.person_id().unwrap_or("unknown"), "passage");
+            let mut anomalies = Vec::new();
+            if let Some(v) = failed {
+                anomalies.push(AnomalyEvent {
+                    kind: AnomalyKind::VerificationFailed,
+                    detail: format!(
+                        "the person at camera {} is not the expected {} (similarity {})",
+                        self.camera.id,
+                        v.expected_person.as_deref().unwrap_or("?"),
+                        v.similarity.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—: no usable face".into())
+                    ),
+                    person_id: v.expected_person,
+                    passage_id: None,
+                });
+            }
+            let facts = PassageFacts {
+                camera: &p.camera,
+                restricted: self.camera.restricted,
+                direction: p.direction,
+                identity: &p.identity,
+                at_ms: crossed_at_ms,
+                schedule: self.camera.schedule.as_ref(),
+            };
+            anomalies.extend(match s.rules.lock() {
+                Ok(mut r) => r.on_passage(&facts),
+                Err(poisoned) => poisoned.into_inner().on_passage(&facts),
+            });
+            for mut a in anomalies {
+                a.passage_id = Some(id.clone());
+                tracing::warn!(camera = %p.camera, kind = ?a.kind, "{}", a.detail);
+                s.store.store(Event::new(s.store.agent(), s.store.site(), &p.camera, EventBody::Anomaly(a)));
+            }
+        }
+    }
+}

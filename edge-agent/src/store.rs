@@ -1,0 +1,153 @@
+//! Where every event goes first: the durable outbox.
+//!
+//! When the outbox is past its disk budget (the admin API unreachable for
+//! days), events are not dropped silently: the first refusal raises an
+//! `outbox_full` anomaly (stored past the budget — it is tiny — and sent
+//! ahead of the backlog), every refusal is logged and counted, and refused
+//! events wait in a bounded memory queue that is retried as the sender frees
+//! space. Only when that queue is full too is an event lost — loudly.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody};
+use pipeline::outbox::{Outbox, OutboxError};
+
+use crate::metrics::{KindLabel, Metrics};
+
+/// Events held in memory while the outbox is full.
+const OVERFLOW_LIMIT: usize = 10_000;
+
+pub struct EventStore {
+    pub outbox: Outbox,
+    metrics: Arc<Metrics>,
+    agent: String,
+    site: String,
+    overflow: Mutex<VecDeque<Event>>,
+    full: AtomicBool,
+}
+
+impl EventStore {
+    pub fn new(outbox: Outbox, metrics: Arc<Metrics>, agent: &str, site: &str) -> EventStore {
+        EventStore {
+            outbox,
+            metrics,
+            agent: agent.to_string(),
+            site: site.to_string(),
+            overflow: Mutex::new(VecDeque::new()),
+            full: AtomicBool::new(false),
+        }
+    }
+
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    fn overflow(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        self.overflow.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores an event durably (or, with the outbox full, as described in the module doc).
+    pub fn store(&self, event: Event) {
+        if let EventBody::Anomaly(a) = &event.body {
+            let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+            self.metrics.anomalies.get_or_create(&KindLabel { kind: kind.unwrap_or_default() }).inc();
+        }
+        // Keep order: while older events wait in memory, newer ones queue behind them.
+        if !self.overflow().is_empty() {
+            self.hold(event);
+            self.retry_overflow();
+            return;
+        }
+        match self.outbox.push(&event) {
+            Ok(()) => {}
+            Err(OutboxError::Full { used, budget }) => {
+                self.report_full(used, budget);
+                self.hold(event);
+            }
+            Err(e) => {
+                self.metrics.events_lost.inc();
+                tracing::error!(error = %e, event = %event.id, "EVENT NOT STORED: the outbox failed");
+            }
+        }
+    }
+
+    fn hold(&self, event: Event) {
+        self.metrics.outbox_refused.inc();
+        let mut q = self.overflow();
+        if q.len() >= OVERFLOW_LIMIT {
+            self.metrics.events_lost.inc();
+            tracing::error!(event = %event.id, held = q.len(),
+                "EVENT LOST: outbox full and {OVERFLOW_LIMIT} events already held in memory; restore the link to the admin API or raise outbox.budget_mb");
+            return;
+        }
+        tracing::error!(event = %event.id, held = q.len() + 1, "outbox full: event held in memory until space frees");
+        q.push_back(event);
+    }
+
+    fn report_full(&self, used: u64, budget: u64) {
+        if self.full.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let detail = format!(
+            "the outbox is full ({} MB of {} MB) because the admin API has not acknowledged events for a long time; new events are held in memory (at most {OVERFLOW_LIMIT})",
+            used >> 20,
+            budget >> 20
+        );
+        tracing::error!("{detail}");
+        let anomaly = Event::new(
+            &self.agent,
+            &self.site,
+            "",
+            EventBody::Anomaly(AnomalyEvent {
+                kind: AnomalyKind::OutboxFull,
+                detail,
+                person_id: None,
+                passage_id: None,
+            }),
+        );
+        self.metrics.anomalies.get_or_create(&KindLabel { kind: "outbox_full".into() }).inc();
+        if let Err(e) = self.outbox.push_over_budget(&anomaly) {
+            tracing::error!(error = %e, "the outbox_full anomaly could not be stored");
+        }
+    }
+
+    /// Moves held events into the outbox while it has room (the sender calls
+    /// this after each acknowledged batch).
+    pub fn retry_overflow(&self) {
+        let mut q = self.overflow();
+        while let Some(event) = q.front() {
+            match self.outbox.push(event) {
+                Ok(()) => {
+                    q.pop_front();
+                }
+                Err(OutboxError::Full { .. }) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox failed while storing held events");
+                    return;
+                }
+            }
+        }
+        if self.full.swap(false, Ordering::Relaxed) {
+            tracing::info!("outbox has room again; every held event is stored");
+        }
+    }
+
+    /// Events held in memory (not yet durable).
+    pub fn held(&self) -> usize {
+        self.overflow().len()
+    }
+
+    /// Refreshes the outbox gauges.
+    pub fn observe(&self) {
+        self.metrics.outbox_backlog.set((self.outbox.len() + self.held()) as i64);
+        self.metrics.outbox_bytes.set(self.outbox.disk_bytes() as i64);
+        let age = self.outbox.oldest_ms().map(|t| (pipeline::events::now_ms() - t).max(0) as f64 / 1000.0);
+        self.metrics.outbox_oldest_age_seconds.set(age.unwrap_or(0.0));
+    }
+}
