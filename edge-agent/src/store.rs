@@ -65,7 +65,7 @@ impl EventStore {
             return;
         }
         match self.outbox.push(&event) {
-            Ok(()) => {}
+            Ok(()) => tracing::debug!(event = %event.id, "event stored in the outbox"),
             Err(OutboxError::Full { used, budget }) => {
                 self.report_full(used, budget);
                 self.hold(event);
@@ -124,6 +124,7 @@ impl EventStore {
         while let Some(event) = q.front() {
             match self.outbox.push(event) {
                 Ok(()) => {
+                    tracing::debug!(event = %event.id, "event stored in the outbox");
                     q.pop_front();
                 }
                 Err(OutboxError::Full { .. }) => return,

@@ -1,0 +1,272 @@
+//! Real processes on 127.0.0.1 for the edge agent's end-to-end tests: the
+//! admin API, the fixture RTSP server and the agent, each started from the
+//! binaries `cargo build --workspace` made, each killed when dropped.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pipeline::fixture::Fixture;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A workspace binary next to this test's executable's profile folder.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let bin = exe.parent().and_then(|d| d.parent()).expect("profile dir").join(name);
+    assert!(bin.is_file(), "{} missing: run `cargo build --release --workspace`", bin.display());
+    bin
+}
+
+pub fn agent_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_edge-agent"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+pub fn fixture(name: &str) -> Fixture {
+    Fixture::open(&repo().join("fixtures").join(name)).expect("fixture (run `make fixtures`)")
+}
+
+/// A fresh scratch folder for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gatewatch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp");
+    dir
+}
+
+/// A child process whose stderr lines are collected (with arrival times);
+/// SIGKILLed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub lines: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> Proc {
+        cmd.env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+        for stream in [
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let sink = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    sink.lock().expect("lines").push((Instant::now(), line));
+                }
+            });
+        }
+        Proc { child, lines }
+    }
+
+    /// Waits until a line containing `needle` has arrived after `after`; its arrival time.
+    pub fn wait_line(&self, needle: &str, after: Instant, limit: Duration) -> Option<Instant> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some((t, _)) =
+                self.lines.lock().expect("lines").iter().find(|(t, l)| *t >= after && l.contains(needle))
+            {
+                return Some(*t);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.lock().expect("lines").iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait (at most `limit`) for a clean exit.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The admin API: one database, served on a port of its own.
+pub struct AdminApi {
+    pub db: String,
+    pub data: PathBuf,
+    pub port: u16,
+    pub server: Option<Proc>,
+}
+
+impl AdminApi {
+    pub fn new(dir: &Path) -> AdminApi {
+        AdminApi {
+            db: format!("sqlite:{}", dir.join("admin.db").display()),
+            data: dir.join("admin"),
+            port: free_port(),
+            server: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs an admin-api command against the database; its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out =
+            Command::new(workspace_bin("admin-api")).args(["--db", &self.db]).args(args).output().expect("admin-api");
+        assert!(out.status.success(), "admin-api {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn start(&mut self) {
+        let mut cmd = Command::new(workspace_bin("admin-api"));
+        cmd.args(["--db", &self.db, "serve", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
+            .arg(&self.data);
+        let p = Proc::spawn(cmd);
+        p.wait_line("admin API listening", Instant::now() - Duration::from_secs(1), Duration::from_secs(20))
+            .expect("admin API started");
+        self.server = Some(p);
+    }
+
+    pub fn stop(&mut self) {
+        self.server = None;
+    }
+
+    /// Every stored event, as JSON.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.cli(&["events"]).lines().map(|l| serde_json::from_str(l).expect("event json")).collect()
+    }
+}
+
+/// The fixture RTSP server serving NAME=VIDEO mounts.
+pub struct RtspServer {
+    pub proc: Proc,
+    pub urls: Vec<String>,
+}
+
+impl RtspServer {
+    pub fn start(port: u16, flags: &[&str], mounts: &[(&str, &Path)]) -> RtspServer {
+        let mut cmd = Command::new(workspace_bin("fixture-rtsp-server"));
+        cmd.arg("--port").arg(port.to_string()).args(flags);
+        for (name, path) in mounts {
+            cmd.arg(format!("{name}={}", path.display()));
+        }
+        let proc = Proc::spawn(cmd);
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let urls: Vec<String> = proc
+                .lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .filter(|(_, l)| l.starts_with("rtsp://"))
+                .map(|(_, l)| l.clone())
+                .collect();
+            if urls.len() == mounts.len() {
+                return RtspServer { proc, urls };
+            }
+            assert!(Instant::now() < until, "RTSP server did not start: {}", proc.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One camera of an agent configuration.
+pub struct Cam<'a> {
+    pub id: &'a str,
+    pub url: String,
+    pub fixture: &'a Fixture,
+    /// Extra TOML lines for this camera (mode, restricted, ...).
+    pub extra: &'a str,
+}
+
+/// Writes an agent configuration; `extra` is appended (more sections).
+pub fn agent_config(dir: &Path, api_url: &str, token: &str, cams: &[Cam], extra: &str) -> PathBuf {
+    let mut text = format!(
+        "[agent]\nid = \"agent-e2e\"\nsite = \"site-e2e\"\ndata_dir = \"{}\"\n\
+         [admin_api]\nurl = \"{api_url}\"\ntoken = \"{token}\"\nbatch_size = 20\n",
+        dir.join("agent").display()
+    );
+    for c in cams {
+        let l = c.fixture.camera.line;
+        text += &format!(
+            "[[camera]]\nid = \"{}\"\ngate = \"{}\"\nurl = \"{}\"\n\
+             line = {{ a = [{}, {}], b = [{}, {}], inside = \"{}\" }}\n{}\n",
+            c.id,
+            c.id,
+            c.url,
+            l.a[0],
+            l.a[1],
+            l.b[0],
+            l.b[1],
+            format!("{:?}", l.inside).to_lowercase(),
+            c.extra
+        );
+    }
+    if !extra.contains("[ops]") {
+        text += "[ops]\nlisten = \"\"\n";
+    }
+    text += extra;
+    let path = dir.join("agent.toml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+/// `edge-agent run` with this configuration.
+pub fn start_agent(config: &Path, drain_secs: u64, log: &str) -> Proc {
+    let mut cmd = Command::new(agent_bin());
+    cmd.current_dir(repo())
+        .env("RUST_LOG", log)
+        .args(["run", "--drain-secs", &drain_secs.to_string(), "--config"])
+        .arg(config);
+    Proc::spawn(cmd)
+}
+
+/// (person, direction) of passage events, sorted — the multiset to compare with the truth.
+pub fn passages_of(events: &[serde_json::Value], camera: Option<&str>) -> Vec<(Option<String>, String)> {
+    let mut v: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "passage" && camera.is_none_or(|c| e["camera"] == c))
+        .map(|e| (e["person_id"].as_str().map(str::to_string), e["direction"].as_str().unwrap_or("").to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn truth_of(f: &Fixture) -> Vec<(Option<String>, String)> {
+    let mut v: Vec<_> = f.truth.passages.iter().map(|t| (t.person.clone(), t.direction.as_str().to_string())).collect();
+    v.sort();
+    v
+}
+
+pub fn anomalies_of(events: &[serde_json::Value], kind: &str) -> Vec<serde_json::Value> {
+    events.iter().filter(|e| e["type"] == "anomaly" && e["kind"] == kind).cloned().collect()
+}
