@@ -61,18 +61,24 @@ fn default_batch() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxSection {
-    /// Disk budget of the outbox, megabytes.
+    /// Disk budget of the outbox, megabytes (fractions allowed).
     #[serde(default = "default_budget")]
-    pub budget_mb: u64,
+    pub budget_mb: f64,
 }
 
-fn default_budget() -> u64 {
-    1024
+fn default_budget() -> f64 {
+    1024.0
 }
 
 impl Default for OutboxSection {
     fn default() -> Self {
         OutboxSection { budget_mb: default_budget() }
+    }
+}
+
+impl OutboxSection {
+    pub fn budget_bytes(&self) -> u64 {
+        (self.budget_mb * 1024.0 * 1024.0) as u64
     }
 }
 
@@ -205,8 +211,8 @@ impl Config {
         if self.admin_api.batch_size == 0 || self.admin_api.batch_size > 1000 {
             return Err(bad("admin_api.batch_size", "must be within 1..1000".into()));
         }
-        if self.outbox.budget_mb == 0 {
-            return Err(bad("outbox.budget_mb", "must be positive".into()));
+        if !(self.outbox.budget_mb.is_finite() && self.outbox.budget_mb > 0.0) {
+            return Err(bad("outbox.budget_mb", "must be a positive number of megabytes".into()));
         }
         if self.cameras.is_empty() {
             return Err(bad("camera", "at least one [[camera]] is needed".into()));

@@ -39,7 +39,7 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     let cache =
         GalleryCache::open(GalleryStore::open(&config.agent.data_dir.join("gallery"))?, &models.recogniser.model_id())?;
     tracing::info!(version = cache.store.version()?, "gallery cache opened");
-    let outbox = Outbox::open(&config.agent.data_dir.join("outbox"), config.outbox.budget_mb << 20)?;
+    let outbox = Outbox::open(&config.agent.data_dir.join("outbox"), config.outbox.budget_bytes())?;
     tracing::info!(waiting = outbox.len(), "outbox opened");
     let store = EventStore::new(outbox, Arc::clone(&metrics), &config.agent.id, &config.agent.site);
     if !config.ops.listen.is_empty() {
@@ -105,9 +105,7 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
         let _ = sync.join();
         Ok(())
     })?;
-    if store.held() > 0 {
-        tracing::error!(held = store.held(), "EVENTS LOST AT EXIT: the outbox was full and these were only in memory");
-    }
+    store.persist_held_at_exit();
     tracing::info!(waiting = store.outbox.len(), "edge agent stopped; unsent events stay in the outbox");
     Ok(())
 }

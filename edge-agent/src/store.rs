@@ -139,6 +139,23 @@ impl EventStore {
         }
     }
 
+    /// At exit, held events go to disk past the budget: the budget protects
+    /// the disk from an unbounded backlog; a bounded few thousand events are
+    /// worth more than the margin.
+    pub fn persist_held_at_exit(&self) {
+        let mut q = self.overflow();
+        if q.is_empty() {
+            return;
+        }
+        tracing::error!(held = q.len(), "outbox full at exit: storing held events past the disk budget");
+        while let Some(event) = q.pop_front() {
+            if let Err(e) = self.outbox.push_over_budget(&event) {
+                self.metrics.events_lost.inc();
+                tracing::error!(error = %e, event = %event.id, "EVENT LOST at exit");
+            }
+        }
+    }
+
     /// Events held in memory (not yet durable).
     pub fn held(&self) -> usize {
         self.overflow().len()

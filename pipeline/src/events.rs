@@ -35,7 +35,8 @@ impl AnomalyKind {
             | AnomalyKind::Tailgating
             | AnomalyKind::AntiPassback
             | AnomalyKind::VerificationFailed
-            | AnomalyKind::CameraTampered => Priority::High,
+            | AnomalyKind::CameraTampered
+            | AnomalyKind::OutboxFull => Priority::High,
             _ => Priority::Normal,
         }
     }
