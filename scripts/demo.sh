@@ -10,7 +10,7 @@ RTSP_PORT=${RTSP_PORT:-8554}
 API=${API:-127.0.0.1:8080}
 mkdir -p "$DEMO"
 
-# A scene is ~20 s; the server plays a file once per client, so loop it for an hour.
+# A scene is ~20 s; loop it for an hour (the server streams it like a camera).
 loop_scene() {
   local scene=$1 out=$DEMO/$1-loop.mp4
   if [ ! -f "$out" ] || [ "fixtures/$scene/video.mp4" -nt "$out" ]; then
@@ -25,12 +25,15 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$BIN/fixture-rtsp-server" --port "$RTSP_PORT" "gate1=$GATE1" "gate2=$GATE2" >"$DEMO/rtsp.urls" 2>"$DEMO/rtsp.log" &
+"$BIN/fixture-rtsp-server" --port "$RTSP_PORT" --shared "gate1=$GATE1" "gate2=$GATE2" >"$DEMO/rtsp.urls" 2>"$DEMO/rtsp.log" &
 pids+=($!)
 DB="sqlite:$DEMO/admin.db"
 if [ ! -s "$DEMO/agent.token" ]; then
   rm -f "$DEMO/admin.db"*
   "$BIN/admin-api" --db "$DB" add-agent --id demo-agent --site demo-site >"$DEMO/agent.token"
+  # The demo's enrolled people: the fixtures' gallery, enrolled in the admin
+  # API (embeddings computed there); the agent syncs them on start.
+  "$BIN/admin-api" --db "$DB" enrol-fixture fixtures/s04_unknowns_720p >/dev/null
 fi
 "$BIN/admin-api" --db "$DB" serve --listen "$API" --data "$DEMO/admin" 2>"$DEMO/admin-api.log" &
 pids+=($!)
@@ -55,10 +58,10 @@ id = "gate2"
 gate = "side-gate"
 url = "$(sed -n 2p "$DEMO/rtsp.urls")"
 line = { a = [0.0, 0.55], b = [1.0, 0.55], inside = "below" }
+restricted = true
+[ops]
+listen = "127.0.0.1:${OPS_PORT:-9464}"
 TOML
-# The demo's enrolled people (the fixtures' gallery) go into the agent's local
-# cache; at a real site they come from the admin API.
-"$BIN/edge-agent" enrol-fixture --config "$DEMO/agent.toml" fixtures/s04_unknowns_720p >/dev/null
 GATEWATCH_AGENT_TOKEN=$(cat "$DEMO/agent.token") "$BIN/edge-agent" run --config "$DEMO/agent.toml" 2>&1 | tee "$DEMO/edge-agent.log" &
 pids+=($!)
 
@@ -70,6 +73,8 @@ cat <<MSG
   Admin web UI:  http://$API/   (login: not built yet — see README "Status")
   Passages:      logged below as they are stored and sent; stored events:
                  $BIN/admin-api --db $DB events
+  Agent health:  curl http://127.0.0.1:${OPS_PORT:-9464}/healthz
+  Metrics:       curl http://127.0.0.1:${OPS_PORT:-9464}/metrics
   Logs:          $DEMO/*.log
   Stop:          Ctrl-C
 

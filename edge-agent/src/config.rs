@@ -242,7 +242,7 @@ impl Config {
     /// The agent's token: from `token_env` when set, else `token`.
     pub fn token(&self) -> Result<String, ConfigError> {
         let missing =
-            |reason: String| ConfigError::Invalid { path: "config".into(), field: "admin_api.token".into(), reason };
+            |reason: String| ConfigError::Invalid { path: "file".into(), field: "admin_api.token".into(), reason };
         if let Some(var) = &self.admin_api.token_env {
             return std::env::var(var)
                 .map_err(|_| missing(format!("environment variable {var} (named by admin_api.token_env) is not set")));

@@ -149,12 +149,37 @@ fn check_config(path: &std::path::Path) -> Result<()> {
     };
     println!("admin API {} ({token}), batches of {}", c.admin_api.url, c.admin_api.batch_size);
     println!("outbox budget {} MB; camera watchdog {} ms", c.outbox.budget_mb, c.live.watchdog_ms);
+    println!(
+        "gallery sync every {} s; camera_offline after {} ms; /healthz and /metrics on {}",
+        c.sync.interval_s,
+        c.health.offline_after_ms,
+        if c.ops.listen.is_empty() { "(off)" } else { c.ops.listen.as_str() }
+    );
+    let hours = c.rules.schedule.map(|s| s.to_string()).unwrap_or_else(|| "always open".into());
+    println!("rules: {:?}; opening hours {hours}", RulesSummary(&c.rules));
     for cam in &c.cameras {
         let url = SourceUrl::parse(&cam.url).map(|u| u.describe()).unwrap_or_default();
         let restricted = if cam.restricted { ", restricted" } else { "" };
-        println!("camera {} at gate {}: {url}, mode {:?}{restricted}", cam.id, cam.gate, cam.mode);
+        let hours = cam.schedule.map(|s| format!(", own hours {s}")).unwrap_or_default();
+        println!("camera {} at gate {}: {url}, mode {:?}{restricted}{hours}", cam.id, cam.gate, cam.mode);
     }
     Ok(())
+}
+
+/// The rules' switches, without the schedule (printed on its own).
+struct RulesSummary<'a>(&'a pipeline::rules::RulesConfig);
+
+impl std::fmt::Debug for RulesSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0;
+        f.debug_struct("rules")
+            .field("watchlist", &r.watchlist)
+            .field("tailgating_window_ms", &r.tailgating_window_ms)
+            .field("anti_passback", &r.anti_passback)
+            .field("capacity", &r.capacity)
+            .field("loitering_after_ms", &r.loitering_after_ms)
+            .finish()
+    }
 }
 
 /// Recognition for `watch --fixture`: the fixture's gallery and line.

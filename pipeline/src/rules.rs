@@ -7,7 +7,7 @@
 //! per-camera watcher, [`LoiterWatch`]; camera health (offline, tampered)
 //! lives with the camera workers.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -68,10 +68,10 @@ pub struct PassageFacts<'a> {
 #[derive(Debug, Default)]
 pub struct Rules {
     config: RulesConfig,
-    /// Entries within the tailgating window: (time, authorised).
-    recent_entries: VecDeque<(i64, bool)>,
-    /// The last entry burst already reported, so a burst raises one anomaly.
-    tailgating_reported_at: Option<i64>,
+    /// Per camera (tailgating is about one gate), entries within the
+    /// tailgating window: (time, authorised), and the start of the last burst
+    /// already reported, so that a burst raises one anomaly.
+    recent_entries: HashMap<String, (VecDeque<(i64, bool)>, Option<i64>)>,
     inside: HashSet<String>,
     occupancy: i64,
 }
@@ -166,15 +166,16 @@ impl Rules {
         if window == 0 {
             return None;
         }
-        self.recent_entries.push_back((p.at_ms, authorised(p.identity)));
-        while self.recent_entries.front().is_some_and(|(t, _)| p.at_ms - t > window) {
-            self.recent_entries.pop_front();
+        let (recent, reported_at) = self.recent_entries.entry(p.camera.to_string()).or_default();
+        recent.push_back((p.at_ms, authorised(p.identity)));
+        while recent.front().is_some_and(|(t, _)| p.at_ms - t > window) {
+            recent.pop_front();
         }
-        let n = self.recent_entries.len();
-        let ok = self.recent_entries.iter().filter(|(_, a)| *a).count();
-        let burst_start = self.recent_entries.front().map(|(t, _)| *t)?;
-        if n >= 2 && ok <= 1 && self.tailgating_reported_at != Some(burst_start) {
-            self.tailgating_reported_at = Some(burst_start);
+        let n = recent.len();
+        let ok = recent.iter().filter(|(_, a)| *a).count();
+        let burst_start = recent.front().map(|(t, _)| *t)?;
+        if n >= 2 && ok <= 1 && *reported_at != Some(burst_start) {
+            *reported_at = Some(burst_start);
             return Some(format!(
                 "{n} people entered within {:.1} s at camera {} with {ok} authorised",
                 window as f64 / 1000.0,
@@ -264,6 +265,11 @@ mod tests {
         assert!(r.on_passage(&pass(&a, Direction::Entry, 0, false)).is_empty());
         assert!(r.on_passage(&pass(&b, Direction::Entry, 800, false)).is_empty());
         assert!(r.on_passage(&pass(&u, Direction::Entry, 10_000, false)).is_empty());
+        // Two strangers at the same moment but at two different gates: not tailgating.
+        let mut r = Rules::new(RulesConfig::default());
+        assert!(r.on_passage(&pass(&u, Direction::Entry, 0, false)).is_empty());
+        let other_gate = PassageFacts { camera: "gate2", ..pass(&u, Direction::Entry, 500, false) };
+        assert!(r.on_passage(&other_gate).is_empty());
     }
 
     #[test]

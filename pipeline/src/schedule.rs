@@ -88,6 +88,23 @@ impl From<Schedule> for ScheduleSpec {
     }
 }
 
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let spec = ScheduleSpec::from(*self);
+        let off = self.utc_offset_minutes;
+        let sign = if off < 0 { '-' } else { '+' };
+        write!(
+            f,
+            "{}–{} on {} (UTC{sign}{:02}:{:02})",
+            spec.open,
+            spec.close,
+            spec.days.join(","),
+            off.unsigned_abs() / 60,
+            off.unsigned_abs() % 60
+        )
+    }
+}
+
 impl Schedule {
     /// Is the site open at `at_ms` (unix milliseconds)?
     pub fn is_open(&self, at_ms: i64) -> bool {
