@@ -65,13 +65,22 @@ pub struct PassageFacts<'a> {
     pub schedule: Option<&'a Schedule>,
 }
 
+/// Recent entries at one gate, for tailgating.
+#[derive(Debug, Default)]
+struct GateEntries {
+    /// (time, authorised) of each entry within the window.
+    recent: VecDeque<(i64, bool)>,
+    /// Start of the last burst already reported.
+    reported_burst: Option<i64>,
+}
+
 #[derive(Debug, Default)]
 pub struct Rules {
     config: RulesConfig,
     /// Per camera (tailgating is about one gate), entries within the
     /// tailgating window: (time, authorised), and the start of the last burst
     /// already reported, so that a burst raises one anomaly.
-    recent_entries: HashMap<String, (VecDeque<(i64, bool)>, Option<i64>)>,
+    recent_entries: HashMap<String, GateEntries>,
     inside: HashSet<String>,
     occupancy: i64,
 }
@@ -166,7 +175,8 @@ impl Rules {
         if window == 0 {
             return None;
         }
-        let (recent, reported_at) = self.recent_entries.entry(p.camera.to_string()).or_default();
+        let GateEntries { recent, reported_burst: reported_at } =
+            self.recent_entries.entry(p.camera.to_string()).or_default();
         recent.push_back((p.at_ms, authorised(p.identity)));
         while recent.front().is_some_and(|(t, _)| p.at_ms - t > window) {
             recent.pop_front();
