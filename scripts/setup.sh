@@ -3,7 +3,7 @@
 # Python tools, the ONNX Runtime library, the face models and the fixtures.
 # Each step checks first and prints nothing when there is nothing to do.
 #
-#   scripts/setup.sh [system|python|onnxruntime|models|fixtures|all]   (default: all)
+#   scripts/setup.sh [system|postgres|python|onnxruntime|models|fixtures|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,14 @@ DEBS=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp gstreamer1.0-tools
   libgstrtspserver-1.0-dev ffmpeg clang libclang-dev libopencv-dev
+  postgresql chromium chromium-driver
 )
+
+# The PostgreSQL server the admin API's tests (and sites that outgrow SQLite)
+# use: Debian's cluster on 127.0.0.1:5432, a role that may create test databases.
+PG_VERSION=15
+PG_ROLE=gatewatch
+PG_PASSWORD=gatewatch
 
 say() { echo "setup: $*"; }
 
@@ -74,15 +81,40 @@ PY
   echo "$ORT_LIB_SHA256  $ORT_LIB" | sha256sum -c --quiet - || { say "libonnxruntime hash mismatch"; exit 1; }
 }
 
+step_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
+    && PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -U $PG_ROLE -d $PG_ROLE -tAc 'select 1' >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    say "PostgreSQL is not running on 127.0.0.1:5432 with role $PG_ROLE; run as root: scripts/setup.sh postgres"
+    exit 1
+  fi
+  say "starting PostgreSQL $PG_VERSION on 127.0.0.1:5432"
+  pg_lsclusters -h | grep -q "^$PG_VERSION main" || pg_createcluster "$PG_VERSION" main >/dev/null
+  pg_ctlcluster "$PG_VERSION" main start 2>/dev/null || pg_ctlcluster "$PG_VERSION" main status >/dev/null
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+  su postgres -c "psql -q -v ON_ERROR_STOP=1" <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN
+    CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+  END IF;
+END \$\$;
+SQL
+  su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname = '$PG_ROLE'\"" | grep -q 1 \
+    || su postgres -c "createdb -O $PG_ROLE $PG_ROLE"
+}
+
 step_models() { .venv/bin/python models/fetch.py; }
 step_fixtures() { .venv/bin/python fixtures/generate.py; }
 
 case "${1:-all}" in
   system) step_system ;;
+  postgres) step_system; step_postgres ;;
   python) step_python ;;
   onnxruntime) step_python; step_onnxruntime ;;
   models) step_python; step_models ;;
   fixtures) step_python; step_models; step_fixtures ;;
-  all) step_system; step_python; step_onnxruntime; step_models; step_fixtures ;;
-  *) echo "usage: $0 [system|python|onnxruntime|models|fixtures|all]" >&2; exit 2 ;;
+  all) step_system; step_postgres; step_python; step_onnxruntime; step_models; step_fixtures ;;
+  *) echo "usage: $0 [system|postgres|python|onnxruntime|models|fixtures|all]" >&2; exit 2 ;;
 esac

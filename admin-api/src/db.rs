@@ -64,6 +64,63 @@ const MIGRATIONS: &[&str] = &[
         set_ms BIGINT NOT NULL,
         PRIMARY KEY (site, camera)
     )",
+    // 3: users and sessions, the audit log, enrolment details (consent,
+    // validity, allowed sites), photos on disk, alert acknowledgements, and
+    // "this is not X" corrections.
+    "CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        sites TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    );
+    CREATE TABLE audit (
+        id TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_time ON audit (at_ms);
+    ALTER TABLE people ADD COLUMN sites TEXT NOT NULL DEFAULT '';
+    ALTER TABLE people ADD COLUMN valid_from BIGINT;
+    ALTER TABLE people ADD COLUMN birth_date TEXT;
+    ALTER TABLE people ADD COLUMN host TEXT;
+    ALTER TABLE people ADD COLUMN consent_by TEXT;
+    ALTER TABLE people ADD COLUMN consent_at_ms BIGINT;
+    ALTER TABLE people ADD COLUMN consent_purpose TEXT;
+    CREATE TABLE photos (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        created_ms BIGINT NOT NULL
+    );
+    CREATE INDEX photos_person ON photos (person_id);
+    CREATE TABLE acks (
+        event_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        note TEXT NOT NULL
+    );
+    ALTER TABLE events ADD COLUMN at_ms BIGINT;
+    ALTER TABLE events ADD COLUMN passage_id TEXT;
+    CREATE INDEX events_at ON events (site, at_ms);
+    CREATE INDEX events_passage ON events (passage_id);
+    CREATE TABLE corrections (
+        event_id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        at_ms BIGINT NOT NULL
+    )",
 ];
 
 pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {

@@ -5,19 +5,25 @@
 //! registration, enrolment from photos, deletion, expectations and an event
 //! dump. Users, the web UI and statistics are the admin-API issue.
 
+mod alerts;
+mod audit;
 mod auth;
+mod cccd;
 mod db;
 mod enrol;
 mod error;
 mod gallery;
+mod people;
 mod routes;
+mod session;
+mod users;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use axum::Router;
-use axum::response::Html;
 use axum::routing::get;
 use clap::{Parser, Subcommand};
 use sqlx::{AnyPool, Row};
@@ -51,6 +57,18 @@ enum Command {
     },
     /// Print stored events as JSON lines (operators and tests).
     Events,
+    /// Create a user account (the first superadmin is made this way). The
+    /// password is read from GATEWATCH_PASSWORD, else from standard input.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// guard | admin | superadmin
+        #[arg(long)]
+        role: String,
+        /// Comma-separated sites (guards and admins).
+        #[arg(long, default_value = "")]
+        sites: String,
+    },
     /// Enrol a person from one or more photos (embeddings computed here with
     /// the edge's models; the photos themselves are not kept yet).
     Enrol {
@@ -91,12 +109,22 @@ enum Command {
 pub struct AppState {
     pub db: AnyPool,
     pub crops_dir: PathBuf,
+    /// Photos and crops live under it.
+    pub data_dir: PathBuf,
+    pub alerts: alerts::AlertHub,
+    pub login_limiter: std::sync::Arc<session::LoginLimiter>,
+    pub enrol: people::EnrolService,
+    /// Served over TLS (cookies get `Secure`).
+    pub tls: bool,
 }
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into()),
+        )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -122,7 +150,27 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let db = db::connect(&cli.db).await.with_context(|| format!("cannot open database {}", cli.db))?;
     match cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into() }) {
-        Command::Serve { listen, data } => serve(db, listen, data).await,
+        Command::Serve { listen, data } => serve(db, &cli.db, listen, data).await,
+        Command::CreateUser { username, role, sites } => {
+            let role = users::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use guard, admin or superadmin"))?;
+            let password = match std::env::var("GATEWATCH_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    eprintln!("password for {username}:");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\n', '\r']).to_string()
+                }
+            };
+            let sites: Vec<String> =
+                sites.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let user =
+                users::create(&db, &username, &password, role, &sites).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            audit::record(&db, "cli", "user_created", &user.username, role.as_str()).await?;
+            println!("created {} {}", role.as_str(), user.username);
+            Ok(())
+        }
         Command::AddAgent { id, site } => {
             let token = auth::new_token();
             sqlx::query("INSERT INTO agents (id, site, token_sha256, created_ms) VALUES ($1, $2, $3, $4)")
@@ -172,18 +220,35 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn serve(db: AnyPool, listen: SocketAddr, data: PathBuf) -> Result<()> {
+async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Result<()> {
     let crops_dir = data.join("crops");
     std::fs::create_dir_all(&crops_dir).with_context(|| format!("cannot create {}", crops_dir.display()))?;
-    let state = AppState { db, crops_dir };
+    let postgres = url.starts_with("postgres");
+    let hub = alerts::AlertHub::new(postgres);
+    if postgres {
+        hub.listen(url.to_string());
+    }
+    let state = AppState {
+        db,
+        crops_dir,
+        data_dir: data,
+        alerts: hub,
+        login_limiter: Default::default(),
+        enrol: Default::default(),
+        tls: false,
+    };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/", get(|| async { Html(include_str!("index.html")) }))
+        .merge(web::router())
         .nest("/api/v1/events", routes::events::router())
         .nest("/api/v1", routes::gallery::router())
+        .nest("/api/v1", routes::auth::router())
+        .nest("/api/v1", routes::alerts::router())
+        .nest("/api/v1", routes::people::router())
+        .nest("/api/v1", routes::log::router())
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, "admin API listening");
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
     Ok(())
 }

@@ -54,14 +54,21 @@ async fn ingest(
     }
     let received_ms = pipeline::events::now_ms();
     let mut tx = state.db.begin().await?;
+    let mut inserted = Vec::new();
     for e in &events {
-        let (kind, person, direction, anomaly, face) = match &e.body {
-            EventBody::Passage(p) => {
-                ("passage", p.person_id.clone(), Some(p.direction.as_str()), None, p.face_jpeg_b64.as_deref())
-            }
+        let (kind, person, direction, anomaly, face, at_ms, passage_id) = match &e.body {
+            EventBody::Passage(p) => (
+                "passage",
+                p.person_id.clone(),
+                Some(p.direction.as_str()),
+                None,
+                p.face_jpeg_b64.as_deref(),
+                p.crossed_at_ms,
+                None,
+            ),
             EventBody::Anomaly(a) => {
                 let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
-                ("anomaly", a.person_id.clone(), None, kind, None)
+                ("anomaly", a.person_id.clone(), None, kind, None, e.created_ms, a.passage_id.clone())
             }
         };
         let mut has_face = 0i32;
@@ -78,9 +85,10 @@ async fn ingest(
             p.face_jpeg_b64 = None;
         }
         let body = serde_json::to_string(&stored).map_err(|err| ApiError::BadRequest(err.to_string()))?;
-        sqlx::query(
-            "INSERT INTO events (id, agent, site, camera, kind, created_ms, received_ms, person_id, direction, anomaly, has_face, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+        let done = sqlx::query(
+            "INSERT INTO events (id, agent, site, camera, kind, created_ms, received_ms, person_id, direction, anomaly,
+                 has_face, body, at_ms, passage_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&e.id)
         .bind(&e.agent)
@@ -94,9 +102,26 @@ async fn ingest(
         .bind(anomaly)
         .bind(has_face)
         .bind(body)
+        .bind(at_ms)
+        .bind(passage_id)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            inserted.push(e.clone());
+        }
     }
     tx.commit().await?;
+    // Alerts for what is new (a re-sent batch alerts nobody twice).
+    if inserted.iter().any(|e| matches!(e.body, EventBody::Anomaly(_))) {
+        let names = crate::people::names_of(
+            &state.db,
+            inserted.iter().filter_map(|e| match &e.body {
+                EventBody::Anomaly(a) => a.person_id.clone(),
+                EventBody::Passage(_) => None,
+            }),
+        )
+        .await?;
+        state.alerts.publish(&state.db, crate::alerts::from_batch(&inserted, &names)).await;
+    }
     Ok(Json(Ack { accepted: events.into_iter().map(|e| e.id).collect() }))
 }

@@ -1,2 +1,6 @@
+pub mod alerts;
+pub mod auth;
 pub mod events;
 pub mod gallery;
+pub mod log;
+pub mod people;

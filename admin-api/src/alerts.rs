@@ -1,0 +1,139 @@
+//! Live alerts for gate guards: every anomaly an agent reports, pushed to the
+//! browsers of the guards of its site within a second of ingest.
+//!
+//! One process: a `tokio::sync::broadcast` channel. Several processes on one
+//! PostgreSQL: ingest publishes with `pg_notify` after the commit and every
+//! process (the publisher included) relays what it hears on `LISTEN` to its
+//! own channel — so a guard connected to either process sees every alert,
+//! once.
+
+use pipeline::events::{Event, EventBody, Priority};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
+use tokio::sync::broadcast;
+
+const CHANNEL: &str = "gatewatch_alerts";
+
+/// What a guard's screen shows for one alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alert {
+    /// `alert` for a new one, `ack` when someone acknowledged it.
+    #[serde(rename = "type")]
+    pub kind_of_message: String,
+    pub id: String,
+    pub site: String,
+    pub camera: String,
+    pub kind: String,
+    pub priority: Priority,
+    pub detail: String,
+    pub person_id: Option<String>,
+    pub person_name: Option<String>,
+    /// The passage this alert is about: its face crop and similarity.
+    pub passage_id: Option<String>,
+    pub similarity: Option<f32>,
+    pub has_face: bool,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub acked_by: Option<String>,
+    #[serde(default)]
+    pub ack_note: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct AlertHub {
+    tx: broadcast::Sender<Alert>,
+    /// Set when alerts travel through PostgreSQL NOTIFY.
+    postgres: bool,
+}
+
+impl AlertHub {
+    pub fn new(postgres: bool) -> AlertHub {
+        AlertHub { tx: broadcast::channel(1024).0, postgres }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Alert> {
+        self.tx.subscribe()
+    }
+
+    /// Publishes alerts (after their events are committed).
+    pub async fn publish(&self, db: &AnyPool, alerts: Vec<Alert>) {
+        for a in alerts {
+            if self.postgres {
+                let payload = serde_json::to_string(&a).unwrap_or_default();
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(db).await {
+                    tracing::error!(error = %e, "alert not published to other processes; delivering locally");
+                    let _ = self.tx.send(a);
+                }
+            } else {
+                let _ = self.tx.send(a);
+            }
+        }
+    }
+
+    /// PostgreSQL: relays NOTIFY payloads to this process's subscribers,
+    /// reconnecting when the database connection drops.
+    pub fn listen(&self, url: String) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(mut listener) => {
+                        if let Err(e) = listener.listen(CHANNEL).await {
+                            tracing::error!(error = %e, "cannot LISTEN for alerts");
+                        } else {
+                            tracing::info!("listening for alerts from every admin-api process");
+                            while let Ok(n) = listener.recv().await {
+                                match serde_json::from_str::<Alert>(n.payload()) {
+                                    Ok(a) => {
+                                        let _ = tx.send(a);
+                                    }
+                                    Err(e) => tracing::warn!(error = %e, "unreadable alert notification"),
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot connect to PostgreSQL for alerts; retrying"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+/// The alerts a batch of ingested events raises, with each anomaly's passage
+/// (crop, similarity) when it is in the same batch.
+pub fn from_batch(events: &[Event], names: &std::collections::HashMap<String, String>) -> Vec<Alert> {
+    let passages: std::collections::HashMap<&str, &Event> =
+        events.iter().filter(|e| matches!(e.body, EventBody::Passage(_))).map(|e| (e.id.as_str(), e)).collect();
+    events
+        .iter()
+        .filter_map(|e| {
+            let EventBody::Anomaly(a) = &e.body else { return None };
+            let passage = a.passage_id.as_deref().and_then(|id| passages.get(id));
+            let (similarity, has_face) = match passage.map(|p| &p.body) {
+                Some(EventBody::Passage(p)) => (p.similarity, p.face_jpeg_b64.is_some()),
+                _ => (None, false),
+            };
+            Some(Alert {
+                kind_of_message: "alert".into(),
+                id: e.id.clone(),
+                site: e.site.clone(),
+                camera: e.camera.clone(),
+                kind: serde_json::to_value(a.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                priority: a.kind.priority(),
+                detail: a.detail.clone(),
+                person_name: a.person_id.as_ref().and_then(|p| names.get(p).cloned()),
+                person_id: a.person_id.clone(),
+                passage_id: a.passage_id.clone(),
+                similarity,
+                has_face,
+                created_ms: e.created_ms,
+                acked_by: None,
+                ack_note: None,
+            })
+        })
+        .collect()
+}

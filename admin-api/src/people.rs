@@ -1,0 +1,211 @@
+//! Enrolled people on the admin side: who they are, which sites they may
+//! enter, for how long, on whose consent — and their photos, on disk under
+//! the data folder (`photos/<photo id>.jpg`, re-encoded so no metadata
+//! survives), each removed with its person.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use pipeline::enrol::Enroller;
+use pipeline::fixture::Category;
+use pipeline::frame::BgrImage;
+use pipeline::gallery::{PersonInfo, StoredEmbedding};
+use pipeline::models::Models;
+use pipeline::runtime::Threads;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyPool, Row};
+
+use crate::error::ApiError;
+
+/// Enrolment details beyond what edges need.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// Sites the person may enter (empty: every site).
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// Unix seconds from which the enrolment is valid.
+    #[serde(default)]
+    pub valid_from: Option<i64>,
+    /// `YYYY-MM-DD`, checked against the CCCD.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    /// Whom a visitor comes to see.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Consent: given by whom, for what (required unless watch-listed).
+    #[serde(default)]
+    pub consent_by: Option<String>,
+    #[serde(default)]
+    pub consent_purpose: Option<String>,
+}
+
+/// Photo decoding limits: a phone photo fits easily; a decompression bomb does not.
+const MAX_PIXELS: u64 = 40_000_000;
+pub const MAX_PHOTO_BYTES: usize = 10 << 20;
+
+/// Decodes an uploaded photo safely (size and pixel limits, JPEG or PNG only).
+pub fn decode_photo(bytes: &[u8]) -> Result<BgrImage, String> {
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(format!("the photo is {} MB; at most {} MB", bytes.len() >> 20, MAX_PHOTO_BYTES >> 20));
+    }
+    let format = image::guess_format(bytes).map_err(|_| "not an image (JPEG or PNG expected)".to_string())?;
+    if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+        return Err(format!("{format:?} images are not accepted: use JPEG or PNG"));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits.clone());
+    let (w, h) = reader.into_dimensions().map_err(|e| format!("unreadable image: {e}"))?;
+    if w as u64 * h as u64 > MAX_PIXELS {
+        return Err(format!("the photo is {w}×{h}; at most 40 megapixels"));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    reader.limits(limits);
+    let rgb = reader.decode().map_err(|e| format!("unreadable image: {e}"))?.to_rgb8();
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let mut bgr = rgb.into_raw();
+    for px in bgr.chunks_exact_mut(3) {
+        px.swap(0, 2);
+    }
+    BgrImage::from_raw(w, h, bgr).ok_or_else(|| "unreadable image".to_string())
+}
+
+/// Turns photos into embeddings on a blocking thread, one enrolment at a time
+/// (the models are loaded on first use).
+#[derive(Clone, Default)]
+pub struct EnrolService {
+    inner: Arc<Mutex<Option<(Enroller, String)>>>,
+}
+
+impl EnrolService {
+    /// Embeds every photo or fails naming the first one refused.
+    pub async fn embed(&self, photos: Vec<(String, Vec<u8>)>) -> Result<Vec<(BgrImage, StoredEmbedding)>, ApiError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none() {
+                let models = Models::locate().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+                let id = models.recogniser.model_id();
+                let enroller =
+                    Enroller::new(&models, Threads::default()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+                *guard = Some((enroller, id));
+            }
+            let Some((enroller, model_id)) = guard.as_mut() else { return Err(ApiError::Unavailable("models".into())) };
+            let mut out = Vec::new();
+            for (name, bytes) in photos {
+                let image = decode_photo(&bytes).map_err(|e| ApiError::Unprocessable(format!("photo {name}: {e}")))?;
+                let vector =
+                    enroller.embed_photo(&image).map_err(|e| ApiError::Unprocessable(format!("photo {name}: {e}")))?;
+                out.push((image, StoredEmbedding { model_id: model_id.clone(), vector }));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("enrolment task failed: {e}")))?
+    }
+}
+
+pub fn photo_path(data: &Path, photo_id: &str) -> PathBuf {
+    data.join("photos").join(format!("{photo_id}.jpg"))
+}
+
+/// Stores photos on disk and their rows.
+pub async fn store_photos(db: &AnyPool, data: &Path, person: &str, images: &[BgrImage]) -> Result<(), ApiError> {
+    std::fs::create_dir_all(data.join("photos"))?;
+    for img in images {
+        let id = uuid::Uuid::new_v4().to_string();
+        let jpeg = img.to_jpeg(90).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        tokio::fs::write(photo_path(data, &id), jpeg).await?;
+        sqlx::query("INSERT INTO photos (id, person_id, created_ms) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(person)
+            .bind(pipeline::events::now_ms())
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a person everywhere: embeddings and personal data (tombstone for
+/// sync), photos from disk and database. `false` when there was nobody.
+pub async fn delete(db: &AnyPool, data: &Path, id: &str) -> Result<bool, ApiError> {
+    let photos = sqlx::query("SELECT id FROM photos WHERE person_id = $1").bind(id).fetch_all(db).await?;
+    let existed = crate::gallery::delete_person(db, id).await?.is_some();
+    for p in photos {
+        let pid: String = p.try_get("id")?;
+        let _ = tokio::fs::remove_file(photo_path(data, &pid)).await;
+    }
+    sqlx::query("DELETE FROM photos WHERE person_id = $1").bind(id).execute(db).await?;
+    sqlx::query(
+        "UPDATE people SET sites = '', valid_from = NULL, birth_date = NULL, host = NULL, consent_by = NULL,
+         consent_at_ms = NULL, consent_purpose = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(existed)
+}
+
+/// Stores the enrolment details of a person already upserted.
+pub async fn set_enrolment(db: &AnyPool, id: &str, e: &Enrolment) -> Result<(), ApiError> {
+    let consent_at = e.consent_by.as_ref().map(|_| pipeline::events::now_ms());
+    sqlx::query(
+        "UPDATE people SET sites = $2, valid_from = $3, birth_date = $4, host = $5, consent_by = $6,
+         consent_at_ms = $7, consent_purpose = $8 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(e.sites.join(","))
+    .bind(e.valid_from)
+    .bind(e.birth_date.as_deref())
+    .bind(e.host.as_deref())
+    .bind(e.consent_by.as_deref())
+    .bind(consent_at)
+    .bind(e.consent_purpose.as_deref())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Display names of these people (unknown ids are left out).
+pub async fn names_of(db: &AnyPool, ids: impl Iterator<Item = String>) -> Result<HashMap<String, String>, ApiError> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if out.contains_key(&id) {
+            continue;
+        }
+        if let Some(row) =
+            sqlx::query("SELECT name FROM people WHERE id = $1 AND deleted = 0").bind(&id).fetch_optional(db).await?
+        {
+            out.insert(id, row.try_get("name")?);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonView {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub cccd: Option<String>,
+    pub valid_until: Option<i64>,
+    pub sites: Vec<String>,
+    pub host: Option<String>,
+    pub photos: i64,
+}
+
+pub fn category_of(s: &str) -> Option<Category> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+pub fn person_info(
+    id: String,
+    name: String,
+    category: Category,
+    cccd: Option<String>,
+    valid_until: Option<i64>,
+) -> PersonInfo {
+    PersonInfo { id, name, category, cccd, valid_until }
+}

@@ -1,0 +1,254 @@
+//! The visitor log (admins): passages filtered by period, site, gate,
+//! direction, person (id, name or CCCD), known/unknown and anomaly type,
+//! newest first, paginated — and `GET /api/v1/log.csv`, exactly the filtered
+//! rows as CSV (audited as an export).
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::session::RequireAdmin;
+use crate::users::{Role, User};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/log", get(page)).route("/log.csv", get(csv_export))
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct Filter {
+    /// Unix ms, inclusive.
+    pub from: Option<i64>,
+    /// Unix ms, exclusive.
+    pub to: Option<i64>,
+    pub site: Option<String>,
+    pub camera: Option<String>,
+    pub direction: Option<String>,
+    /// Person id, name or CCCD (substring).
+    pub q: Option<String>,
+    /// `true`: enrolled people only; `false`: unknown only.
+    pub known: Option<bool>,
+    /// Only passages that raised this anomaly kind.
+    pub anomaly: Option<String>,
+    #[serde(default)]
+    pub page: u32,
+    #[serde(default)]
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row_ {
+    pub id: String,
+    pub at_ms: i64,
+    pub site: String,
+    pub camera: String,
+    pub direction: String,
+    pub person_id: Option<String>,
+    pub name: Option<String>,
+    pub cccd: Option<String>,
+    pub similarity: Option<f64>,
+    pub has_face: bool,
+    pub anomalies: Vec<String>,
+}
+
+/// The WHERE clause and its bound values, in placeholder order.
+fn where_clause(f: &Filter, user: &User) -> Result<(String, Vec<Bind>), ApiError> {
+    let mut sql = String::from("e.kind = 'passage'");
+    let mut binds: Vec<Bind> = Vec::new();
+    if user.role != Role::Superadmin {
+        if user.sites.is_empty() {
+            sql.push_str(" AND 1 = 0");
+        } else {
+            let mut parts = Vec::new();
+            for s in &user.sites {
+                binds.push(Bind::Text(s.clone()));
+                parts.push(format!("${}", binds.len()));
+            }
+            sql.push_str(&format!(" AND e.site IN ({})", parts.join(", ")));
+        }
+    }
+    let mut add = |cond: &str, b: Bind, sql: &mut String| {
+        binds.push(b);
+        sql.push_str(&format!(" AND {}", cond.replace('?', &format!("${}", binds.len()))));
+    };
+    if let Some(v) = f.from {
+        add("e.at_ms >= ?", Bind::Int(v), &mut sql);
+    }
+    if let Some(v) = f.to {
+        add("e.at_ms < ?", Bind::Int(v), &mut sql);
+    }
+    if let Some(v) = f.site.as_ref().filter(|s| !s.is_empty()) {
+        if !user.sees_site(v) {
+            return Err(ApiError::Forbidden(format!("site {v:?} is not yours")));
+        }
+        add("e.site = ?", Bind::Text(v.clone()), &mut sql);
+    }
+    if let Some(v) = f.camera.as_ref().filter(|s| !s.is_empty()) {
+        add("e.camera = ?", Bind::Text(v.clone()), &mut sql);
+    }
+    if let Some(v) = f.direction.as_ref().filter(|s| !s.is_empty()) {
+        if v != "entry" && v != "exit" {
+            return Err(ApiError::BadRequest("direction: entry or exit".into()));
+        }
+        add("e.direction = ?", Bind::Text(v.clone()), &mut sql);
+    }
+    if let Some(v) = f.q.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        add("(e.person_id LIKE ? OR p.name LIKE ? OR p.cccd LIKE ?)", Bind::Text(format!("%{v}%")), &mut sql);
+    }
+    match f.known {
+        Some(true) => sql.push_str(" AND e.person_id IS NOT NULL"),
+        Some(false) => sql.push_str(" AND e.person_id IS NULL"),
+        None => {}
+    }
+    if let Some(v) = f.anomaly.as_ref().filter(|s| !s.is_empty()) {
+        add(
+            "EXISTS (SELECT 1 FROM events a WHERE a.passage_id = e.id AND a.anomaly = ?)",
+            Bind::Text(v.clone()),
+            &mut sql,
+        );
+    }
+
+    Ok((sql, binds))
+}
+
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+async fn fetch(
+    state: &AppState,
+    f: &Filter,
+    user: &User,
+    limit: Option<(i64, i64)>,
+) -> Result<(Vec<Row_>, i64), ApiError> {
+    let (cond, binds) = where_clause(f, user)?;
+    let from = "FROM events e LEFT JOIN people p ON p.id = e.person_id AND p.deleted = 0";
+    let total: i64 = bind_all(sqlx::query(&format!("SELECT COUNT(*) AS n {from} WHERE {cond}")), &binds)
+        .fetch_one(&state.db)
+        .await?
+        .try_get("n")?;
+    let page = match limit {
+        Some((n, offset)) => format!(" LIMIT {n} OFFSET {offset}"),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT e.id, e.at_ms, e.site, e.camera, e.direction, e.person_id, e.has_face, e.body, p.name, p.cccd {from}
+         WHERE {cond} ORDER BY e.at_ms DESC, e.id{page}"
+    );
+    let mut rows = Vec::new();
+    for r in bind_all(sqlx::query(&sql), &binds).fetch_all(&state.db).await? {
+        let id: String = r.try_get("id")?;
+        let body: String = r.try_get("body")?;
+        let similarity = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["similarity"].as_f64());
+        let anomalies = sqlx::query("SELECT anomaly FROM events WHERE passage_id = $1 ORDER BY anomaly")
+            .bind(&id)
+            .fetch_all(&state.db)
+            .await?
+            .iter()
+            .filter_map(|a| a.try_get::<Option<String>, _>("anomaly").ok().flatten())
+            .collect();
+        rows.push(Row_ {
+            at_ms: r.try_get("at_ms")?,
+            site: r.try_get("site")?,
+            camera: r.try_get("camera")?,
+            direction: r.try_get::<Option<String>, _>("direction")?.unwrap_or_default(),
+            person_id: r.try_get("person_id")?,
+            name: r.try_get("name")?,
+            cccd: r.try_get("cccd")?,
+            similarity,
+            has_face: r.try_get::<i32, _>("has_face")? != 0,
+            anomalies,
+            id,
+        });
+    }
+    Ok((rows, total))
+}
+
+async fn page(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Query(f): Query<Filter>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let per_page = f.per_page.unwrap_or(50).clamp(1, 500) as i64;
+    let (rows, total) = fetch(&state, &f, &s.user, Some((per_page, f.page as i64 * per_page))).await?;
+    Ok(Json(serde_json::json!({ "rows": rows, "total": total, "page": f.page, "per_page": per_page })))
+}
+
+/// Vietnam local time (UTC+7) of unix ms, `YYYY-MM-DD HH:MM:SS`.
+pub fn local_time(ms: i64) -> String {
+    let s = ms.div_euclid(1000) + 7 * 3600;
+    let (days, secs) = (s.div_euclid(86_400), s.rem_euclid(86_400));
+    let d = crate::routes::people::civil_from_days_pub(days);
+    format!("{d} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+async fn csv_export(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Query(f): Query<Filter>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (rows, total) = fetch(&state, &f, &s.user, None).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "time_local",
+        "site",
+        "gate",
+        "direction",
+        "person_id",
+        "name",
+        "cccd",
+        "known",
+        "similarity",
+        "anomalies",
+        "event_id",
+    ];
+    let io = |e: csv::Error| ApiError::Unavailable(format!("CSV: {e}"));
+    w.write_record(header).map_err(io)?;
+    for r in &rows {
+        w.write_record([
+            local_time(r.at_ms),
+            r.site.clone(),
+            r.camera.clone(),
+            r.direction.clone(),
+            r.person_id.clone().unwrap_or_default(),
+            r.name.clone().unwrap_or_default(),
+            r.cccd.clone().unwrap_or_default(),
+            if r.person_id.is_some() { "yes" } else { "no" }.to_string(),
+            r.similarity.map(|x| format!("{x:.3}")).unwrap_or_default(),
+            r.anomalies.join(" "),
+            r.id.clone(),
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w.into_inner().map_err(|e| ApiError::Unavailable(format!("CSV: {e}")))?;
+    let filter = serde_json::to_string(&f).unwrap_or_default();
+    crate::audit::record(&state.db, &s.user.username, "export", "log.csv", &format!("{total} rows; filter {filter}"))
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"gatewatch-log.csv\""),
+        ],
+        bytes,
+    ))
+}

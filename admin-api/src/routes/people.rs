@@ -1,0 +1,303 @@
+//! Enrolment (admins): people with photos, visitors from a CCCD QR code,
+//! deletion on request; and the faces behind alerts (every viewing audited).
+//!
+//! `POST /api/v1/people` takes `multipart/form-data`: a `person` field (JSON:
+//! id, name, category, cccd, valid_until, enrolment details) and one or more
+//! `photo` files. Every photo must show exactly one usable face; the first
+//! refused photo refuses the whole enrolment, naming the reason.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::AppState;
+use crate::cccd;
+use crate::error::ApiError;
+use crate::people::{self, Enrolment, PersonView};
+use crate::session::{RequireAdmin, SignedIn};
+
+/// Largest enrolment request: a few phone photos.
+const MAX_UPLOAD: usize = 25 << 20;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/people", post(enrol).layer(DefaultBodyLimit::max(MAX_UPLOAD)).get(list))
+        .route("/people/{id}", delete(remove))
+        .route("/visitors/qr", post(read_qr))
+        .route("/faces/photo/{person}", get(photo))
+        .route("/faces/crop/{event}", get(crop))
+}
+
+#[derive(Deserialize)]
+struct NewPerson {
+    #[serde(default)]
+    id: Option<String>,
+    name: String,
+    category: String,
+    #[serde(default)]
+    cccd: Option<String>,
+    /// Unix seconds; visitors default to the end of today (Vietnam time).
+    #[serde(default)]
+    valid_until: Option<i64>,
+    #[serde(flatten)]
+    enrolment: Enrolment,
+}
+
+fn valid_person_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// End of the current day in Vietnam (UTC+7), unix seconds.
+fn end_of_day_vn(now_s: i64) -> i64 {
+    let offset = 7 * 3600;
+    ((now_s + offset).div_euclid(86_400) + 1) * 86_400 - offset - 1
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    headers: axum::http::HeaderMap,
+    mut form: Multipart,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    // Refuse an oversized upload from its declared length, before reading it.
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD) {
+        return Err(ApiError::TooLarge(format!("upload too large: at most {} MB per enrolment", MAX_UPLOAD >> 20)));
+    }
+    let mut person: Option<NewPerson> = None;
+    let mut photos: Vec<(String, Vec<u8>)> = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|e| upload_error(&e))? {
+        match field.name() {
+            Some("person") => {
+                let text = field.text().await.map_err(|e| upload_error(&e))?;
+                person = Some(serde_json::from_str(&text).map_err(|e| ApiError::BadRequest(format!("person: {e}")))?);
+            }
+            Some("photo") => {
+                let name = field.file_name().unwrap_or("photo").chars().take(80).collect::<String>();
+                let bytes: Bytes = field.bytes().await.map_err(|e| upload_error(&e))?;
+                photos.push((name, bytes.to_vec()));
+            }
+            Some(other) => return Err(ApiError::BadRequest(format!("unexpected form field {other:?}"))),
+            None => {}
+        }
+    }
+    let p = person.ok_or_else(|| ApiError::BadRequest("the form needs a `person` field".into()))?;
+    let category = people::category_of(&p.category).ok_or_else(|| {
+        ApiError::BadRequest(format!("category {:?}: use staff, resident, visitor or watchlist", p.category))
+    })?;
+    let name = p.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::BadRequest("name: 1–100 characters".into()));
+    }
+    let birth = match &p.enrolment.birth_date {
+        Some(b) => Some(
+            cccd::Date::parse_iso(b)
+                .ok_or_else(|| ApiError::BadRequest(format!("birth_date {b:?}: use YYYY-MM-DD")))?,
+        ),
+        None => None,
+    };
+    let cccd = match p.cccd.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(cccd::validate(c, birth).map_err(|e| ApiError::BadRequest(e.to_string()))?.number),
+        None => None,
+    };
+    if category != pipeline::fixture::Category::Watchlist
+        && (p.enrolment.consent_by.as_deref().is_none_or(|c| c.trim().is_empty())
+            || p.enrolment.consent_purpose.as_deref().is_none_or(|c| c.trim().is_empty()))
+    {
+        return Err(ApiError::BadRequest(
+            "consent: record who consented (consent_by) and for what (consent_purpose) before enrolling".into(),
+        ));
+    }
+    let mut enrolment = p.enrolment.clone();
+    if enrolment.sites.is_empty() && s.user.role != crate::users::Role::Superadmin {
+        enrolment.sites = s.user.sites.clone();
+    }
+    if let Some(site) = enrolment.sites.iter().find(|site| !s.user.sees_site(site)) {
+        return Err(ApiError::Forbidden(format!("you may not enrol people for site {site:?}")));
+    }
+    if photos.is_empty() {
+        return Err(ApiError::BadRequest("at least one photo is needed".into()));
+    }
+    let id = p.id.unwrap_or_else(|| format!("v-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+    if !valid_person_id(&id) {
+        return Err(ApiError::BadRequest("id: 1–64 letters, digits, '-' or '_'".into()));
+    }
+    let now_s = pipeline::events::now_ms() / 1000;
+    let valid_until =
+        p.valid_until.or((category == pipeline::fixture::Category::Visitor).then(|| end_of_day_vn(now_s)));
+    let embedded = state.enrol.embed(photos).await?;
+    let (images, embeddings): (Vec<_>, Vec<_>) = embedded.into_iter().unzip();
+    let info = people::person_info(id.clone(), name, category, cccd, valid_until);
+    let version = crate::gallery::upsert_person(&state.db, &info, &embeddings).await?;
+    people::set_enrolment(&state.db, &id, &enrolment).await?;
+    people::store_photos(&state.db, &state.data_dir, &id, &images).await?;
+    crate::audit::record(&state.db, &s.user.username, "enrolment", &id, &format!("{} photo(s)", images.len())).await?;
+    Ok(Json(json!({ "id": id, "gallery_version": version, "photos": images.len(), "valid_until": valid_until })))
+}
+
+fn upload_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(format!("upload too large: at most {} MB per enrolment", MAX_UPLOAD >> 20))
+    } else {
+        ApiError::BadRequest(format!("malformed upload: {}", e.body_text()))
+    }
+}
+
+#[derive(Deserialize)]
+struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Query(q): Query<Search>,
+) -> Result<Json<Vec<PersonView>>, ApiError> {
+    let like = format!("%{}%", q.q.trim());
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, p.category, p.cccd, p.valid_until, p.sites, p.host,
+                (SELECT COUNT(*) FROM photos f WHERE f.person_id = p.id) AS photos
+         FROM people p WHERE p.deleted = 0 AND (p.name LIKE $1 OR p.id LIKE $1 OR COALESCE(p.cccd, '') LIKE $1)
+         ORDER BY p.name LIMIT 500",
+    )
+    .bind(like)
+    .fetch_all(&state.db)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let sites: String = r.try_get("sites")?;
+        let sites: Vec<String> = sites.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        if !sites.is_empty() && !sites.iter().any(|site| s.user.sees_site(site)) {
+            continue;
+        }
+        out.push(PersonView {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            category: r.try_get("category")?,
+            cccd: r.try_get("cccd")?,
+            valid_until: r.try_get("valid_until")?,
+            sites,
+            host: r.try_get("host")?,
+            photos: r.try_get("photos")?,
+        });
+    }
+    Ok(Json(out))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !valid_person_id(&id) {
+        return Err(ApiError::BadRequest("not a person id".into()));
+    }
+    if !people::delete(&state.db, &state.data_dir, &id).await? {
+        return Err(ApiError::NotFound(format!("no enrolled person {id:?}")));
+    }
+    crate::audit::record(&state.db, &s.user.username, "deletion", &id, "person, photos and embeddings").await?;
+    Ok(Json(json!({ "deleted": id })))
+}
+
+#[derive(Deserialize)]
+struct QrText {
+    text: String,
+}
+
+async fn read_qr(_: RequireAdmin, Json(body): Json<QrText>) -> Result<Json<cccd::CardQr>, ApiError> {
+    let now = pipeline::events::now_ms() / 1000 + 7 * 3600;
+    let days = now.div_euclid(86_400);
+    let today = civil_from_days(days);
+    Ok(Json(cccd::parse_qr(&body.text, today).map_err(|e| ApiError::BadRequest(e.to_string()))?))
+}
+
+pub fn civil_from_days_pub(z: i64) -> cccd::Date {
+    civil_from_days(z)
+}
+
+/// Days since 1970-01-01 → calendar date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> cccd::Date {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = (yoe + era * 400 + i64::from(m <= 2)) as u16;
+    cccd::Date { year: y, month: m, day: d }
+}
+
+fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes)
+}
+
+async fn photo(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Path(person): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_person_id(&person) {
+        return Err(ApiError::BadRequest("not a person id".into()));
+    }
+    let row = sqlx::query("SELECT id FROM photos WHERE person_id = $1 ORDER BY created_ms, id LIMIT 1")
+        .bind(&person)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no photo of {person:?}")))?;
+    let id: String = row.try_get("id")?;
+    let bytes = tokio::fs::read(people::photo_path(&state.data_dir, &id)).await?;
+    crate::audit::record(&state.db, &s.user.username, "face_viewed", &format!("photo:{person}"), "").await?;
+    Ok(jpeg(bytes))
+}
+
+async fn crop(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Path(event): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if uuid::Uuid::parse_str(&event).is_err() {
+        return Err(ApiError::BadRequest("not an event id".into()));
+    }
+    let row = sqlx::query("SELECT site, has_face FROM events WHERE id = $1")
+        .bind(&event)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such event".into()))?;
+    let site: String = row.try_get("site")?;
+    if !s.user.sees_site(&site) {
+        return Err(ApiError::Forbidden(format!("site {site:?} is not yours")));
+    }
+    let bytes = tokio::fs::read(state.crops_dir.join(format!("{event}.jpg")))
+        .await
+        .map_err(|_| ApiError::NotFound("no face crop for this event (expired or none taken)".into()))?;
+    crate::audit::record(&state.db, &s.user.username, "face_viewed", &format!("crop:{event}"), &site).await?;
+    Ok(jpeg(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_from_days() {
+        assert_eq!(civil_from_days(0), cccd::Date { year: 1970, month: 1, day: 1 });
+        assert_eq!(civil_from_days(20_779), cccd::Date { year: 2026, month: 11, day: 22 });
+    }
+
+    #[test]
+    fn visitors_expire_at_the_end_of_the_vietnamese_day() {
+        // 2026-11-22 15:00 UTC = 22:00 in Vietnam → ends 23:59:59 +07 = 16:59:59 UTC.
+        let now = 20_779 * 86_400 + 15 * 3600;
+        assert_eq!(end_of_day_vn(now), 20_779 * 86_400 + 17 * 3600 - 1);
+    }
+}

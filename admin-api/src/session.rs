@@ -1,0 +1,194 @@
+//! Browser sessions: a random token in a `gw_session` cookie (HttpOnly,
+//! SameSite=Strict, Secure over HTTPS), stored as its SHA-256; a CSRF token
+//! per session that every state-changing request must echo in the
+//! `X-CSRF-Token` header; failed logins rate-limited per client and username.
+//!
+//! The extractors make an endpoint's access rule part of its signature:
+//! [`SignedIn`] (any role), [`RequireAdmin`], [`RequireSuperadmin`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use sqlx::Row;
+
+use crate::AppState;
+use crate::auth::{hash_token, new_token};
+use crate::error::ApiError;
+use crate::users::{Role, User, user_from_row};
+
+pub const COOKIE: &str = "gw_session";
+/// Sessions last a guard's shift.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// A signed-in user (any role) and their session's CSRF token.
+pub struct SignedIn {
+    pub user: User,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = cookie_of(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.role, u.sites, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_sha256 = $1 AND s.expires_ms > $2 AND u.disabled = 0",
+        )
+        .bind(hash_token(&token))
+        .bind(pipeline::events::now_ms())
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+        let csrf: String = row.try_get("csrf")?;
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if sent.is_empty() || !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+                return Err(ApiError::Forbidden("CSRF token missing or wrong: reload the page".into()));
+            }
+        }
+        Ok(SignedIn { user: user_from_row(&row)?, csrf })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An admin or superadmin.
+pub struct RequireAdmin(pub SignedIn);
+/// A superadmin.
+pub struct RequireSuperadmin(pub SignedIn);
+
+impl FromRequestParts<AppState> for RequireAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let s = SignedIn::from_request_parts(parts, state).await?;
+        if s.user.role < Role::Admin {
+            return Err(ApiError::Forbidden("this needs an admin account".into()));
+        }
+        Ok(RequireAdmin(s))
+    }
+}
+
+impl FromRequestParts<AppState> for RequireSuperadmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let s = SignedIn::from_request_parts(parts, state).await?;
+        if s.user.role < Role::Superadmin {
+            return Err(ApiError::Forbidden("this needs a superadmin account".into()));
+        }
+        Ok(RequireSuperadmin(s))
+    }
+}
+
+/// Creates a session; returns (cookie token, CSRF token).
+pub async fn open(state: &AppState, user: &User) -> Result<(String, String), ApiError> {
+    let (token, csrf) = (new_token(), new_token());
+    let now = pipeline::events::now_ms();
+    sqlx::query("INSERT INTO sessions (id_sha256, user_id, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(hash_token(&token))
+        .bind(&user.id)
+        .bind(&csrf)
+        .bind(now)
+        .bind(now + SESSION_LIFETIME.as_millis() as i64)
+        .execute(&state.db)
+        .await?;
+    Ok((token, csrf))
+}
+
+pub async fn close(state: &AppState, parts_cookie: Option<String>) -> Result<(), ApiError> {
+    if let Some(token) = parts_cookie {
+        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1").bind(hash_token(&token)).execute(&state.db).await?;
+    }
+    Ok(())
+}
+
+pub fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|cookies| {
+        cookies.split(';').find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+    })
+}
+
+/// The `Set-Cookie` value for a session token (`None`: clear it).
+pub fn set_cookie(token: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match token {
+        Some(t) => {
+            format!("{COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION_LIFETIME.as_secs())
+        }
+        None => format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
+}
+
+/// Failed logins per (client address, username): at most `MAX_FAILURES`
+/// within `WINDOW`, then 429 until the oldest failure leaves the window.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<(String, String), VecDeque<Instant>>>,
+}
+
+pub const MAX_FAILURES: usize = 5;
+pub const WINDOW: Duration = Duration::from_secs(300);
+
+impl LoginLimiter {
+    /// `Err(seconds to wait)` when this client may not try this username now.
+    pub fn check(&self, client: &str, username: &str) -> Result<(), u64> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (client.to_string(), username.to_lowercase());
+        let Some(q) = map.get_mut(&key) else { return Ok(()) };
+        while q.front().is_some_and(|t| t.elapsed() > WINDOW) {
+            q.pop_front();
+        }
+        match q.front() {
+            Some(oldest) if q.len() >= MAX_FAILURES => Err((WINDOW.saturating_sub(oldest.elapsed())).as_secs() + 1),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, client: &str, username: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < WINDOW));
+        }
+        map.entry((client.to_string(), username.to_lowercase())).or_default().push_back(Instant::now());
+    }
+
+    pub fn succeeded(&self, client: &str, username: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&(client.to_string(), username.to_lowercase()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_failures_lock_the_pair_out_and_success_resets() {
+        let l = LoginLimiter::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(l.check("1.2.3.4", "Admin").is_ok());
+            l.failed("1.2.3.4", "Admin");
+        }
+        assert!(l.check("1.2.3.4", "admin").is_err(), "case-insensitive username");
+        assert!(l.check("5.6.7.8", "admin").is_ok(), "another client");
+        l.succeeded("1.2.3.4", "admin");
+        assert!(l.check("1.2.3.4", "admin").is_ok());
+    }
+
+    #[test]
+    fn session_cookie_flags() {
+        let c = set_cookie(Some("abc"), true);
+        for flag in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+            assert!(c.contains(flag), "{c}");
+        }
+        assert!(!set_cookie(Some("abc"), false).contains("Secure"));
+    }
+}

@@ -1,0 +1,260 @@
+//! The admin API's JSON surface, real binary on 127.0.0.1, each test run on
+//! SQLite **and** on PostgreSQL: bad input is refused with a clear error and
+//! changes nothing; roles and CSRF hold; the visitor log's CSV is exactly the
+//! filtered rows; deletion takes photos off the disk; two processes on one
+//! PostgreSQL deliver each other's alerts.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn visitor(name: &str, cccd: Option<&str>) -> Value {
+    json!({"name": name, "category": "visitor", "cccd": cccd, "consent_by": name, "consent_purpose": "visit", "sites": ["s1"]})
+}
+
+fn people_count(b: &Browser) -> usize {
+    let (status, body) = b.get("/api/v1/people");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Vec<Value>>(&body).expect("json").len()
+}
+
+/// Two real face photos side by side (ffmpeg, installed by `make setup`).
+fn two_faces(dir: &std::path::Path) -> Vec<u8> {
+    let out = dir.join("two.jpg");
+    let a = repo().join("fixtures/s01_walk_in_720p/gallery/p01/1.jpg");
+    let b = repo().join("fixtures/s01_walk_in_720p/gallery/p02/1.jpg");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(&a)
+        .arg("-i")
+        .arg(&b)
+        .args(["-filter_complex", "[0][1]scale2ref=oh*mdar:ih[a][b];[a][b]hstack", "-frames:v", "1"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    std::fs::read(out).expect("two faces")
+}
+
+/// Declares a 50 MB enrolment upload and reads the answer before sending it
+/// (as a browser does when the server answers early).
+fn upload_50_mb(server: &Server, b: &Browser) -> u16 {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let head = format!(
+        "POST /api/v1/people HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\nX-CSRF-Token: {}\r\n\
+         Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {}\r\n\r\n--x\r\n",
+        b.cookie,
+        b.csrf,
+        50 << 20
+    );
+    tcp.write_all(head.as_bytes()).expect("write");
+    let mut buf = [0u8; 512];
+    let n = tcp.read(&mut buf).expect("answer");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    for backend in BACKENDS {
+        let db = Db::new(backend, "bad-input");
+        db.user("admin1", "admin", "s1");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        let ctx = format!("{backend:?}");
+
+        let (s, body) = admin.enrol(visitor("An", Some("035192004519x")), &[("a.jpg", photo("p01", 1))]);
+        assert_eq!(s, 400, "{ctx}: {body}");
+        assert!(body["error"].as_str().unwrap_or("").contains("CCCD"), "{ctx}: {body}");
+        let (s, body) = admin.enrol(visitor("An", Some("003192004518")), &[("a.jpg", photo("p01", 1))]);
+        assert!(s == 400 && body["error"].as_str().unwrap_or("").contains("province"), "{ctx}: {body}");
+
+        let (s, body) = admin
+            .post_json("/api/v1/visitors/qr", json!({"text": "035192004518||Trần Thị Bình|31021992|Nữ|x|01072021"}));
+        assert!(s == 400 && body["error"].as_str().unwrap_or("").contains("birth date"), "{ctx}: {body}");
+
+        let (s, body) = admin.enrol(visitor("An", None), &[("notes.txt", b"hello, not a photo".to_vec())]);
+        assert!(s == 422 && body["error"].as_str().unwrap_or("").contains("not an image"), "{ctx}: {s} {body}");
+
+        assert_eq!(upload_50_mb(&server, &admin), 413, "{ctx}: a 50 MB upload is refused from its declared size");
+
+        let (s, body) = admin.enrol(visitor("An", None), &[("two.jpg", two_faces(&db.dir))]);
+        assert!(s == 422 && body["error"].as_str().unwrap_or("").contains("2 faces"), "{ctx}: {s} {body}");
+
+        let (s, body) =
+            admin.enrol(json!({"name": "An", "category": "visitor", "sites": ["s1"]}), &[("a.jpg", photo("p01", 1))]);
+        assert!(s == 400 && body["error"].as_str().unwrap_or("").contains("consent"), "{ctx}: {body}");
+        assert_eq!(people_count(&admin), 0, "{ctx}: nothing enrolled");
+        assert!(
+            !db.dir.join("data/photos").exists()
+                || std::fs::read_dir(db.dir.join("data/photos")).expect("dir").count() == 0
+        );
+
+        // Duplicate event ids: stored once, acknowledged each time.
+        let p = passage("agent-1", "s1", "gate1", None, "entry", now_ms());
+        assert_eq!(ingest(&server, &token, std::slice::from_ref(&p)).0, 200);
+        let (s, ack) = ingest(&server, &token, std::slice::from_ref(&p));
+        assert_eq!((s, ack["accepted"][0].clone()), (200, p["id"].clone()), "{ctx}");
+        // Another site's events: refused, nothing stored.
+        let foreign = passage("agent-1", "s2", "gate1", None, "entry", now_ms());
+        let (s, body) = ingest(&server, &token, &[passage("agent-1", "s1", "gate1", None, "exit", now_ms()), foreign]);
+        assert!(s == 403 && body["error"].as_str().unwrap_or("").contains("site"), "{ctx}: {body}");
+        assert_eq!(db.events().len(), 1, "{ctx}: one event, stored once; the refused batch left nothing");
+    }
+}
+
+#[test]
+fn roles_csrf_and_login_limits_hold() {
+    for backend in BACKENDS {
+        let db = Db::new(backend, "roles");
+        db.user("guard1", "guard", "s1");
+        db.user("admin2", "admin", "s2");
+        let server = Server::start(&db);
+        let ctx = format!("{backend:?}");
+        let anon = http();
+        assert_eq!(anon.get(&format!("{}/api/v1/alerts", server.url())).call().expect("get").status(), 401, "{ctx}");
+        let guard = Browser::login(&server, "guard1");
+        assert_eq!(guard.get("/api/v1/alerts").0, 200, "{ctx}");
+        assert_eq!(guard.get("/api/v1/log").0, 403, "{ctx}: a guard cannot open the log");
+        assert_eq!(guard.get("/api/v1/log.csv").0, 403, "{ctx}: a guard cannot export");
+        assert_eq!(guard.get("/api/v1/people").0, 403, "{ctx}");
+        let other = Browser::login(&server, "admin2");
+        assert_eq!(other.get("/api/v1/log?site=s1").0, 403, "{ctx}: an admin of another site");
+        // CSRF: a state-changing request without the header is refused.
+        let mut r = guard
+            .agent
+            .post(&format!("{}/api/v1/auth/logout", server.url()))
+            .header("Cookie", &guard.cookie)
+            .send_json(json!({}))
+            .expect("post");
+        assert_eq!(r.status(), 403, "{ctx}: {}", r.body_mut().read_to_string().unwrap_or_default());
+        // Brute force: five failures, then 429 even with the right password.
+        for _ in 0..5 {
+            let r = anon
+                .post(&format!("{}/api/v1/auth/login", server.url()))
+                .send_json(json!({"username": "guard1", "password": "wrong-password-00"}))
+                .expect("post");
+            assert_eq!(r.status(), 401, "{ctx}");
+        }
+        let r = anon
+            .post(&format!("{}/api/v1/auth/login", server.url()))
+            .send_json(json!({"username": "guard1", "password": password("guard1")}))
+            .expect("post");
+        assert_eq!(r.status(), 429, "{ctx}");
+        let cookie = http()
+            .post(&format!("{}/api/v1/auth/login", server.url()))
+            .send_json(json!({"username": "admin2", "password": password("admin2")}))
+            .expect("post");
+        let set = cookie.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{ctx}: {set}");
+    }
+}
+
+#[test]
+fn the_csv_export_is_exactly_the_filtered_rows_and_deletion_is_complete() {
+    for backend in BACKENDS {
+        let db = Db::new(backend, "log");
+        db.user("admin1", "admin", "s1");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        let ctx = format!("{backend:?}");
+        let (s, body) = admin.enrol(
+            json!({"id": "staff-1", "name": "Nguyễn Văn An", "category": "staff", "cccd": "001090001234",
+            "consent_by": "Nguyễn Văn An", "consent_purpose": "staff access", "sites": ["s1"]}),
+            &[("p.jpg", photo("p01", 1))],
+        );
+        assert_eq!(s, 200, "{ctx}: {body}");
+        let t0 = now_ms() - 3_600_000;
+        let mut events = Vec::new();
+        for i in 0..12 {
+            let person = if i % 3 == 0 { Some("staff-1") } else { None };
+            let dir = if i % 2 == 0 { "entry" } else { "exit" };
+            events.push(passage("agent-1", "s1", if i < 6 { "gate1" } else { "gate2" }, person, dir, t0 + i * 60_000));
+        }
+        assert_eq!(ingest(&server, &token, &events).0, 200);
+        let (s, page) = admin.get("/api/v1/log?direction=entry&camera=gate1");
+        assert_eq!(s, 200, "{ctx}: {page}");
+        let page: Value = serde_json::from_str(&page).expect("json");
+        let ids: Vec<&str> = page["rows"].as_array().expect("rows").iter().filter_map(|r| r["id"].as_str()).collect();
+        assert_eq!(ids.len(), 3, "{ctx}: entries at gate1");
+        let (s, csv) = admin.get("/api/v1/log.csv?direction=entry&camera=gate1");
+        assert_eq!(s, 200, "{ctx}");
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let csv_ids: Vec<String> = reader.records().map(|r| r.expect("row")[10].to_string()).collect();
+        assert_eq!(csv_ids, ids, "{ctx}: the CSV holds exactly the filtered rows, in order");
+        let (_, known) = admin.get("/api/v1/log?q=Nguyễn&known=true");
+        assert_eq!(serde_json::from_str::<Value>(&known).expect("json")["total"], 4, "{ctx}");
+
+        // Deletion on request: photos gone from disk, sync tombstone, audited.
+        let photos = db.dir.join("data/photos");
+        assert_eq!(std::fs::read_dir(&photos).expect("photos").count(), 1);
+        let mut r = admin
+            .agent
+            .delete(&format!("{}/api/v1/people/staff-1", server.url()))
+            .header("X-CSRF-Token", &admin.csrf)
+            .header("Cookie", &admin.cookie)
+            .call()
+            .expect("delete");
+        assert_eq!(r.status(), 200, "{ctx}: {}", r.body_mut().read_to_string().unwrap_or_default());
+        assert_eq!(std::fs::read_dir(&photos).expect("photos").count(), 0, "{ctx}: photo removed");
+        assert_eq!(people_count(&admin), 0);
+        let mut g = http()
+            .get(&format!("{}/api/v1/gallery?since=1", server.url()))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("gallery");
+        let delta: Value = g.body_mut().read_json().expect("json");
+        assert_eq!(delta["removed"], json!(["staff-1"]), "{ctx}: edges learn of the deletion");
+    }
+}
+
+/// Reads SSE `data:` lines until one contains `needle` (or the time runs out).
+fn sse_until(reader: &mut impl BufRead, needle: &str, limit: Duration) -> Option<String> {
+    let until = Instant::now() + limit;
+    let mut line = String::new();
+    while Instant::now() < until {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line.starts_with("data:") && line.contains(needle) {
+            return Some(line);
+        }
+    }
+    None
+}
+
+#[test]
+fn two_processes_on_one_postgresql_deliver_each_others_alerts() {
+    let db = Db::new(Backend::Postgres, "scale-out");
+    db.user("guard1", "guard", "s1");
+    let token = db.agent("agent-1", "s1");
+    let (a, b) = (Server::start(&db), Server::start(&db));
+    let guard = Browser::login(&b, "guard1");
+    let resp = guard
+        .agent
+        .get(&format!("{}/api/v1/alerts/stream", b.url()))
+        .header("Cookie", &guard.cookie)
+        .call()
+        .expect("stream");
+    assert_eq!(resp.status(), 200);
+    let mut reader = BufReader::new(resp.into_body().into_reader());
+    std::thread::sleep(Duration::from_millis(300));
+    let p = passage("agent-1", "s1", "gate1", None, "entry", now_ms());
+    let alert = anomaly("agent-1", "s1", "gate1", "unknown_person", None, p["id"].as_str());
+    let sent = Instant::now();
+    assert_eq!(ingest(&a, &token, &[p, alert.clone()]).0, 200, "ingested through process A");
+    let id = alert["id"].as_str().expect("id");
+    let got = sse_until(&mut reader, id, Duration::from_secs(5)).expect("the alert reached the guard on process B");
+    eprintln!("alert through A reached a guard on B in {} ms", sent.elapsed().as_millis());
+    assert!(got.contains("unknown_person"));
+    assert!(sent.elapsed() < Duration::from_secs(1), "within a second");
+}

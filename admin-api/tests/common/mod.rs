@@ -1,0 +1,300 @@
+//! Real processes for the admin API's tests: the admin-api binary on a
+//! database of either kind (a fresh SQLite file, or a fresh database on the
+//! PostgreSQL server `make setup` starts on 127.0.0.1), killed when dropped.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_admin-api"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The PostgreSQL server for tests (see `scripts/setup.sh postgres`).
+pub const PG_ADMIN: &str = "postgres://gatewatch:gatewatch@127.0.0.1:5432/gatewatch";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .env("PGPASSWORD", "gatewatch")
+        .args(["-q", "-h", "127.0.0.1", "-U", "gatewatch", "-d", "gatewatch", "-c", sql])
+        .output()
+        .expect("psql (run `make setup`)");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {} (run `scripts/setup.sh postgres`)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh database of this kind and a data folder, removed when dropped.
+pub struct Db {
+    pub url: String,
+    pub dir: PathBuf,
+    pg_name: Option<String>,
+}
+
+impl Db {
+    pub fn new(backend: Backend, name: &str) -> Db {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("gatewatch-api-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("tmp");
+        match backend {
+            Backend::Sqlite => Db { url: format!("sqlite:{}", dir.join("admin.db").display()), dir, pg_name: None },
+            Backend::Postgres => {
+                let db = format!("gw_test_{}_{n}", std::process::id());
+                psql(&format!("DROP DATABASE IF EXISTS {db}"));
+                psql(&format!("CREATE DATABASE {db}"));
+                Db { url: format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{db}"), dir, pg_name: Some(db) }
+            }
+        }
+    }
+
+    /// Runs an admin-api command; (success, stdout, stderr).
+    pub fn cli_raw(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(repo()).args(["--db", &self.url]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("admin-api");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn cli(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.cli_raw(args, &[]);
+        assert!(ok, "admin-api {args:?}: {err}");
+        out
+    }
+
+    pub fn user(&self, username: &str, role: &str, sites: &str) {
+        let (ok, _, err) = self.cli_raw(
+            &["create-user", "--username", username, "--role", role, "--sites", sites],
+            &[("GATEWATCH_PASSWORD", &password(username))],
+        );
+        assert!(ok, "{err}");
+    }
+
+    pub fn agent(&self, id: &str, site: &str) -> String {
+        self.cli(&["add-agent", "--id", id, "--site", site]).trim().to_string()
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.cli(&["events"]).lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some(db) = &self.pg_name {
+            let _ = Command::new("psql")
+                .env("PGPASSWORD", "gatewatch")
+                .args([
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "gatewatch",
+                    "-d",
+                    "gatewatch",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+                ])
+                .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Test users' passwords (long enough for the policy).
+pub fn password(username: &str) -> String {
+    format!("{username}-password-123")
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(db: &Db) -> Server {
+        let port = free_port();
+        let child = Command::new(bin())
+            .current_dir(repo())
+            .args(["--db", &db.url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(db.dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
+        let s = Server { child, port };
+        let until = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{}/healthz", s.url())).call().is_err() {
+            assert!(Instant::now() < until, "admin API did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client with a cookie jar, signed in as a user.
+pub struct Browser {
+    pub agent: ureq::Agent,
+    pub base: String,
+    pub csrf: String,
+    /// `gw_session=…`, sent back as the `Cookie` header.
+    pub cookie: String,
+}
+
+pub fn http() -> ureq::Agent {
+    ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build())
+}
+
+impl Browser {
+    pub fn login(server: &Server, username: &str) -> Browser {
+        let agent = http();
+        let mut r = agent
+            .post(&format!("{}/api/v1/auth/login", server.url()))
+            .send_json(json!({"username": username, "password": password(username)}))
+            .expect("login");
+        assert_eq!(r.status(), 200, "login {username}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let body: Value = r.body_mut().read_json().expect("json");
+        Browser { agent, base: server.url(), csrf: body["csrf"].as_str().expect("csrf").to_string(), cookie }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let mut r = self.agent.get(&format!("{}{path}", self.base)).header("Cookie", &self.cookie).call().expect("get");
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default())
+    }
+
+    pub fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .header("Cookie", &self.cookie)
+            .send_json(body)
+            .expect("post");
+        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// `multipart/form-data` with a `person` JSON field and photo files.
+    pub fn enrol(&self, person: Value, photos: &[(&str, Vec<u8>)]) -> (u16, Value) {
+        let boundary = "gatewatch-test-boundary-7d1f";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"person\"\r\n\r\n{person}\r\n").as_bytes(),
+        );
+        for (name, bytes) in photos {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut r = self
+            .agent
+            .post(&format!("{}/api/v1/people", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .header("Cookie", &self.cookie)
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..])
+            .expect("post");
+        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+}
+
+/// Sends events as an edge agent would.
+pub fn ingest(server: &Server, token: &str, events: &[Value]) -> (u16, Value) {
+    let mut r = http()
+        .post(&format!("{}/api/v1/events", server.url()))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(events)
+        .expect("post");
+    (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+pub fn photo(person: &str, n: u32) -> Vec<u8> {
+    std::fs::read(repo().join(format!("fixtures/s01_walk_in_720p/gallery/{person}/{n}.jpg")))
+        .expect("fixture photo (run `make fixtures`)")
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A passage event with a face crop (a real face photo) and, optionally, an anomaly about it.
+pub fn passage(agent: &str, site: &str, camera: &str, person: Option<&str>, direction: &str, at_ms: i64) -> Value {
+    use base64::Engine as _;
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(), "agent": agent, "site": site, "camera": camera,
+        "created_ms": at_ms, "type": "passage", "direction": direction, "person_id": person,
+        "similarity": person.map(|_| 0.71), "track": 1, "crossed_at_ms": at_ms, "face_quality": 0.8,
+        "face_jpeg_b64": base64::engine::general_purpose::STANDARD.encode(photo("p01", 1)),
+    })
+}
+
+pub fn anomaly(
+    agent: &str,
+    site: &str,
+    camera: &str,
+    kind: &str,
+    person: Option<&str>,
+    passage_id: Option<&str>,
+) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(), "agent": agent, "site": site, "camera": camera,
+        "created_ms": now_ms(), "type": "anomaly", "kind": kind, "detail": format!("{kind} at {camera}"),
+        "person_id": person, "passage_id": passage_id,
+    })
+}
+
+pub fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).expect("write");
+}
