@@ -35,6 +35,15 @@ if [ ! -s "$DEMO/agent.token" ]; then
   # API (embeddings computed there); the agent syncs them on start.
   "$BIN/admin-api" --db "$DB" enrol-fixture fixtures/s04_unknowns_720p >/dev/null
 fi
+# Demo accounts (a real site creates its first superadmin the same way, with
+# its own password). "Already exists" on a second run is expected.
+demo_user() {
+  GATEWATCH_PASSWORD=$3 "$BIN/admin-api" --db "$DB" create-user --username "$1" --role "$2" --sites demo-site \
+    >/dev/null 2>"$DEMO/create-user.err" || grep -q "already exists" "$DEMO/create-user.err" \
+    || { cat "$DEMO/create-user.err"; exit 1; }
+}
+demo_user guard guard demo-guard-2026
+demo_user admin admin demo-admin-2026
 "$BIN/admin-api" --db "$DB" serve --listen "$API" --data "$DEMO/admin" 2>"$DEMO/admin-api.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$DEMO/rtsp.urls" ] && break; sleep 0.1; done
@@ -70,7 +79,9 @@ cat <<MSG
   gatewatch demo is running
   ─────────────────────────
   RTSP cameras:  $(tr '\n' ' ' <"$DEMO/rtsp.urls")
-  Admin web UI:  http://$API/   (login: not built yet — see README "Status")
+  Web UI:        http://$API/
+  Logins:        guard / demo-guard-2026   (live alerts)
+                 admin / demo-admin-2026   (visitor log, CSV, visitor registration)
   Passages:      logged below as they are stored and sent; stored events:
                  $BIN/admin-api --db $DB events
   Agent health:  curl http://127.0.0.1:${OPS_PORT:-9464}/healthz
