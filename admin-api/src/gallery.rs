@@ -91,9 +91,11 @@ pub async fn delete_person(db: &AnyPool, id: &str) -> Result<Option<i64>, ApiErr
     Ok(Some(version))
 }
 
-/// What an edge at version `since` needs (see the module doc). Expired
-/// people are sent as removals: their embeddings never leave again.
-pub async fn delta_since(db: &AnyPool, since: i64) -> Result<GalleryDelta, ApiError> {
+/// What an edge of `site` at version `since` needs (see the module doc).
+/// Only people allowed at that site (or at every site) are sent; expired
+/// people, and people no longer allowed there, are sent as removals — their
+/// embeddings never leave again.
+pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<GalleryDelta, ApiError> {
     let mut tx = db.begin().await?;
     let version: i64 = sqlx::query("SELECT version FROM gallery_version WHERE id = 1")
         .fetch_one(&mut *tx)
@@ -101,14 +103,18 @@ pub async fn delta_since(db: &AnyPool, since: i64) -> Result<GalleryDelta, ApiEr
         .try_get("version")?;
     let full = since <= 0 || since > version;
     let rows = if full {
-        sqlx::query("SELECT id, name, category, cccd, valid_until, version, deleted FROM people WHERE deleted = 0")
-            .fetch_all(&mut *tx)
-            .await?
+        sqlx::query(
+            "SELECT id, name, category, cccd, valid_until, version, deleted, sites FROM people WHERE deleted = 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?
     } else {
-        sqlx::query("SELECT id, name, category, cccd, valid_until, version, deleted FROM people WHERE version > $1")
-            .bind(since)
-            .fetch_all(&mut *tx)
-            .await?
+        sqlx::query(
+            "SELECT id, name, category, cccd, valid_until, version, deleted, sites FROM people WHERE version > $1",
+        )
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?
     };
     let now_s = pipeline::events::now_ms() / 1000;
     let mut delta = GalleryDelta { version: version as u64, full, people: Vec::new(), removed: Vec::new() };
@@ -116,7 +122,9 @@ pub async fn delta_since(db: &AnyPool, since: i64) -> Result<GalleryDelta, ApiEr
         let id: String = row.try_get("id")?;
         let deleted: i32 = row.try_get("deleted")?;
         let valid_until: Option<i64> = row.try_get("valid_until")?;
-        if deleted != 0 || valid_until.is_some_and(|t| t <= now_s) {
+        let sites: String = row.try_get("sites")?;
+        let allowed_here = sites.is_empty() || sites.split(',').any(|s| s == site);
+        if deleted != 0 || valid_until.is_some_and(|t| t <= now_s) || !allowed_here {
             if !full {
                 delta.removed.push(id);
             }

@@ -213,6 +213,20 @@ fn the_csv_export_is_exactly_the_filtered_rows_and_deletion_is_complete() {
             .expect("gallery");
         let delta: Value = g.body_mut().read_json().expect("json");
         assert_eq!(delta["removed"], json!(["staff-1"]), "{ctx}: edges learn of the deletion");
+        // A person enrolled for another site never reaches this site's edge.
+        db.user("root", "superadmin", "");
+        let (s, body) = Browser::login(&server, "root").enrol(
+            json!({"id": "other-site", "name": "Lê Văn C", "category": "staff", "consent_by": "C", "consent_purpose": "staff", "sites": ["s2"]}),
+            &[("p.jpg", photo("p03", 1))],
+        );
+        assert_eq!(s, 200, "{ctx}: {body}");
+        let mut g = http()
+            .get(&format!("{}/api/v1/gallery?since=0", server.url()))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("gallery");
+        let full: Value = g.body_mut().read_json().expect("json");
+        assert_eq!(full["people"], json!([]), "{ctx}: s1's edge gets nobody from s2");
     }
 }
 

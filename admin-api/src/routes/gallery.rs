@@ -29,7 +29,7 @@ async fn gallery(
     agent: Agent,
     Query(q): Query<Since>,
 ) -> Result<Json<GalleryDelta>, ApiError> {
-    let delta = crate::gallery::delta_since(&state.db, q.since).await?;
+    let delta = crate::gallery::delta_since(&state.db, q.since, &agent.site).await?;
     tracing::debug!(agent = %agent.id, since = q.since, version = delta.version, people = delta.people.len(),
         removed = delta.removed.len(), full = delta.full, "gallery sync");
     Ok(Json(delta))
