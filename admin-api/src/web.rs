@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(|| async { page(include_str!("../web/alerts.html")) }))
         .route("/log", get(|| async { page(include_str!("../web/log.html")) }))
         .route("/register", get(|| async { page(include_str!("../web/register.html")) }))
+        .route("/stats", get(|| async { page(include_str!("../web/stats.html")) }))
+        .route("/report", get(|| async { page(include_str!("../web/report.html")) }))
         .route(
             "/static/app.js",
             get(|| async {

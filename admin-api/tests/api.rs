@@ -272,3 +272,58 @@ fn two_processes_on_one_postgresql_deliver_each_others_alerts() {
     assert!(got.contains("unknown_person"));
     assert!(sent.elapsed() < Duration::from_secs(1), "within a second");
 }
+
+#[test]
+fn statistics_and_the_weekly_and_monthly_reports_count_what_was_ingested() {
+    for backend in BACKENDS {
+        let db = Db::new(backend, "stats");
+        db.user("admin1", "admin", "s1");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        let ctx = format!("{backend:?}");
+        // Tuesday 2026-11-17, 09:00 in Vietnam (02:00 UTC), and the next days.
+        let tue_9am: i64 = 1_795_399_200_000 - 6 * 86_400_000;
+        let at = |day: i64, minutes: i64| tue_9am + day * 86_400_000 + minutes * 60_000;
+        let mut batch = vec![
+            passage("agent-1", "s1", "gate1", Some("p-a"), "entry", at(0, 0)),
+            passage("agent-1", "s1", "gate1", Some("p-a"), "exit", at(0, 30)),
+            passage("agent-1", "s1", "gate1", Some("p-a"), "entry", at(0, 60)),
+            passage("agent-1", "s1", "gate2", None, "entry", at(1, 0)),
+            passage("agent-1", "s1", "gate2", None, "exit", at(1, 5)),
+            // Monday 23rd: outside the week 16–22.
+            passage("agent-1", "s1", "gate1", None, "entry", at(6, 0)),
+        ];
+        let mut a = anomaly("agent-1", "s1", "gate2", "unknown_person", None, batch[3]["id"].as_str());
+        a["created_ms"] = json!(at(1, 0));
+        batch.push(a);
+        assert_eq!(ingest(&server, &token, &batch).0, 200, "{ctx}");
+
+        let (s, weekly) = admin.get("/api/v1/reports/weekly?site=s1&date=2026-11-23&format=csv");
+        assert_eq!(s, 200, "{ctx}: {weekly}");
+        let mut reader = csv::Reader::from_reader(weekly.as_bytes());
+        let rows: Vec<Vec<String>> =
+            reader.records().map(|r| r.expect("row").iter().map(str::to_string).collect()).collect();
+        assert_eq!(rows.len(), 3, "{ctx}: two day/gate rows and the total: {rows:?}");
+        assert_eq!(rows[0][..4], ["2026-11-17", "gate1", "2", "1"], "{ctx}");
+        assert_eq!(rows[1][..4], ["2026-11-18", "gate2", "1", "1"], "{ctx}");
+        // total: entries, exits, unique people, unknown, anomalies
+        assert_eq!(rows[2][2..], ["3", "2", "1", "2", "1"], "{ctx}");
+        let (_, monthly) = admin.get("/api/v1/reports/monthly?site=s1&date=2026-12-10");
+        let monthly: Value = serde_json::from_str(&monthly).expect("json");
+        assert_eq!(
+            (monthly["start"].as_str(), monthly["end_exclusive"].as_str()),
+            (Some("2026-11-15"), Some("2026-12-15"))
+        );
+        assert_eq!(monthly["total"]["entries"], 4, "{ctx}: the whole period, Monday included");
+
+        let (s, stats) = admin.get(&format!("/api/v1/stats?site=s1&from={}&to={}&bucket=day", at(-1, 0), at(7, 0)));
+        assert_eq!(s, 200, "{ctx}: {stats}");
+        let stats: Value = serde_json::from_str(&stats).expect("json");
+        assert_eq!(stats["passages"], 6, "{ctx}");
+        assert_eq!(stats["unique_people"], 1, "{ctx}");
+        assert_eq!(stats["anomalies"]["unknown_person"], 1, "{ctx}");
+        assert_eq!(stats["peak_hours"][0]["hour"], 9, "{ctx}: most entries between 9 and 10");
+        assert_eq!(admin.get("/api/v1/reports/weekly?site=s2").0, 403, "{ctx}: another site's report");
+    }
+}

@@ -247,5 +247,26 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
     let csv_ids: Vec<Value> = reader.records().map(|r| Value::String(r.expect("row")[10].to_string())).collect();
     assert_eq!(Value::Array(csv_ids), table_ids, "the CSV holds exactly the rows on screen");
     std::fs::write(screenshots().join("log.png"), admin.screenshot().await.expect("screenshot")).expect("save");
+
+    // ---- ANTT statistics as charts, and the printable weekly report.
+    admin.goto(&format!("{}/stats", server.url())).await.expect("goto");
+    let until = Instant::now() + Duration::from_secs(10);
+    while js(&admin, "return document.getElementById('kpis').dataset.loaded || ''").await != "true" {
+        assert!(Instant::now() < until, "statistics did not load");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bars = js(&admin, "return ['chart-flow', 'chart-hours', 'chart-anomalies'].map(id => Array.from(document.querySelectorAll('#' + id + ' rect')).filter(r => Number(r.getAttribute('height')) > 0 && !r.getAttribute('width').startsWith('10')).length)").await;
+    assert!(
+        bars.as_array().is_some_and(|a| a.iter().all(|n| n.as_i64().unwrap_or(0) > 0)),
+        "every chart has bars: {bars}"
+    );
+    let kpis = js(&admin, "return document.getElementById('kpis').innerText").await;
+    assert!(kpis.as_str().unwrap_or("").contains("\n10\n"), "9 history passages + the live one: {kpis}");
+    admin.set_window_size(1280, 1400).await.expect("window");
+    std::fs::write(screenshots().join("stats.png"), admin.screenshot().await.expect("screenshot")).expect("save");
+    let href = js(&admin, "return document.getElementById('r-print').getAttribute('href')").await;
+    admin.goto(&format!("{}{}", server.url(), href.as_str().expect("href"))).await.expect("goto");
+    admin.wait().for_element(Locator::Css("#report-table tbody tr")).await.expect("report rows");
+    std::fs::write(screenshots().join("report.png"), admin.screenshot().await.expect("screenshot")).expect("save");
     admin.close().await.expect("close");
 }

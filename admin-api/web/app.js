@@ -15,6 +15,13 @@ const T = {
     register: "Đăng ký", registered: "Đã đăng ký", ack: "Xác nhận", acked_by: "Đã xác nhận bởi", note: "Ghi chú xử lý:",
     connected: "Đang nhận cảnh báo trực tiếp", reconnecting: "Mất kết nối — đang kết nối lại…", rows: "dòng",
     unknown: "Người lạ", bad_login: "Sai tên đăng nhập hoặc mật khẩu", page: "Trang",
+    statistics: "Thống kê ANTT", period: "Khoảng thời gian", last_day: "24 giờ qua", last_week: "7 ngày qua",
+    last_month: "30 ngày qua", show: "Xem", entries_exits: "Lượt vào / ra", by_hour: "Lượt vào theo giờ trong ngày",
+    anomalies_by_type: "Bất thường theo loại", reports: "Báo cáo định kỳ", report_kind: "Loại báo cáo",
+    weekly: "Tuần (thứ Hai hằng tuần)", monthly: "Tháng (trước ngày 16)", report_date: "Ngày lập báo cáo",
+    download_csv: "Tải CSV", printable: "Bản in", occupancy: "Đang ở trong", unique_people: "Số người (đã đăng ký)",
+    passages: "Lượt qua cổng", unknown_share: "Tỷ lệ người lạ", peak: "Giờ cao điểm", date: "Ngày", print: "In",
+    weekly_title: "Báo cáo tuần", monthly_title: "Báo cáo tháng",
   },
   en: {
     title: "Access control", login: "Sign in", username: "Username", password: "Password", sign_in: "Sign in",
@@ -28,6 +35,13 @@ const T = {
     register: "Register", registered: "Registered", ack: "Acknowledge", acked_by: "Acknowledged by", note: "Note:",
     connected: "Receiving live alerts", reconnecting: "Connection lost — reconnecting…", rows: "rows",
     unknown: "Unknown person", bad_login: "Wrong username or password", page: "Page",
+    statistics: "Security statistics", period: "Period", last_day: "Last 24 hours", last_week: "Last 7 days",
+    last_month: "Last 30 days", show: "Show", entries_exits: "Entries / exits", by_hour: "Entries by hour of day",
+    anomalies_by_type: "Anomalies by type", reports: "Periodic reports", report_kind: "Report",
+    weekly: "Weekly (every Monday)", monthly: "Monthly (before the 16th)", report_date: "Report date",
+    download_csv: "Download CSV", printable: "Printable", occupancy: "Inside now", unique_people: "People (enrolled)",
+    passages: "Passages", unknown_share: "Share unknown", peak: "Peak hours", date: "Date", print: "Print",
+    weekly_title: "Weekly report", monthly_title: "Monthly report",
   },
 };
 let lang = localStorage.getItem("lang") || "vi";
@@ -56,7 +70,7 @@ async function nav() {
   const me = await api("/api/v1/auth/me");
   sessionStorage.setItem("csrf", me.csrf);
   const links = [["/alerts", "live_alerts"]];
-  if (me.user.role !== "guard") links.push(["/log", "visitor_log"], ["/register", "register_visitor"]);
+  if (me.user.role !== "guard") links.push(["/log", "visitor_log"], ["/register", "register_visitor"], ["/stats", "statistics"]);
   const n = $("nav");
   n.innerHTML = "";
   links.forEach(([href, key]) => { const a = document.createElement("a"); a.href = href; a.dataset.t = key; a.style.marginRight = "14px"; n.appendChild(a); });
@@ -203,11 +217,114 @@ async function registerPage() {
   };
 }
 
+// ---- statistics (SVG charts drawn here: no chart library, no CDN)
+const SVGNS = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text != null) e.textContent = text;
+  return e;
+}
+/// Grouped bars: labels[i] with one bar per series (name, colour, values).
+function barChart(box, labels, series, opts = {}) {
+  const W = opts.width || 900, H = opts.height || 240, pad = 34, bottom = 40;
+  // Whole-number gridlines: counts have no fractions.
+  const step = Math.max(1, Math.ceil(Math.max(1, ...series.flatMap((s) => s.values)) / 4));
+  const max = step * 4;
+  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+  const plotW = W - pad - 10, plotH = H - bottom - 10;
+  for (let g = 0; g <= 4; g++) {
+    const y = 10 + plotH - (plotH * g) / 4;
+    svg.append(svgEl("line", { x1: pad, x2: W - 10, y1: y, y2: y, stroke: "#e2e6ec" }));
+    svg.append(svgEl("text", { x: pad - 4, y: y + 4, "text-anchor": "end" }, step * g));
+  }
+  const groupW = plotW / Math.max(1, labels.length), barW = Math.min(60, Math.max(2, (groupW * 0.8) / series.length));
+  labels.forEach((label, i) => {
+    series.forEach((s, j) => {
+      const v = s.values[i] || 0, h = (plotH * v) / max;
+      const x = pad + i * groupW + (groupW - barW * series.length) / 2 + j * barW;
+      const r = svgEl("rect", { x, y: 10 + plotH - h, width: barW - 1, height: h, fill: s.color });
+      r.append(svgEl("title", {}, `${label} · ${s.name}: ${v}`));
+      svg.append(r);
+    });
+    const every = Math.ceil(labels.length / Math.max(1, Math.floor(plotW / 42)));
+    if (i % every === 0) svg.append(svgEl("text", { x: pad + i * groupW + groupW / 2, y: H - bottom + 14, "text-anchor": "middle" }, label));
+  });
+  series.forEach((s, j) => {
+    svg.append(svgEl("rect", { x: pad + j * 110, y: H - 16, width: 10, height: 10, fill: s.color }));
+    svg.append(svgEl("text", { x: pad + j * 110 + 14, y: H - 7 }, s.name));
+  });
+  box.innerHTML = "";
+  box.append(svg);
+}
+function kpi(label, value) {
+  const d = document.createElement("div"); d.className = "card";
+  const v = document.createElement("div"); v.className = "value"; v.textContent = value;
+  const l = document.createElement("div"); l.className = "status"; l.textContent = label;
+  d.append(v, l); return d;
+}
+async function loadStats() {
+  const days = Number($("s-days").value), to = Date.now(), from = to - days * 86400000;
+  const bucket = days <= 1 ? "hour" : "day";
+  const p = new URLSearchParams({ from, to, bucket });
+  if ($("s-site").value) p.set("site", $("s-site").value);
+  const s = await api("/api/v1/stats?" + p.toString());
+  const inside = s.occupancy.reduce((a, o) => a + o.inside, 0);
+  const k = $("kpis"); k.innerHTML = "";
+  k.append(kpi(t("occupancy"), inside), kpi(t("passages"), s.passages), kpi(t("unique_people"), s.unique_people),
+    kpi(t("unknown_share"), Math.round(s.unknown_share * 100) + "%"));
+  // Entries and exits per bucket, all gates together.
+  const starts = [];
+  for (let b = Math.floor((from + 25200000) / s.bucket_ms) * s.bucket_ms - 25200000; b < to; b += s.bucket_ms) starts.push(b);
+  const idx = new Map(starts.map((b, i) => [b, i]));
+  const entries = starts.map(() => 0), exits = starts.map(() => 0);
+  for (const b of s.series) { const i = idx.get(b.start_ms); if (i != null) { entries[i] += b.entries; exits[i] += b.exits; } }
+  const label = (ms) => new Date(ms).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", bucket === "hour"
+    ? { timeZone: "Asia/Ho_Chi_Minh", hour: "2-digit" } : { timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit" });
+  barChart($("chart-flow"), starts.map(label), [{ name: t("entry"), color: "#2b6cb0", values: entries }, { name: t("exit"), color: "#dd6b20", values: exits }]);
+  barChart($("chart-hours"), [...Array(24).keys()].map((h) => h + "h"), [{ name: t("entry"), color: "#2b6cb0", values: s.hourly_entries }], { width: 460, height: 240 });
+  $("peaks").textContent = t("peak") + ": " + s.peak_hours.map((p) => `${p.hour}h–${p.hour + 1}h (${p.entries})`).join(", ");
+  const kinds = Object.keys(s.anomalies);
+  barChart($("chart-anomalies"), kinds.map((k) => k.replace(/_/g, " ")), [{ name: t("anomaly"), color: "#c53030", values: kinds.map((k) => s.anomalies[k]) }], { width: 460, height: 240 });
+  $("kpis").dataset.loaded = "true";
+}
+function reportLinks(me) {
+  const site = $("s-site").value || (me.sites || [])[0] || "";
+  const q = new URLSearchParams({ site, date: $("r-date").value });
+  $("r-csv").href = `/api/v1/reports/${$("r-kind").value}?${q}&format=csv`;
+  $("r-print").href = `/report?kind=${$("r-kind").value}&${q}`;
+}
+async function statsPage() {
+  const me = await nav();
+  $("s-site").value = (me.sites || [])[0] || "";
+  $("r-date").value = new Date(Date.now() + 25200000).toISOString().slice(0, 10);
+  $("stats-form").onsubmit = (e) => { e.preventDefault(); loadStats(); reportLinks(me); };
+  for (const id of ["r-kind", "r-date", "s-site"]) $(id).onchange = () => reportLinks(me);
+  reportLinks(me);
+  await loadStats();
+}
+async function reportPage() {
+  const q = new URLSearchParams(location.search);
+  const kind = q.get("kind") || "weekly";
+  const r = await api(`/api/v1/reports/${kind}?site=${encodeURIComponent(q.get("site") || "")}&date=${q.get("date") || ""}`);
+  $("report-title").textContent = t(kind + "_title") + " · " + r.site;
+  $("report-period").textContent = r.start + " → " + r.end_exclusive + " (UTC+7)";
+  const tb = $("report-table").querySelector("tbody");
+  for (const row of r.rows.concat([r.total])) {
+    const tr = document.createElement("tr");
+    for (const c of [row.date, row.gate, row.entries, row.exits, row.unique_people, row.unknown, row.anomalies]) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
+    tb.append(tr);
+  }
+  for (const [k, n] of Object.entries(r.anomalies_by_kind)) { const li = document.createElement("li"); li.textContent = `${k.replace(/_/g, " ")}: ${n}`; $("report-anomalies").append(li); }
+  $("print").onclick = () => window.print();
+  translate();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   translate();
   const b = $("lang");
   if (b) b.onclick = () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("lang", lang); translate(); if (document.body.dataset.page === "alerts") renderAlerts(); };
-  const pages = { login: loginPage, alerts: alertsPage, log: logPage, register: registerPage };
+  const pages = { login: loginPage, alerts: alertsPage, log: logPage, register: registerPage, stats: statsPage, report: reportPage };
   const f = pages[document.body.dataset.page];
   if (f) f().catch((err) => console.error(err));
 });

@@ -4,3 +4,4 @@ pub mod events;
 pub mod gallery;
 pub mod log;
 pub mod people;
+pub mod stats;

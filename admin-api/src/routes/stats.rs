@@ -1,0 +1,359 @@
+//! ANTT statistics and the periodic reports (admins).
+//!
+//! `GET /api/v1/stats?site&from&to&bucket=hour|day` — entries and exits per
+//! hour or day per site and gate, current occupancy (entries − exits since
+//! local midnight), unique people, share of unknown passers-by, anomalies by
+//! type, and the hour-of-day profile with its peak hours.
+//!
+//! `GET /api/v1/reports/{weekly|monthly}?site&date[&format=csv]` — the
+//! reports the Đề án 06 plans require of each site: **weekly, on Mondays**,
+//! covering the previous Monday–Sunday; **monthly, before the 16th**,
+//! covering the 15th of the previous month to the 14th of the current one
+//! (the reporting period of Decree 09/2019/NĐ-CP). One row per day and gate,
+//! and a total. All times are Vietnam local time (UTC+7).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::AppState;
+use crate::cccd::Date;
+use crate::error::ApiError;
+use crate::routes::people::civil_from_days_pub as civil_from_days;
+use crate::session::RequireAdmin;
+use crate::users::User;
+
+const VN_OFFSET_MS: i64 = 7 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stats", get(stats)).route("/reports/{kind}", get(report))
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    site: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    #[serde(default)]
+    bucket: Option<String>,
+}
+
+#[derive(Serialize, Default, Clone)]
+struct Bucket {
+    start_ms: i64,
+    site: String,
+    camera: String,
+    entries: i64,
+    exits: i64,
+}
+
+/// The sites a request covers: the one asked for (if the user may see it),
+/// else all of the user's sites (`None` = every site, for a superadmin).
+fn sites_for(user: &User, asked: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
+    match asked.filter(|s| !s.is_empty()) {
+        Some(s) if user.sees_site(s) => Ok(Some(vec![s.to_string()])),
+        Some(s) => Err(ApiError::Forbidden(format!("site {s:?} is not yours"))),
+        None if user.role == crate::users::Role::Superadmin => Ok(None),
+        None => Ok(Some(user.sites.clone())),
+    }
+}
+
+/// Passages and anomalies of a period, fetched once and summarised in Rust
+/// (the same code for SQLite and PostgreSQL, no dialect-specific date SQL).
+struct Period {
+    passages: Vec<(i64, String, String, String, Option<String>)>,
+    anomalies: Vec<(i64, String, String)>,
+}
+
+async fn load(state: &AppState, sites: &Option<Vec<String>>, from: i64, to: i64) -> Result<Period, ApiError> {
+    let rows = sqlx::query(
+        "SELECT at_ms, site, camera, kind, direction, person_id, anomaly FROM events WHERE at_ms >= $1 AND at_ms < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&state.db)
+    .await?;
+    let mut p = Period { passages: Vec::new(), anomalies: Vec::new() };
+    for r in rows {
+        let site: String = r.try_get("site")?;
+        if sites.as_ref().is_some_and(|s| !s.contains(&site)) {
+            continue;
+        }
+        let at: i64 = r.try_get("at_ms")?;
+        let camera: String = r.try_get("camera")?;
+        if r.try_get::<String, _>("kind")? == "passage" {
+            p.passages.push((
+                at,
+                site,
+                camera,
+                r.try_get::<Option<String>, _>("direction")?.unwrap_or_default(),
+                r.try_get("person_id")?,
+            ));
+        } else {
+            p.anomalies.push((at, site, r.try_get::<Option<String>, _>("anomaly")?.unwrap_or_default()));
+        }
+    }
+    Ok(p)
+}
+
+fn local_midnight(ms: i64) -> i64 {
+    (ms + VN_OFFSET_MS).div_euclid(DAY_MS) * DAY_MS - VN_OFFSET_MS
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Query(q): Query<StatsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sites = sites_for(&s.user, q.site.as_deref())?;
+    let now = pipeline::events::now_ms();
+    let to = q.to.unwrap_or(now);
+    let from = q.from.unwrap_or(to - 7 * DAY_MS);
+    if from >= to || to - from > 400 * DAY_MS {
+        return Err(ApiError::BadRequest("period: `from` must be before `to`, at most 400 days".into()));
+    }
+    let bucket_ms = match q.bucket.as_deref().unwrap_or("hour") {
+        "hour" => 3_600_000,
+        "day" => DAY_MS,
+        b => return Err(ApiError::BadRequest(format!("bucket {b:?}: hour or day"))),
+    };
+    let period = load(&state, &sites, from, to).await?;
+    let mut series: BTreeMap<(i64, String, String), Bucket> = BTreeMap::new();
+    let mut unique = std::collections::HashSet::new();
+    let mut unknown = 0i64;
+    let mut profile = [0i64; 24];
+    for (at, site, camera, direction, person) in &period.passages {
+        let start = (at + VN_OFFSET_MS).div_euclid(bucket_ms) * bucket_ms - VN_OFFSET_MS;
+        let b = series.entry((start, site.clone(), camera.clone())).or_insert_with(|| Bucket {
+            start_ms: start,
+            site: site.clone(),
+            camera: camera.clone(),
+            ..Default::default()
+        });
+        if direction == "entry" {
+            b.entries += 1;
+            profile[((at + VN_OFFSET_MS).rem_euclid(DAY_MS) / 3_600_000) as usize] += 1;
+        } else {
+            b.exits += 1;
+        }
+        match person {
+            Some(p) => {
+                unique.insert(p.clone());
+            }
+            None => unknown += 1,
+        }
+    }
+    let mut anomalies: BTreeMap<String, i64> = BTreeMap::new();
+    for (_, _, kind) in &period.anomalies {
+        *anomalies.entry(kind.clone()).or_default() += 1;
+    }
+    // Occupancy: today's entries minus exits, per site.
+    let today = load(&state, &sites, local_midnight(now), now + 1).await?;
+    let mut occupancy: BTreeMap<String, i64> = BTreeMap::new();
+    for (_, site, _, direction, _) in &today.passages {
+        *occupancy.entry(site.clone()).or_default() += if direction == "entry" { 1 } else { -1 };
+    }
+    let mut peaks: Vec<(usize, i64)> = profile.iter().copied().enumerate().filter(|(_, n)| *n > 0).collect();
+    peaks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    peaks.truncate(3);
+    let total = period.passages.len() as i64;
+    Ok(Json(serde_json::json!({
+        "from": from, "to": to, "bucket_ms": bucket_ms,
+        "series": series.into_values().collect::<Vec<_>>(),
+        "occupancy": occupancy.into_iter().map(|(site, n)| serde_json::json!({"site": site, "inside": n.max(0)})).collect::<Vec<_>>(),
+        "passages": total,
+        "unique_people": unique.len(),
+        "unknown": unknown,
+        "unknown_share": if total > 0 { unknown as f64 / total as f64 } else { 0.0 },
+        "anomalies": anomalies,
+        "hourly_entries": profile,
+        "peak_hours": peaks.into_iter().map(|(h, n)| serde_json::json!({"hour": h, "entries": n})).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    site: String,
+    /// A day of the report's run (default: today): the report covers the
+    /// period that ends before it (see the module doc).
+    date: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn date_ms(d: Date) -> i64 {
+    days_from_civil(d) * DAY_MS - VN_OFFSET_MS
+}
+
+/// Calendar date → days since 1970-01-01 (inverse of `civil_from_days`).
+fn days_from_civil(d: Date) -> i64 {
+    let (y, m, day) = (d.year as i64 - i64::from(d.month <= 2), d.month as i64, d.day as i64);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The period [start, end) a report run on `day` covers.
+pub fn report_period(kind: &str, day: Date) -> Result<(Date, Date), ApiError> {
+    let days = days_from_civil(day);
+    match kind {
+        "weekly" => {
+            // 1970-01-01 was a Thursday: Monday-based weekday = (days + 3) mod 7.
+            let monday = days - (days + 3).rem_euclid(7);
+            Ok((civil_from_days(monday - 7), civil_from_days(monday)))
+        }
+        "monthly" => {
+            let (y, m) = (day.year, day.month);
+            let end = Date { year: y, month: m, day: 15 };
+            let start =
+                if m == 1 { Date { year: y - 1, month: 12, day: 15 } } else { Date { year: y, month: m - 1, day: 15 } };
+            Ok((start, end))
+        }
+        k => Err(ApiError::NotFound(format!("no report {k:?}: weekly or monthly"))),
+    }
+}
+
+#[derive(Serialize, Default, Clone)]
+struct ReportRow {
+    date: String,
+    gate: String,
+    entries: i64,
+    exits: i64,
+    unique_people: usize,
+    unknown: i64,
+    anomalies: i64,
+}
+
+async fn report(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(kind): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let sites = sites_for(&s.user, Some(&q.site))?;
+    let day = match q.date.as_deref() {
+        Some(d) => Date::parse_iso(d).ok_or_else(|| ApiError::BadRequest(format!("date {d:?}: use YYYY-MM-DD")))?,
+        None => civil_from_days((pipeline::events::now_ms() + VN_OFFSET_MS).div_euclid(DAY_MS)),
+    };
+    let (start, end) = report_period(&kind, day)?;
+    let period = load(&state, &sites, date_ms(start), date_ms(end)).await?;
+    let mut rows: BTreeMap<(String, String), (ReportRow, std::collections::HashSet<String>)> = BTreeMap::new();
+    let day_of = |at: i64| civil_from_days((at + VN_OFFSET_MS).div_euclid(DAY_MS)).to_string();
+    for (at, _, camera, direction, person) in &period.passages {
+        let key = (day_of(*at), camera.clone());
+        let (r, people) = rows.entry(key.clone()).or_insert_with(|| {
+            (ReportRow { date: key.0.clone(), gate: key.1.clone(), ..Default::default() }, Default::default())
+        });
+        if direction == "entry" {
+            r.entries += 1
+        } else {
+            r.exits += 1
+        }
+        match person {
+            Some(p) => {
+                people.insert(p.clone());
+            }
+            None => r.unknown += 1,
+        }
+    }
+    let mut anomalies_by_day: HashMap<String, i64> = HashMap::new();
+    let mut anomalies_by_kind: BTreeMap<String, i64> = BTreeMap::new();
+    for (at, _, kind) in &period.anomalies {
+        *anomalies_by_day.entry(day_of(*at)).or_default() += 1;
+        *anomalies_by_kind.entry(kind.clone()).or_default() += 1;
+    }
+    let mut out: Vec<ReportRow> = Vec::new();
+    let mut total = ReportRow { date: "TOTAL".into(), ..Default::default() };
+    let mut all_people = std::collections::HashSet::new();
+    let mut seen_days = std::collections::HashSet::new();
+    for ((date, _), (mut r, people)) in rows {
+        r.unique_people = people.len();
+        if seen_days.insert(date.clone()) {
+            r.anomalies = anomalies_by_day.get(&date).copied().unwrap_or(0);
+        }
+        total.entries += r.entries;
+        total.exits += r.exits;
+        total.unknown += r.unknown;
+        total.anomalies += r.anomalies;
+        all_people.extend(people);
+        out.push(r);
+    }
+    total.unique_people = all_people.len();
+    total.anomalies = period.anomalies.len() as i64;
+    crate::audit::record(
+        &state.db,
+        &s.user.username,
+        "report",
+        &format!("{kind}:{}", q.site),
+        &format!("{start}..{end}"),
+    )
+    .await?;
+    if q.format.as_deref() == Some("csv") {
+        let io = |e: csv::Error| ApiError::Unavailable(format!("CSV: {e}"));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["date", "gate", "entries", "exits", "unique_people", "unknown", "anomalies"]).map_err(io)?;
+        for r in out.iter().chain(std::iter::once(&total)) {
+            w.write_record([
+                r.date.clone(),
+                r.gate.clone(),
+                r.entries.to_string(),
+                r.exits.to_string(),
+                r.unique_people.to_string(),
+                r.unknown.to_string(),
+                r.anomalies.to_string(),
+            ])
+            .map_err(io)?;
+        }
+        let bytes = w.into_inner().map_err(|e| ApiError::Unavailable(format!("CSV: {e}")))?;
+        let name = format!("attachment; filename=\"gatewatch-{kind}-{}-{start}.csv\"", q.site);
+        return Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)],
+            bytes,
+        )
+            .into_response());
+    }
+    Ok(Json(serde_json::json!({
+        "kind": kind, "site": q.site, "start": start.to_string(), "end_exclusive": end.to_string(),
+        "rows": out, "total": total, "anomalies_by_kind": anomalies_by_kind,
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: u16, m: u8, day: u8) -> Date {
+        Date { year: y, month: m, day }
+    }
+
+    #[test]
+    fn weekly_reports_cover_the_previous_monday_to_sunday() {
+        // Monday 2026-11-23: the week 16–22 November.
+        assert_eq!(report_period("weekly", d(2026, 11, 23)).expect("weekly"), (d(2026, 11, 16), d(2026, 11, 23)));
+        // Any day of that week gives the same report as its Monday.
+        assert_eq!(report_period("weekly", d(2026, 11, 26)).expect("weekly"), (d(2026, 11, 16), d(2026, 11, 23)));
+    }
+
+    #[test]
+    fn monthly_reports_run_from_the_15th_to_the_14th() {
+        assert_eq!(report_period("monthly", d(2026, 11, 16)).expect("monthly"), (d(2026, 10, 15), d(2026, 11, 15)));
+        assert_eq!(report_period("monthly", d(2026, 1, 10)).expect("monthly"), (d(2025, 12, 15), d(2026, 1, 15)));
+    }
+
+    #[test]
+    fn day_numbers_round_trip() {
+        for days in [0, 20_779, 19_000, 25_000] {
+            assert_eq!(days_from_civil(civil_from_days(days)), days);
+        }
+    }
+}
