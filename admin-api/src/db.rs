@@ -115,6 +115,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN passage_id TEXT;
     CREATE INDEX events_at ON events (site, at_ms);
     CREATE INDEX events_passage ON events (passage_id);
+    CREATE TABLE retention (
+        class TEXT PRIMARY KEY,
+        days BIGINT NOT NULL
+    );
     CREATE TABLE corrections (
         event_id TEXT PRIMARY KEY,
         person_id TEXT NOT NULL,

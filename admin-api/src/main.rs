@@ -14,6 +14,7 @@ mod enrol;
 mod error;
 mod gallery;
 mod people;
+mod retention;
 mod routes;
 mod session;
 mod users;
@@ -57,6 +58,12 @@ enum Command {
     },
     /// Print stored events as JSON lines (operators and tests).
     Events,
+    /// Purge what is past its retention now (the server also does it hourly).
+    Purge {
+        /// Folder for face crops and photos (as given to `serve`).
+        #[arg(long, default_value = "data/admin")]
+        data: PathBuf,
+    },
     /// Create a user account (the first superadmin is made this way). The
     /// password is read from GATEWATCH_PASSWORD, else from standard input.
     CreateUser {
@@ -151,6 +158,13 @@ async fn run(cli: Cli) -> Result<()> {
     let db = db::connect(&cli.db).await.with_context(|| format!("cannot open database {}", cli.db))?;
     match cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into() }) {
         Command::Serve { listen, data } => serve(db, &cli.db, listen, data).await,
+        Command::Purge { data } => {
+            let purged = retention::purge(&db, &data, &data.join("crops"), pipeline::events::now_ms())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string(&purged)?);
+            Ok(())
+        }
         Command::CreateUser { username, role, sites } => {
             let role = users::Role::parse(&role)
                 .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use guard, admin or superadmin"))?;
@@ -228,6 +242,7 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
     if postgres {
         hub.listen(url.to_string());
     }
+    retention::spawn_hourly(db.clone(), data.clone(), crops_dir.clone());
     let state = AppState {
         db,
         crops_dir,
@@ -247,6 +262,7 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
         .nest("/api/v1", routes::people::router())
         .nest("/api/v1", routes::log::router())
         .nest("/api/v1", routes::stats::router())
+        .nest("/api/v1", routes::admin::router())
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, "admin API listening");

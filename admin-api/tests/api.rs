@@ -327,3 +327,64 @@ fn statistics_and_the_weekly_and_monthly_reports_count_what_was_ingested() {
         assert_eq!(admin.get("/api/v1/reports/weekly?site=s2").0, 403, "{ctx}: another site's report");
     }
 }
+
+#[test]
+fn retention_purges_old_crops_passages_and_expired_visitors_and_is_audited() {
+    for backend in BACKENDS {
+        let db = Db::new(backend, "retention");
+        db.user("root", "superadmin", "");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let root = Browser::login(&server, "root");
+        let ctx = format!("{backend:?}");
+        let day = 86_400_000;
+        let now = now_ms();
+        let events = vec![
+            passage("agent-1", "s1", "gate1", None, "entry", now - 10 * day), // unknown crop past 7 days
+            passage("agent-1", "s1", "gate1", Some("p-a"), "entry", now - 10 * day), // known crop kept (30 days)
+            passage("agent-1", "s1", "gate1", None, "entry", now - 400 * day), // passage past 365 days
+            passage("agent-1", "s1", "gate1", None, "entry", now),            // fresh
+        ];
+        assert_eq!(ingest(&server, &token, &events).0, 200);
+        let crops = db.dir.join("data/crops");
+        assert_eq!(std::fs::read_dir(&crops).expect("crops").count(), 4);
+        let (s, body) = root.enrol(
+            json!({"id": "v-old", "name": "Khách", "category": "visitor", "valid_until": now / 1000 - 3 * 86_400,
+                   "consent_by": "Khách", "consent_purpose": "visit"}),
+            &[("v.jpg", photo("p02", 1))],
+        );
+        assert_eq!(s, 200, "{ctx}: {body}");
+        let (_, settings) = root.get("/api/v1/retention");
+        assert!(settings.contains("\"unknown_face_crops\":7"), "{ctx}: {settings}");
+
+        let purged = db.cli(&["purge", "--data", db.dir.join("data").to_str().expect("utf8")]);
+        let purged: Value = serde_json::from_str(purged.trim()).expect("json");
+        assert_eq!(purged["unknown_face_crops"], 2, "{ctx}: the 10- and 400-day-old strangers' crops: {purged}");
+        assert_eq!(purged["known_face_crops"], 0, "{ctx}");
+        assert_eq!(purged["passages"], 1, "{ctx}");
+        assert_eq!(purged["expired_visitors"], 1, "{ctx}");
+        assert_eq!(
+            std::fs::read_dir(&crops).expect("crops").count(),
+            2,
+            "{ctx}: the known person's and the fresh crop"
+        );
+        assert_eq!(db.events().len(), 3, "{ctx}");
+        assert_eq!(
+            std::fs::read_dir(db.dir.join("data/photos")).expect("photos").count(),
+            0,
+            "{ctx}: visitor photo gone"
+        );
+        let (_, audit) = root.get("/api/v1/audit?action=purge");
+        assert!(audit.contains("\"actor\":\"retention\""), "{ctx}: {audit}");
+        // Only a superadmin changes retention, within bounds.
+        assert_eq!(root.post_json("/api/v1/retention", json!({})).0, 405, "{ctx}: PUT, not POST");
+        let mut r = root
+            .agent
+            .put(&format!("{}/api/v1/retention", server.url()))
+            .header("X-CSRF-Token", &root.csrf)
+            .header("Cookie", &root.cookie)
+            .send_json(json!({"unknown_face_crops": 0}))
+            .expect("put");
+        assert_eq!(r.status(), 400, "{ctx}: {}", r.body_mut().read_to_string().unwrap_or_default());
+    }
+}
