@@ -13,6 +13,7 @@ mod db;
 mod enrol;
 mod error;
 mod gallery;
+mod openapi;
 mod people;
 mod retention;
 mod routes;
@@ -254,6 +255,7 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .merge(web::router())
         .nest("/api/v1/events", routes::events::router())
         .nest("/api/v1", routes::gallery::router())

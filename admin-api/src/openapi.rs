@@ -1,0 +1,171 @@
+//! The OpenAPI 3.1 document of the JSON API, served at
+//! `GET /api/v1/openapi.json`. Built from one table of every endpoint (method,
+//! path, who may call it, what it does), which a test checks against the
+//! running server: every documented path answers, none with 404.
+
+use serde_json::{Value, json};
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Agent,
+    SignedIn,
+    Admin,
+    Superadmin,
+}
+
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    /// Request body media type, if any.
+    pub body: Option<&'static str>,
+}
+
+const fn ep(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+    body: Option<&'static str>,
+) -> Endpoint {
+    Endpoint { method, path, access, summary, body }
+}
+
+const JSON: Option<&str> = Some("application/json");
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    ep("get", "/healthz", Access::Public, "Liveness", None),
+    ep("get", "/api/v1/openapi.json", Access::Public, "This document", None),
+    ep(
+        "post",
+        "/api/v1/events",
+        Access::Agent,
+        "Ingest a batch of events (≤1000), idempotent by event id; answers the ids durably stored",
+        JSON,
+    ),
+    ep(
+        "get",
+        "/api/v1/gallery",
+        Access::Agent,
+        "Gallery changes after version `since` for the agent's site (full when since=0)",
+        None,
+    ),
+    ep("get", "/api/v1/expectations", Access::Agent, "Who each verification camera of the agent's site expects", None),
+    ep(
+        "post",
+        "/api/v1/auth/login",
+        Access::Public,
+        "Sign in (rate limited); sets the session cookie, returns the CSRF token",
+        JSON,
+    ),
+    ep("post", "/api/v1/auth/logout", Access::SignedIn, "Sign out", JSON),
+    ep("get", "/api/v1/auth/me", Access::SignedIn, "The signed-in user and the session's CSRF token", None),
+    ep("get", "/api/v1/users", Access::Superadmin, "List users", None),
+    ep("post", "/api/v1/users", Access::Superadmin, "Create a user", JSON),
+    ep("get", "/api/v1/alerts", Access::SignedIn, "Recent alerts of the user's sites, with acknowledgements", None),
+    ep(
+        "get",
+        "/api/v1/alerts/stream",
+        Access::SignedIn,
+        "Server-Sent Events: new alerts (`alert`) and acknowledgements (`ack`)",
+        None,
+    ),
+    ep("post", "/api/v1/alerts/{id}/ack", Access::SignedIn, "Acknowledge an alert with a note (audited)", JSON),
+    ep(
+        "get",
+        "/api/v1/people",
+        Access::Admin,
+        "Enrolled people visible to the admin (`q` searches id, name, CCCD)",
+        None,
+    ),
+    ep(
+        "post",
+        "/api/v1/people",
+        Access::Admin,
+        "Enrol a person: `person` JSON + `photo` files, each with exactly one usable face",
+        Some("multipart/form-data"),
+    ),
+    ep(
+        "delete",
+        "/api/v1/people/{id}",
+        Access::Admin,
+        "Delete a person: photos, embeddings, personal data (audited; edges told on sync)",
+        None,
+    ),
+    ep("post", "/api/v1/visitors/qr", Access::Admin, "Parse the CCCD card's QR text into form fields", JSON),
+    ep("get", "/api/v1/faces/photo/{person}", Access::SignedIn, "A person's enrolment photo (audited)", None),
+    ep("get", "/api/v1/faces/crop/{event}", Access::SignedIn, "A passage's face crop (audited)", None),
+    ep("get", "/api/v1/log", Access::Admin, "Visitor log: filtered, paginated passages", None),
+    ep("get", "/api/v1/log.csv", Access::Admin, "Visitor log as CSV: exactly the filtered rows (audited)", None),
+    ep("get", "/api/v1/stats", Access::Admin, "ANTT statistics for a period", None),
+    ep(
+        "get",
+        "/api/v1/reports/{kind}",
+        Access::Admin,
+        "Weekly or monthly report of a site (JSON, or CSV with format=csv)",
+        None,
+    ),
+    ep("get", "/api/v1/retention", Access::Superadmin, "Retention per data class, days", None),
+    ep("put", "/api/v1/retention", Access::Superadmin, "Change retention (days per class, audited)", JSON),
+    ep("get", "/api/v1/audit", Access::Superadmin, "The audit log, newest first (viewing it is audited)", None),
+];
+
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for e in ENDPOINTS {
+        let security = match e.access {
+            Access::Public => json!([]),
+            Access::Agent => json!([{"agentToken": []}]),
+            _ => json!([{"session": [], "csrf": []}]),
+        };
+        let role = match e.access {
+            Access::Public => "anyone",
+            Access::Agent => "an edge agent (its own site only)",
+            Access::SignedIn => "any signed-in user (their sites)",
+            Access::Admin => "admins and superadmins (their sites)",
+            Access::Superadmin => "superadmins",
+        };
+        let params: Vec<Value> = e
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": e.summary,
+            "description": format!("Who: {role}."),
+            "security": security,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "Done"},
+                "400": {"description": "Malformed input; `error` says what to fix", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "401": {"description": "Not signed in / no valid agent token"},
+                "403": {"description": "Not allowed for this role or site, or CSRF token missing"},
+            },
+        });
+        if let Some(media) = e.body {
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"type": if media == "application/json" { "object" } else { "string" }}}}});
+        }
+        paths.entry(e.path.to_string()).or_insert_with(|| json!({}))[e.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "gatewatch admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Edge agents (bearer token), gate guards and UBND admins (session cookie + X-CSRF-Token on every state change). Times are unix milliseconds unless stated; the UI shows Vietnam time (UTC+7).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "agentToken": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::session::COOKIE},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+            },
+            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}},
+        },
+    })
+}
