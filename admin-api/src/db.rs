@@ -125,6 +125,8 @@ const MIGRATIONS: &[&str] = &[
         user_id TEXT NOT NULL,
         at_ms BIGINT NOT NULL
     )",
+    // 4: corrections teach the gallery: faces marked "not this person".
+    "ALTER TABLE embeddings ADD COLUMN negative INTEGER NOT NULL DEFAULT 0",
 ];
 
 pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {

@@ -67,6 +67,27 @@ pub async fn upsert_person(db: &AnyPool, info: &PersonInfo, embeddings: &[Stored
     Ok(version)
 }
 
+/// Records a face that is *not* this person (a correction); the person's
+/// record changes, so edges get it on their next sync.
+pub async fn add_negative(db: &AnyPool, person: &str, negative: &StoredEmbedding) -> Result<i64, ApiError> {
+    let mut tx = db.begin().await?;
+    let version = bump_version(&mut tx).await?;
+    let vector = serde_json::to_string(&negative.vector).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    sqlx::query(
+        "INSERT INTO embeddings (id, person_id, model_id, vector, created_ms, negative) VALUES ($1, $2, $3, $4, $5, 1)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(person)
+    .bind(&negative.model_id)
+    .bind(vector)
+    .bind(pipeline::events::now_ms())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE people SET version = $2 WHERE id = $1").bind(person).bind(version).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
 /// Deletes a person: embeddings and personal data erased, a tombstone kept
 /// for sync. `None` when there was no such (live) person.
 pub async fn delete_person(db: &AnyPool, id: &str) -> Result<Option<i64>, ApiError> {
@@ -138,20 +159,23 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
             valid_until,
             id,
         };
-        let mut embeddings = Vec::new();
-        for e in sqlx::query("SELECT model_id, vector FROM embeddings WHERE person_id = $1 ORDER BY created_ms, id")
-            .bind(&person.id)
-            .fetch_all(&mut *tx)
-            .await?
+        let (mut embeddings, mut negatives) = (Vec::new(), Vec::new());
+        for e in sqlx::query(
+            "SELECT model_id, vector, negative FROM embeddings WHERE person_id = $1 ORDER BY created_ms, id",
+        )
+        .bind(&person.id)
+        .fetch_all(&mut *tx)
+        .await?
         {
             let vector: String = e.try_get("vector")?;
             let vector: Embedding = serde_json::from_str(&vector).map_err(|err| {
                 ApiError::BadRequest(format!("stored embedding of {} is unreadable: {err}", person.id))
             })?;
-            embeddings.push(StoredEmbedding { model_id: e.try_get("model_id")?, vector });
+            let stored = StoredEmbedding { model_id: e.try_get("model_id")?, vector };
+            if e.try_get::<i32, _>("negative")? != 0 { negatives.push(stored) } else { embeddings.push(stored) }
         }
         let v: i64 = row.try_get("version")?;
-        delta.people.push(PersonRecord { person, embeddings, version: v as u64 });
+        delta.people.push(PersonRecord { person, embeddings, negatives, version: v as u64 });
     }
     tx.commit().await?;
     Ok(delta)

@@ -100,6 +100,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("get", "/api/v1/faces/crop/{event}", Access::SignedIn, "A passage's face crop (audited)", None),
     ep("get", "/api/v1/log", Access::Admin, "Visitor log: filtered, paginated passages", None),
     ep("get", "/api/v1/log.csv", Access::Admin, "Visitor log as CSV: exactly the filtered rows (audited)", None),
+    ep(
+        "post",
+        "/api/v1/passages/{id}/not-person",
+        Access::Admin,
+        "\"This is not X\": unmatch a passage and learn its face as a negative example of X",
+        JSON,
+    ),
     ep("get", "/api/v1/stats", Access::Admin, "ANTT statistics for a period", None),
     ep(
         "get",

@@ -422,3 +422,56 @@ fn the_openapi_document_lists_every_endpoint_and_each_one_answers() {
         }
     }
 }
+
+#[test]
+fn this_is_not_x_unmatches_the_passage_and_teaches_the_gallery() {
+    use base64::Engine as _;
+    for backend in BACKENDS {
+        let db = Db::new(backend, "correction");
+        db.user("admin1", "admin", "s1");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        let ctx = format!("{backend:?}");
+        let (s, body) = admin.enrol(
+            json!({"id": "staff-a", "name": "An", "category": "staff", "consent_by": "An", "consent_purpose": "staff", "sites": ["s1"]}),
+            &[("a.jpg", photo("p01", 1))],
+        );
+        assert_eq!(s, 200, "{ctx}: {body}");
+        // The edge matched someone else's face (p02's) to staff-a.
+        let mut p = passage("agent-1", "s1", "gate1", Some("staff-a"), "entry", now_ms());
+        p["face_jpeg_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(photo("p02", 2)));
+        assert_eq!(ingest(&server, &token, std::slice::from_ref(&p)).0, 200);
+        let id = p["id"].as_str().expect("id");
+        let (s, body) = admin.post_json(&format!("/api/v1/passages/{id}/not-person"), json!({}));
+        assert_eq!(s, 200, "{ctx}: {body}");
+        assert_eq!(
+            (body["not_person"].as_str(), body["learned"].as_bool()),
+            (Some("staff-a"), Some(true)),
+            "{ctx}: {body}"
+        );
+        let (_, log) = admin.get("/api/v1/log?known=true");
+        assert_eq!(
+            serde_json::from_str::<Value>(&log).expect("json")["total"],
+            0,
+            "{ctx}: no longer counted as staff-a"
+        );
+        let mut g = http()
+            .get(&format!("{}/api/v1/gallery?since=0", server.url()))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("gallery");
+        let full: Value = g.body_mut().read_json().expect("json");
+        let a = full["people"]
+            .as_array()
+            .expect("people")
+            .iter()
+            .find(|r| r["person"]["id"] == "staff-a")
+            .expect("staff-a");
+        assert_eq!(a["negatives"].as_array().map(Vec::len), Some(1), "{ctx}: edges learn the correction");
+        assert_eq!(a["embeddings"].as_array().map(Vec::len), Some(1), "{ctx}");
+        // Correcting a passage that matched nobody is refused.
+        let (s, _) = admin.post_json(&format!("/api/v1/passages/{id}/not-person"), json!({}));
+        assert_eq!(s, 409, "{ctx}");
+    }
+}

@@ -21,7 +21,7 @@ const T = {
     weekly: "Tuần (thứ Hai hằng tuần)", monthly: "Tháng (trước ngày 16)", report_date: "Ngày lập báo cáo",
     download_csv: "Tải CSV", printable: "Bản in", occupancy: "Đang ở trong", unique_people: "Số người (đã đăng ký)",
     passages: "Lượt qua cổng", unknown_share: "Tỷ lệ người lạ", peak: "Giờ cao điểm", date: "Ngày", print: "In",
-    weekly_title: "Báo cáo tuần", monthly_title: "Báo cáo tháng",
+    weekly_title: "Báo cáo tuần", monthly_title: "Báo cáo tháng", not_person: "Không phải người này",
   },
   en: {
     title: "Access control", login: "Sign in", username: "Username", password: "Password", sign_in: "Sign in",
@@ -41,7 +41,7 @@ const T = {
     weekly: "Weekly (every Monday)", monthly: "Monthly (before the 16th)", report_date: "Report date",
     download_csv: "Download CSV", printable: "Printable", occupancy: "Inside now", unique_people: "People (enrolled)",
     passages: "Passages", unknown_share: "Share unknown", peak: "Peak hours", date: "Date", print: "Print",
-    weekly_title: "Weekly report", monthly_title: "Monthly report",
+    weekly_title: "Weekly report", monthly_title: "Monthly report", not_person: "Not this person",
   },
 };
 let lang = localStorage.getItem("lang") || "vi";
@@ -176,6 +176,11 @@ async function loadLog() {
     for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
     const td = document.createElement("td");
     if (row.has_face) { const img = document.createElement("img"); img.loading = "lazy"; img.src = "/api/v1/faces/crop/" + row.id; img.alt = "face"; td.appendChild(img); }
+    if (row.person_id) {
+      const b = document.createElement("button"); b.type = "button"; b.className = "not-person"; b.dataset.t = "not_person"; b.textContent = t("not_person");
+      b.onclick = async () => { if (confirm(t("not_person") + ": " + (row.name || row.person_id) + "?")) { await api("/api/v1/passages/" + row.id + "/not-person", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }); loadLog(); } };
+      td.appendChild(b);
+    }
     tr.appendChild(td); tb.appendChild(tr);
   }
 }

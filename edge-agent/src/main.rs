@@ -129,7 +129,7 @@ fn enrol_into_cache(config: &std::path::Path, dir: &std::path::Path) -> Result<(
     for (i, person) in gallery.people().iter().enumerate() {
         let embeddings =
             gallery.embeddings_of(i).map(|vector| StoredEmbedding { model_id: model_id.clone(), vector }).collect();
-        store.upsert(PersonRecord { person: person.clone(), embeddings, version: 0 }, None)?;
+        store.upsert(PersonRecord { person: person.clone(), embeddings, negatives: vec![], version: 0 }, None)?;
     }
     println!(
         "enrolled {} people into {} (gallery version {})",

@@ -62,6 +62,10 @@ pub struct StoredEmbedding {
 pub struct PersonRecord {
     pub person: PersonInfo,
     pub embeddings: Vec<StoredEmbedding>,
+    /// Faces an admin marked as "this is not this person": a probe closer to
+    /// one of them than to the person's own photos is not matched to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub negatives: Vec<StoredEmbedding>,
     /// Gallery version at which this record last changed.
     pub version: u64,
 }
@@ -87,6 +91,9 @@ pub struct Gallery {
     centroid_scale: Vec<f32>,
     /// Embeddings left out because another model made them.
     pub skipped_other_model: usize,
+    /// Corrections ("this is not X"), row-major f32; person i's are `negative_rows[i]`.
+    negatives: Vec<f32>,
+    negative_rows: Vec<std::ops::Range<usize>>,
 }
 
 /// Shared, swappable gallery: readers clone the `Arc` and search without locks held.
@@ -174,16 +181,28 @@ impl Gallery {
             let (ours, theirs): (Vec<_>, Vec<_>) = r.embeddings.iter().partition(|e| e.model_id == model_id);
             g.skipped_other_model += theirs.len();
             let vectors: Vec<Embedding> = ours.iter().map(|e| e.vector).collect();
-            g.add(r.person.clone(), &vectors);
+            let negatives: Vec<Embedding> =
+                r.negatives.iter().filter(|e| e.model_id == model_id).map(|e| e.vector).collect();
+            g.add_with_negatives(r.person.clone(), &vectors, &negatives);
         }
         g
     }
 
     /// Adds a person with their embeddings (people with none are ignored).
     pub fn add(&mut self, person: PersonInfo, vectors: &[Embedding]) {
+        self.add_with_negatives(person, vectors, &[]);
+    }
+
+    /// Adds a person with their embeddings and their corrections.
+    pub fn add_with_negatives(&mut self, person: PersonInfo, vectors: &[Embedding], negatives: &[Embedding]) {
         if vectors.is_empty() {
             return;
         }
+        let n0 = self.negatives.len() / EMBEDDING_DIM;
+        for v in negatives {
+            self.negatives.extend_from_slice(&v.0);
+        }
+        self.negative_rows.push(n0..n0 + negatives.len());
         let start = self.embeddings.len() / EMBEDDING_DIM;
         let mut mean = [0.0f32; EMBEDDING_DIM];
         for v in vectors {
@@ -248,6 +267,15 @@ impl Gallery {
             .clone()
             .map(|r| dot_f32(&self.embeddings[r * EMBEDDING_DIM..(r + 1) * EMBEDDING_DIM], &probe.0))
             .fold(f32::MIN, f32::max)
+    }
+
+    /// The best cosine of `probe` to a face marked "not person `index`".
+    pub fn negative_similarity(&self, index: usize, probe: &Embedding) -> Option<f32> {
+        self.negative_rows
+            .get(index)?
+            .clone()
+            .map(|r| dot_f32(&self.negatives[r * EMBEDDING_DIM..(r + 1) * EMBEDDING_DIM], &probe.0))
+            .reduce(f32::max)
     }
 
     /// The `k` most similar people, best first (two-stage search, see module doc).
@@ -435,16 +463,19 @@ mod tests {
             PersonRecord {
                 person: person("a"),
                 embeddings: vec![StoredEmbedding { model_id: "m".into(), vector: e }],
+                negatives: vec![],
                 version: 1,
             },
             PersonRecord {
                 person: PersonInfo { valid_until: Some(100), ..person("b") },
                 embeddings: vec![StoredEmbedding { model_id: "m".into(), vector: e }],
+                negatives: vec![],
                 version: 2,
             },
             PersonRecord {
                 person: person("c"),
                 embeddings: vec![StoredEmbedding { model_id: "other".into(), vector: e }],
+                negatives: vec![],
                 version: 3,
             },
         ];
@@ -462,6 +493,7 @@ mod tests {
             let rec = PersonRecord {
                 person: person("a"),
                 embeddings: vec![StoredEmbedding { model_id: "m".into(), vector: random_unit(3) }],
+                negatives: vec![],
                 version: 0,
             };
             assert_eq!(store.upsert(rec.clone(), None).expect("upsert"), 1);

@@ -79,6 +79,7 @@ mod tests {
         PersonRecord {
             person: PersonInfo { id: id.into(), name: id.into(), category: Category::Visitor, cccd: None, valid_until },
             embeddings: vec![StoredEmbedding { model_id: "m".into(), vector: Embedding(v) }],
+            negatives: vec![],
             version: 0,
         }
     }

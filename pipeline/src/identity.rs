@@ -119,6 +119,15 @@ pub fn decide(samples: &FaceSamples, gallery: &Gallery, cfg: &IdentityConfig) ->
         samples = samples.len(),
         "identity decision"
     );
+    // An admin said a face like this one is not this person ("this is not
+    // X"): when the probe is at least as close to that face as to X's own
+    // photos, the same mistake is not made again.
+    if let Some(wrong) = gallery.negative_similarity(best.person, &probe)
+        && wrong >= best.similarity
+    {
+        tracing::debug!(person = %gallery.person(best.person).id, wrong, "match refused by a correction");
+        return Identity::Unknown { best_similarity: Some(best.similarity) };
+    }
     if best.similarity >= cfg.threshold && best.similarity - second >= cfg.margin {
         let p = gallery.person(best.person);
         Identity::Known {
@@ -208,5 +217,31 @@ mod tests {
         }
         assert_eq!(s.len(), 2);
         assert!(!s.wants(0.4, 2) && s.wants(0.6, 2));
+    }
+
+    #[test]
+    fn a_correction_stops_the_same_mistake() {
+        // A stranger's face (mostly axis 2, a bit of alice) matched alice once.
+        let stranger = mix(2, 0.75, 0, 0.66);
+        let mut samples = FaceSamples::default();
+        samples.offer(0.9, stranger, 3);
+        let cfg = IdentityConfig { threshold: 0.5, margin: 0.05, ..Default::default() };
+        assert_eq!(decide(&samples, &gallery(), &cfg).person_id(), Some("alice"));
+        // An admin marks that passage "not alice": its face becomes alice's negative.
+        let mut corrected = Gallery::new("m");
+        let info = |id: &str| PersonInfo {
+            id: id.into(),
+            name: id.into(),
+            category: Category::Staff,
+            cccd: None,
+            valid_until: None,
+        };
+        corrected.add_with_negatives(info("alice"), &[unit(0)], &[mix(2, 0.8, 0, 0.6)]);
+        corrected.add(info("bob"), &[unit(1)]);
+        assert_eq!(decide(&samples, &corrected, &cfg).person_id(), None, "the same stranger is no longer alice");
+        // Alice herself is still recognised.
+        let mut alice = FaceSamples::default();
+        alice.offer(0.9, mix(0, 0.95, 3, 0.3), 3);
+        assert_eq!(decide(&alice, &corrected, &cfg).person_id(), Some("alice"));
     }
 }

@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod auth;
+pub mod corrections;
 pub mod events;
 pub mod gallery;
 pub mod log;
