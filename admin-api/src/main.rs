@@ -266,6 +266,7 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
         .nest("/api/v1", routes::stats::router())
         .nest("/api/v1", routes::admin::router())
         .nest("/api/v1", routes::corrections::router())
+        .nest("/api/v1", routes::import::router())
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, "admin API listening");

@@ -475,3 +475,62 @@ fn this_is_not_x_unmatches_the_passage_and_teaches_the_gallery() {
         assert_eq!(s, 409, "{ctx}");
     }
 }
+
+#[test]
+fn bulk_import_enrols_the_good_rows_and_explains_the_others() {
+    use std::io::Write;
+    for backend in BACKENDS {
+        let db = Db::new(backend, "import");
+        db.user("admin1", "admin", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        let ctx = format!("{backend:?}");
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, bytes) in [
+            ("staff-01_1.jpg", photo("p01", 1)),
+            ("staff-01_2.jpg", photo("p01", 2)),
+            ("001090001234.jpg", photo("p02", 1)),
+            ("bad/1.jpg", photo("p03", 1)),
+        ] {
+            zip.start_file(name, opts).expect("zip");
+            zip.write_all(&bytes).expect("zip");
+        }
+        let zip_bytes = zip.finish().expect("zip").into_inner();
+        let csv = "id,name,category,cccd,birth_date,sites,valid_until,host,consent_by,consent_purpose\n\
+                   staff-01,Nguyễn Văn An,staff,,,s1,,,Nguyễn Văn An,staff access\n\
+                   ,Trần Thị Bình,visitor,001090001234,,s1,2030-01-31,Phòng Tư pháp,Trần Thị Bình,visit\n\
+                   bad,Lê Văn C,staff,99919000123,,s1,,,C,staff access\n\
+                   nophoto,Phạm D,staff,,,s1,,,D,staff access\n";
+        let boundary = "import-boundary-3f9a";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"people.csv\"\r\n\r\n{csv}\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"photos.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
+        body.extend_from_slice(&zip_bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut r = admin
+            .agent
+            .post(&format!("{}/api/v1/people/import", server.url()))
+            .header("X-CSRF-Token", &admin.csrf)
+            .header("Cookie", &admin.cookie)
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..])
+            .expect("post");
+        assert_eq!(r.status(), 200, "{ctx}");
+        let report: Value = r.body_mut().read_json().expect("json");
+        assert_eq!((report["enrolled"].as_i64(), report["refused"].as_i64()), (Some(2), Some(2)), "{ctx}: {report}");
+        assert!(report["rows"][2]["error"].as_str().unwrap_or("").contains("CCCD"), "{ctx}: {report}");
+        assert!(report["rows"][3]["error"].as_str().unwrap_or("").contains("no photo"), "{ctx}: {report}");
+        let (_, people) = admin.get("/api/v1/people");
+        let people: Vec<Value> = serde_json::from_str(&people).expect("json");
+        let staff = people.iter().find(|p| p["id"] == "staff-01").expect("staff-01");
+        assert_eq!(staff["photos"], 2, "{ctx}: both of staff-01's photos");
+        let visitor = people.iter().find(|p| p["cccd"] == "001090001234").expect("the visitor, matched by CCCD");
+        assert!(visitor["valid_until"].as_i64().is_some_and(|t| t > now_ms() / 1000), "{ctx}");
+    }
+}

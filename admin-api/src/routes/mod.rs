@@ -4,6 +4,7 @@ pub mod auth;
 pub mod corrections;
 pub mod events;
 pub mod gallery;
+pub mod import;
 pub mod log;
 pub mod people;
 pub mod stats;

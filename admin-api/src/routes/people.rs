@@ -35,18 +35,18 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
-struct NewPerson {
+pub struct NewPerson {
     #[serde(default)]
-    id: Option<String>,
-    name: String,
-    category: String,
+    pub id: Option<String>,
+    pub name: String,
+    pub category: String,
     #[serde(default)]
-    cccd: Option<String>,
+    pub cccd: Option<String>,
     /// Unix seconds; visitors default to the end of today (Vietnam time).
     #[serde(default)]
-    valid_until: Option<i64>,
+    pub valid_until: Option<i64>,
     #[serde(flatten)]
-    enrolment: Enrolment,
+    pub enrolment: Enrolment,
 }
 
 fn valid_person_id(id: &str) -> bool {
@@ -89,6 +89,17 @@ async fn enrol(
         }
     }
     let p = person.ok_or_else(|| ApiError::BadRequest("the form needs a `person` field".into()))?;
+    Ok(Json(enrol_one(&state, &s.user, p, photos).await?))
+}
+
+/// Validates and enrols one person with their photos (the form, and each
+/// row of a bulk import). Nothing is stored unless every check passes.
+pub async fn enrol_one(
+    state: &AppState,
+    user: &crate::users::User,
+    p: NewPerson,
+    photos: Vec<(String, Vec<u8>)>,
+) -> Result<serde_json::Value, ApiError> {
     let category = people::category_of(&p.category).ok_or_else(|| {
         ApiError::BadRequest(format!("category {:?}: use staff, resident, visitor or watchlist", p.category))
     })?;
@@ -116,10 +127,10 @@ async fn enrol(
         ));
     }
     let mut enrolment = p.enrolment.clone();
-    if enrolment.sites.is_empty() && s.user.role != crate::users::Role::Superadmin {
-        enrolment.sites = s.user.sites.clone();
+    if enrolment.sites.is_empty() && user.role != crate::users::Role::Superadmin {
+        enrolment.sites = user.sites.clone();
     }
-    if let Some(site) = enrolment.sites.iter().find(|site| !s.user.sees_site(site)) {
+    if let Some(site) = enrolment.sites.iter().find(|site| !user.sees_site(site)) {
         return Err(ApiError::Forbidden(format!("you may not enrol people for site {site:?}")));
     }
     if photos.is_empty() {
@@ -138,8 +149,8 @@ async fn enrol(
     let version = crate::gallery::upsert_person(&state.db, &info, &embeddings).await?;
     people::set_enrolment(&state.db, &id, &enrolment).await?;
     people::store_photos(&state.db, &state.data_dir, &id, &images).await?;
-    crate::audit::record(&state.db, &s.user.username, "enrolment", &id, &format!("{} photo(s)", images.len())).await?;
-    Ok(Json(json!({ "id": id, "gallery_version": version, "photos": images.len(), "valid_until": valid_until })))
+    crate::audit::record(&state.db, &user.username, "enrolment", &id, &format!("{} photo(s)", images.len())).await?;
+    Ok(json!({ "id": id, "gallery_version": version, "photos": images.len(), "valid_until": valid_until }))
 }
 
 fn upload_error(e: &axum::extract::multipart::MultipartError) -> ApiError {

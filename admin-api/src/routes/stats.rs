@@ -192,6 +192,10 @@ fn date_ms(d: Date) -> i64 {
     days_from_civil(d) * DAY_MS - VN_OFFSET_MS
 }
 
+pub fn days_from_civil_pub(d: Date) -> i64 {
+    days_from_civil(d)
+}
+
 /// Calendar date → days since 1970-01-01 (inverse of `civil_from_days`).
 fn days_from_civil(d: Date) -> i64 {
     let (y, m, day) = (d.year as i64 - i64::from(d.month <= 2), d.month as i64, d.day as i64);
