@@ -32,15 +32,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/people/import", post(import).layer(DefaultBodyLimit::max(MAX_ZIP + (5 << 20))))
 }
 
+/// Named photo files (file name, bytes) per person key.
+type PhotosByKey = HashMap<String, Vec<(String, Vec<u8>)>>;
+
 /// Photos in the zip, by key: the folder name, or the file stem without a
 /// trailing `_<number>`.
-fn unpack(zip_bytes: Vec<u8>) -> Result<HashMap<String, Vec<(String, Vec<u8>)>>, ApiError> {
+fn unpack(zip_bytes: Vec<u8>) -> Result<PhotosByKey, ApiError> {
     let bad = |e: String| ApiError::BadRequest(format!("photos zip: {e}"));
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).map_err(|e| bad(e.to_string()))?;
     if archive.len() > MAX_ENTRIES {
         return Err(bad(format!("{} files; at most {MAX_ENTRIES}", archive.len())));
     }
-    let mut out: HashMap<String, Vec<(String, Vec<u8>)>> = HashMap::new();
+    let mut out = PhotosByKey::new();
     let mut unpacked = 0u64;
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
