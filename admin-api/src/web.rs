@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/register", get(|| async { page(include_str!("../web/register.html")) }))
         .route("/stats", get(|| async { page(include_str!("../web/stats.html")) }))
         .route("/report", get(|| async { page(include_str!("../web/report.html")) }))
+        .route("/admin", get(|| async { page(include_str!("../web/admin.html")) }))
         .route(
             "/static/app.js",
             get(|| async {

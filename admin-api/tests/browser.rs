@@ -84,6 +84,7 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
     let db = Db::new(Backend::Sqlite, "browser");
     db.user("guard1", "guard", "s1");
     db.user("admin1", "admin", "s1");
+    db.user("root", "superadmin", "");
     let token = db.agent("agent-1", "s1");
     let server = Server::start(&db);
     let api_admin = Browser::login(&server, "admin1");
@@ -269,4 +270,32 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
     admin.wait().for_element(Locator::Css("#report-table tbody tr")).await.expect("report rows");
     std::fs::write(screenshots().join("report.png"), admin.screenshot().await.expect("screenshot")).expect("save");
     admin.close().await.expect("close");
+
+    // ---- the superadmin: accounts, retention, and the audit trail of all the above.
+    let root = browser(&driver).await;
+    sign_in(&root, &server, "root").await;
+    root.goto(&format!("{}/admin", server.url())).await.expect("goto");
+    root.wait().for_element(Locator::Css("#audit-table tbody tr")).await.expect("audit rows");
+    root.find(Locator::Id("u-name")).await.expect("name").send_keys("guard2").await.expect("type");
+    root.find(Locator::Id("u-pass")).await.expect("pass").send_keys("guard2-password-123").await.expect("type");
+    root.find(Locator::Id("u-sites")).await.expect("sites").send_keys("s1").await.expect("type");
+    root.find(Locator::Css("#user-form button")).await.expect("create").click().await.expect("click");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !js(&root, "return document.getElementById('users-table').innerText")
+        .await
+        .as_str()
+        .unwrap_or("")
+        .contains("guard2")
+    {
+        assert!(Instant::now() < until, "the new account is not listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audit = js(&root, "return document.getElementById('audit-table').innerText").await;
+    let audit = audit.as_str().unwrap_or("");
+    for action in ["login", "face_viewed", "export", "enrolment", "report"] {
+        assert!(audit.contains(action), "audit shows {action}: {audit}");
+    }
+    root.set_window_size(1280, 1300).await.expect("window");
+    std::fs::write(screenshots().join("admin.png"), root.screenshot().await.expect("screenshot")).expect("save");
+    root.close().await.expect("close");
 }

@@ -22,6 +22,11 @@ const T = {
     download_csv: "Tải CSV", printable: "Bản in", occupancy: "Đang ở trong", unique_people: "Số người (đã đăng ký)",
     passages: "Lượt qua cổng", unknown_share: "Tỷ lệ người lạ", peak: "Giờ cao điểm", date: "Ngày", print: "In",
     weekly_title: "Báo cáo tuần", monthly_title: "Báo cáo tháng", not_person: "Không phải người này",
+    administration: "Quản trị", users: "Tài khoản", role: "Vai trò", sites_hint: "Địa điểm (cách nhau bởi dấu phẩy)",
+    create_user: "Tạo tài khoản", retention: "Thời hạn lưu trữ (ngày)", save: "Lưu", audit_log: "Nhật ký truy cập",
+    actor: "Người thực hiện", action: "Hành động", target: "Đối tượng", detail: "Chi tiết", saved: "Đã lưu",
+    bulk_import: "Nhập hàng loạt", bulk_import_hint: "Tệp CSV (id, name, category, cccd, birth_date, sites, valid_until, host, consent_by, consent_purpose) và tệp ZIP ảnh đặt tên theo mã hoặc CCCD",
+    import: "Nhập", import_ok: "đã đăng ký", import_failed: "bị từ chối",
   },
   en: {
     title: "Access control", login: "Sign in", username: "Username", password: "Password", sign_in: "Sign in",
@@ -42,6 +47,11 @@ const T = {
     download_csv: "Download CSV", printable: "Printable", occupancy: "Inside now", unique_people: "People (enrolled)",
     passages: "Passages", unknown_share: "Share unknown", peak: "Peak hours", date: "Date", print: "Print",
     weekly_title: "Weekly report", monthly_title: "Monthly report", not_person: "Not this person",
+    administration: "Administration", users: "Accounts", role: "Role", sites_hint: "Sites (comma-separated)",
+    create_user: "Create account", retention: "Retention (days)", save: "Save", audit_log: "Audit log",
+    actor: "Who", action: "Action", target: "Target", detail: "Detail", saved: "Saved",
+    bulk_import: "Bulk import", bulk_import_hint: "A CSV file (id, name, category, cccd, birth_date, sites, valid_until, host, consent_by, consent_purpose) and a ZIP of photos named by id or CCCD",
+    import: "Import", import_ok: "enrolled", import_failed: "refused",
   },
 };
 let lang = localStorage.getItem("lang") || "vi";
@@ -71,6 +81,7 @@ async function nav() {
   sessionStorage.setItem("csrf", me.csrf);
   const links = [["/alerts", "live_alerts"]];
   if (me.user.role !== "guard") links.push(["/log", "visitor_log"], ["/register", "register_visitor"], ["/stats", "statistics"]);
+  if (me.user.role === "superadmin") links.push(["/admin", "administration"]);
   const n = $("nav");
   n.innerHTML = "";
   links.forEach(([href, key]) => { const a = document.createElement("a"); a.href = href; a.dataset.t = key; a.style.marginRight = "14px"; n.appendChild(a); });
@@ -220,6 +231,47 @@ async function registerPage() {
       $("v-ok").textContent = t("registered") + ": " + r.id;
     } catch (err) { $("v-error").textContent = err.message; }
   };
+  $("import-form").onsubmit = async (e) => {
+    e.preventDefault(); $("i-error").textContent = "";
+    const fd = new FormData(); fd.append("csv", $("i-csv").files[0]); fd.append("photos", $("i-zip").files[0]);
+    try {
+      const r = await api("/api/v1/people/import", { method: "POST", body: fd });
+      const tb = $("import-report").querySelector("tbody"); tb.innerHTML = "";
+      const head = document.createElement("tr"); cells(head, [`${r.enrolled} ${t("import_ok")}, ${r.refused} ${t("import_failed")}`]); tb.append(head);
+      for (const row of r.rows) { const tr = document.createElement("tr"); cells(tr, ["#" + row.line, row.ok ? row.id : row.error]); tb.append(tr); }
+    } catch (err) { $("i-error").textContent = err.message; }
+  };
+}
+
+// ---- administration (superadmins)
+function cells(tr, values) { for (const v of values) { const td = document.createElement("td"); td.textContent = v; tr.append(td); } }
+async function adminPage() {
+  await nav();
+  const loadUsers = async () => {
+    const tb = $("users-table").querySelector("tbody"); tb.innerHTML = "";
+    for (const u of await api("/api/v1/users")) { const tr = document.createElement("tr"); cells(tr, [u.username, u.role, u.sites.join(", ")]); tb.append(tr); }
+  };
+  $("user-form").onsubmit = async (e) => {
+    e.preventDefault(); $("u-error").textContent = "";
+    try {
+      await api("/api/v1/users", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: $("u-name").value, password: $("u-pass").value, role: $("u-role").value, sites: $("u-sites").value.split(",").map((x) => x.trim()).filter(Boolean) }) });
+      $("u-pass").value = ""; $("u-name").value = ""; loadUsers();
+    } catch (err) { $("u-error").textContent = err.message; }
+  };
+  const retention = await api("/api/v1/retention");
+  for (const [cls, days] of Object.entries(retention)) {
+    const d = document.createElement("div"); const l = document.createElement("label"); l.textContent = cls.replace(/_/g, " ");
+    const i = document.createElement("input"); i.type = "number"; i.min = 1; i.max = 3650; i.value = days; i.dataset.cls = cls; d.append(l, i); $("retention-fields").append(d);
+  }
+  $("retention-form").onsubmit = async (e) => {
+    e.preventDefault(); $("r-error").textContent = ""; $("r-ok").textContent = "";
+    const body = {}; $("retention-fields").querySelectorAll("input").forEach((i) => { body[i.dataset.cls] = Number(i.value); });
+    try { await api("/api/v1/retention", { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }); $("r-ok").textContent = t("saved"); } catch (err) { $("r-error").textContent = err.message; }
+  };
+  const audit = await api("/api/v1/audit");
+  const tb = $("audit-table").querySelector("tbody");
+  for (const a of audit.rows) { const tr = document.createElement("tr"); cells(tr, [fmtTime(a.at_ms), a.actor, a.action, a.target, a.detail]); tb.append(tr); }
+  await loadUsers();
 }
 
 // ---- statistics (SVG charts drawn here: no chart library, no CDN)
@@ -329,7 +381,7 @@ document.addEventListener("DOMContentLoaded", () => {
   translate();
   const b = $("lang");
   if (b) b.onclick = () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("lang", lang); translate(); if (document.body.dataset.page === "alerts") renderAlerts(); };
-  const pages = { login: loginPage, alerts: alertsPage, log: logPage, register: registerPage, stats: statsPage, report: reportPage };
+  const pages = { login: loginPage, alerts: alertsPage, log: logPage, register: registerPage, stats: statsPage, report: reportPage, admin: adminPage };
   const f = pages[document.body.dataset.page];
   if (f) f().catch((err) => console.error(err));
 });
