@@ -67,6 +67,15 @@ pub async fn upsert_person(db: &AnyPool, info: &PersonInfo, embeddings: &[Stored
     Ok(version)
 }
 
+/// Marks a person changed (new version) after details edges use were set.
+pub async fn touch(db: &AnyPool, person: &str) -> Result<i64, ApiError> {
+    let mut tx = db.begin().await?;
+    let version = bump_version(&mut tx).await?;
+    sqlx::query("UPDATE people SET version = $2 WHERE id = $1").bind(person).bind(version).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
 /// Records a face that is *not* this person (a correction); the person's
 /// record changes, so edges get it on their next sync.
 pub async fn add_negative(db: &AnyPool, person: &str, negative: &StoredEmbedding) -> Result<i64, ApiError> {
@@ -125,13 +134,13 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
     let full = since <= 0 || since > version;
     let rows = if full {
         sqlx::query(
-            "SELECT id, name, category, cccd, valid_until, version, deleted, sites FROM people WHERE deleted = 0",
+            "SELECT id, name, category, cccd, valid_until, valid_from, version, deleted, sites FROM people WHERE deleted = 0",
         )
         .fetch_all(&mut *tx)
         .await?
     } else {
         sqlx::query(
-            "SELECT id, name, category, cccd, valid_until, version, deleted, sites FROM people WHERE version > $1",
+            "SELECT id, name, category, cccd, valid_until, valid_from, version, deleted, sites FROM people WHERE version > $1",
         )
         .bind(since)
         .fetch_all(&mut *tx)
@@ -157,6 +166,7 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
             category: parse_category(&category)?,
             cccd: row.try_get("cccd")?,
             valid_until,
+            valid_from: row.try_get("valid_from")?,
             id,
         };
         let (mut embeddings, mut negatives) = (Vec::new(), Vec::new());

@@ -203,7 +203,7 @@ async fn run(cli: Cli) -> Result<()> {
             let category = serde_json::from_value(serde_json::Value::String(category.clone()))
                 .map_err(|_| anyhow::anyhow!("--category {category:?}: use staff, resident, visitor or watchlist"))?;
             let valid_until = valid_for_secs.map(|s| pipeline::events::now_ms() / 1000 + s);
-            let info = pipeline::gallery::PersonInfo { id, name, category, cccd, valid_until };
+            let info = pipeline::gallery::PersonInfo { id, name, category, cccd, valid_until, valid_from: None };
             let version = enrol::enrol_photos(&db, info, &photos).await?;
             println!("enrolled; gallery version {version}");
             Ok(())
@@ -259,6 +259,7 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
         .merge(web::router())
         .nest("/api/v1/events", routes::events::router())
         .nest("/api/v1", routes::gallery::router())
+        .nest("/api/v1", routes::gallery::admin_router())
         .nest("/api/v1", routes::auth::router())
         .nest("/api/v1", routes::alerts::router())
         .nest("/api/v1", routes::people::router())

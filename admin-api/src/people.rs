@@ -207,5 +207,5 @@ pub fn person_info(
     cccd: Option<String>,
     valid_until: Option<i64>,
 ) -> PersonInfo {
-    PersonInfo { id, name, category, cccd, valid_until }
+    PersonInfo { id, name, category, cccd, valid_until, valid_from: None }
 }

@@ -534,3 +534,50 @@ fn bulk_import_enrols_the_good_rows_and_explains_the_others() {
         assert!(visitor["valid_until"].as_i64().is_some_and(|t| t > now_ms() / 1000), "{ctx}");
     }
 }
+
+#[test]
+fn admins_set_verification_expectations_and_validity_starts_reach_the_edge() {
+    for backend in BACKENDS {
+        let db = Db::new(backend, "expect");
+        db.user("admin1", "admin", "s1");
+        db.user("admin2", "admin", "s2");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        let ctx = format!("{backend:?}");
+        let start = now_ms() / 1000 + 3600;
+        let (s, body) = admin.enrol(
+            json!({"id": "cand-1", "name": "Thí sinh", "category": "visitor", "valid_from": start,
+                   "consent_by": "Thí sinh", "consent_purpose": "exam", "sites": ["s1"]}),
+            &[("c.jpg", photo("p04", 1))],
+        );
+        assert_eq!(s, 200, "{ctx}: {body}");
+        let put = |b: &Browser, path: &str, body: Value| {
+            let mut r = b
+                .agent
+                .put(&format!("{}{path}", server.url()))
+                .header("X-CSRF-Token", &b.csrf)
+                .header("Cookie", &b.cookie)
+                .send_json(body)
+                .expect("put");
+            (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default())
+        };
+        assert_eq!(put(&admin, "/api/v1/expectations/s1/exam1", json!({"person_id": "cand-1"})).0, 200, "{ctx}");
+        assert_eq!(put(&admin, "/api/v1/expectations/s1/exam1", json!({"person_id": "nobody"})).0, 404, "{ctx}");
+        let other = Browser::login(&server, "admin2");
+        assert_eq!(put(&other, "/api/v1/expectations/s1/exam1", json!({"person_id": null})).0, 403, "{ctx}");
+        let get = |path: &str| -> Value {
+            http()
+                .get(&format!("{}{path}", server.url()))
+                .header("Authorization", &format!("Bearer {token}"))
+                .call()
+                .expect("get")
+                .body_mut()
+                .read_json()
+                .expect("json")
+        };
+        assert_eq!(get("/api/v1/expectations")["cameras"]["exam1"], "cand-1", "{ctx}");
+        let full = get("/api/v1/gallery?since=0");
+        assert_eq!(full["people"][0]["person"]["valid_from"], start, "{ctx}: the edge knows when the enrolment starts");
+    }
+}

@@ -113,6 +113,7 @@ impl GalleryCache {
 
 pub fn run(cache: &GalleryCache, api: &ApiClient, interval: Duration, metrics: &Metrics, shutdown: &Shutdown) {
     let mut next_sync = Instant::now();
+    let mut next_activation: Option<i64> = None;
     while !shutdown.requested() {
         if Instant::now() >= next_sync {
             if let Err(reason) = cache.sync(api, metrics) {
@@ -122,10 +123,14 @@ pub fn run(cache: &GalleryCache, api: &ApiClient, interval: Duration, metrics: &
             next_sync = Instant::now() + interval;
             cache.first_attempt.store(true, std::sync::atomic::Ordering::Release);
         }
-        let expired = cache.store.next_expiry().ok().flatten().is_some_and(|t| t <= now_ms() / 1000);
-        if expired {
+        let now = now_ms() / 1000;
+        let expired = cache.store.next_expiry().ok().flatten().is_some_and(|t| t <= now);
+        // Someone whose enrolment starts now becomes searchable now.
+        let starting = next_activation.is_some_and(|t| t <= now);
+        next_activation = cache.store.next_activation(now).ok().flatten();
+        if expired || starting {
             match cache.purge_expired().and_then(|_| cache.rebuild()) {
-                Ok(people) => tracing::info!(people, "gallery rebuilt after expiry"),
+                Ok(people) => tracing::info!(people, "gallery rebuilt: an enrolment expired or began"),
                 Err(e) => tracing::error!(error = %e, "cannot drop expired enrolments"),
             }
         }

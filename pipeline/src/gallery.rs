@@ -50,6 +50,9 @@ pub struct PersonInfo {
     /// Unix seconds after which the enrolment has expired (visitors).
     #[serde(default)]
     pub valid_until: Option<i64>,
+    /// Unix seconds before which the enrolment is not yet valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,7 +178,7 @@ impl Gallery {
         let mut g = Gallery::new(model_id);
         g.version = version;
         for r in records {
-            if r.person.valid_until.is_some_and(|t| t <= now) {
+            if r.person.valid_until.is_some_and(|t| t <= now) || r.person.valid_from.is_some_and(|t| t > now) {
                 continue;
             }
             let (ours, theirs): (Vec<_>, Vec<_>) = r.embeddings.iter().partition(|e| e.model_id == model_id);
@@ -388,6 +391,12 @@ impl GalleryStore {
         Ok(self.records()?.iter().filter_map(|r| r.person.valid_until).min())
     }
 
+    /// The earliest start of validity after `now` (unix seconds), if any:
+    /// when it comes, the searchable gallery must be rebuilt to include them.
+    pub fn next_activation(&self, now: i64) -> Result<Option<i64>, GalleryError> {
+        Ok(self.records()?.iter().filter_map(|r| r.person.valid_from).filter(|t| *t > now).min())
+    }
+
     pub fn records(&self) -> Result<Vec<PersonRecord>, GalleryError> {
         self.people
             .iter()
@@ -431,7 +440,14 @@ mod tests {
     }
 
     fn person(id: &str) -> PersonInfo {
-        PersonInfo { id: id.into(), name: id.into(), category: Category::Staff, cccd: None, valid_until: None }
+        PersonInfo {
+            id: id.into(),
+            name: id.into(),
+            category: Category::Staff,
+            cccd: None,
+            valid_until: None,
+            valid_from: None,
+        }
     }
 
     fn near(e: &Embedding, seed: u64, amount: f32) -> Embedding {
@@ -482,6 +498,10 @@ mod tests {
         let g = Gallery::from_records("m", 3, &records, 200);
         assert_eq!(g.people().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec!["a"]);
         assert_eq!(g.skipped_other_model, 1);
+        // An enrolment that starts later is not searchable before it starts.
+        let later = PersonRecord { person: PersonInfo { valid_from: Some(300), ..person("d") }, ..records[0].clone() };
+        assert!(Gallery::from_records("m", 3, std::slice::from_ref(&later), 200).is_empty());
+        assert_eq!(Gallery::from_records("m", 3, std::slice::from_ref(&later), 300).len(), 1);
     }
 
     #[test]

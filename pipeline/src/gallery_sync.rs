@@ -77,7 +77,14 @@ mod tests {
         let mut v = [0.0f32; crate::embed::EMBEDDING_DIM];
         v[id.len() % v.len()] = 1.0;
         PersonRecord {
-            person: PersonInfo { id: id.into(), name: id.into(), category: Category::Visitor, cccd: None, valid_until },
+            person: PersonInfo {
+                id: id.into(),
+                name: id.into(),
+                category: Category::Visitor,
+                cccd: None,
+                valid_until,
+                valid_from: None,
+            },
             embeddings: vec![StoredEmbedding { model_id: "m".into(), vector: Embedding(v) }],
             negatives: vec![],
             version: 0,

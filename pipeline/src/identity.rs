@@ -179,6 +179,7 @@ mod tests {
                     category: Category::Staff,
                     cccd: None,
                     valid_until: None,
+                    valid_from: None,
                 },
                 &[unit(i)],
             );
@@ -235,6 +236,7 @@ mod tests {
             category: Category::Staff,
             cccd: None,
             valid_until: None,
+            valid_from: None,
         };
         corrected.add_with_negatives(info("alice"), &[unit(0)], &[mix(2, 0.8, 0, 0.6)]);
         corrected.add(info("bob"), &[unit(1)]);

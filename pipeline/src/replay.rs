@@ -160,6 +160,7 @@ pub fn enrol_fixture(enroller: &mut Enroller, fixture: &Fixture, model_id: &str)
             category: person.spec.category,
             cccd: person.spec.cccd.clone(),
             valid_until: None,
+            valid_from: None,
         };
         gallery.add(info, &vectors);
     }

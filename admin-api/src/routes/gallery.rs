@@ -38,3 +38,41 @@ async fn gallery(
 async fn expectations(State(state): State<AppState>, agent: Agent) -> Result<Json<Expectations>, ApiError> {
     Ok(Json(crate::gallery::expectations(&state.db, &agent.site).await?))
 }
+
+/// Verification mode, admin side: `PUT /api/v1/expectations/{site}/{camera}`
+/// with `{"person_id": "…"}` (or `null` to clear) sets who a camera expects.
+pub fn admin_router() -> Router<AppState> {
+    Router::new().route("/expectations/{site}/{camera}", axum::routing::put(set_expectation))
+}
+
+#[derive(Deserialize)]
+struct Expectation {
+    person_id: Option<String>,
+}
+
+async fn set_expectation(
+    State(state): State<AppState>,
+    crate::session::RequireAdmin(s): crate::session::RequireAdmin,
+    axum::extract::Path((site, camera)): axum::extract::Path<(String, String)>,
+    Json(body): Json<Expectation>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !s.user.sees_site(&site) {
+        return Err(ApiError::Forbidden(format!("site {site:?} is not yours")));
+    }
+    if let Some(p) = &body.person_id
+        && crate::people::names_of(&state.db, std::iter::once(p.clone())).await?.is_empty()
+    {
+        return Err(ApiError::NotFound(format!("no enrolled person {p:?}")));
+    }
+    crate::gallery::set_expectation(&state.db, &site, &camera, body.person_id.as_deref()).await?;
+    let target = format!("{site}/{camera}");
+    crate::audit::record(
+        &state.db,
+        &s.user.username,
+        "expectation",
+        &target,
+        body.person_id.as_deref().unwrap_or("cleared"),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "site": site, "camera": camera, "person_id": body.person_id })))
+}

@@ -148,6 +148,8 @@ pub async fn enrol_one(
     let info = people::person_info(id.clone(), name, category, cccd, valid_until);
     let version = crate::gallery::upsert_person(&state.db, &info, &embeddings).await?;
     people::set_enrolment(&state.db, &id, &enrolment).await?;
+    // Edges read the validity start with the record: publish it as a change.
+    let version = if enrolment.valid_from.is_some() { crate::gallery::touch(&state.db, &id).await? } else { version };
     people::store_photos(&state.db, &state.data_dir, &id, &images).await?;
     crate::audit::record(&state.db, &user.username, "enrolment", &id, &format!("{} photo(s)", images.len())).await?;
     Ok(json!({ "id": id, "gallery_version": version, "photos": images.len(), "valid_until": valid_until }))

@@ -67,6 +67,7 @@ fn main() -> Result<()> {
                     category: Category::Visitor,
                     cccd: None,
                     valid_until: None,
+                    valid_from: None,
                 },
                 &photos,
             );
