@@ -247,6 +247,10 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
     let mut reader = csv::Reader::from_reader(csv.as_str().expect("csv").as_bytes());
     let csv_ids: Vec<Value> = reader.records().map(|r| Value::String(r.expect("row")[10].to_string())).collect();
     assert_eq!(Value::Array(csv_ids), table_ids, "the CSV holds exactly the rows on screen");
+    // The passage detail opens on a click: the face large and every field.
+    admin.find(Locator::Css("#log-table tbody tr")).await.expect("row").click().await.expect("click");
+    let detail = js(&admin, "return document.getElementById('detail').innerText").await;
+    assert!(detail.as_str().unwrap_or("").contains(table_ids[0].as_str().unwrap_or("?")), "{detail}");
     std::fs::write(screenshots().join("log.png"), admin.screenshot().await.expect("screenshot")).expect("save");
 
     // ---- ANTT statistics as charts, and the printable weekly report.

@@ -193,7 +193,22 @@ async function loadLog() {
       td.appendChild(b);
     }
     tr.appendChild(td); tb.appendChild(tr);
+    tr.onclick = (e) => { if (e.target.tagName !== "BUTTON") showDetail(row); };
   }
+}
+// The passage detail: the face large, beside the enrolled photo, and every field.
+function showDetail(row) {
+  const d = $("detail"); d.hidden = false; d.innerHTML = "";
+  const imgs = document.createElement("div"); imgs.className = "faces";
+  if (row.has_face) { const i = document.createElement("img"); i.src = "/api/v1/faces/crop/" + row.id; i.alt = "face"; imgs.append(i); }
+  if (row.person_id) { const i = document.createElement("img"); i.src = "/api/v1/faces/photo/" + encodeURIComponent(row.person_id); i.alt = "enrolled"; imgs.append(i); }
+  const dl = document.createElement("dl");
+  const fields = [["time", fmtTime(row.at_ms)], ["site", row.site], ["gate", row.camera], ["direction", t(row.direction)],
+    ["person", (row.name || t("unknown")) + (row.person_id ? " (" + row.person_id + ")" : "")], ["CCCD", row.cccd || "—"],
+    ["similarity", row.similarity != null ? row.similarity.toFixed(3) : "—"], ["anomaly", row.anomalies.join(", ") || "—"], ["ID", row.id]];
+  for (const [k, v] of fields) { const dt = document.createElement("dt"); dt.textContent = t(k); const dd = document.createElement("dd"); dd.textContent = v; dl.append(dt, dd); }
+  d.append(imgs, dl);
+  d.scrollIntoView({ block: "nearest" });
 }
 async function logPage() {
   await nav();
