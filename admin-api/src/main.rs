@@ -59,6 +59,17 @@ enum Command {
     },
     /// Print stored events as JSON lines (operators and tests).
     Events,
+    /// Bulk import from a CSV of people and a folder of photos named by id
+    /// or CCCD (`p17.jpg`, `p17_2.jpg`, or `p17/…`); prints a report per row.
+    Import {
+        #[arg(long)]
+        csv: PathBuf,
+        #[arg(long)]
+        photos: PathBuf,
+        /// Folder for photos (as given to `serve`).
+        #[arg(long, default_value = "data/admin")]
+        data: PathBuf,
+    },
     /// Purge what is past its retention now (the server also does it hourly).
     Purge {
         /// Folder for face crops and photos (as given to `serve`).
@@ -159,6 +170,26 @@ async fn run(cli: Cli) -> Result<()> {
     let db = db::connect(&cli.db).await.with_context(|| format!("cannot open database {}", cli.db))?;
     match cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into() }) {
         Command::Serve { listen, data } => serve(db, &cli.db, listen, data).await,
+        Command::Import { csv, photos, data } => {
+            let csv_bytes = std::fs::read(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
+            let photos = routes::import::photos_in_folder(&photos).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let state = AppState {
+                db: db.clone(),
+                crops_dir: data.join("crops"),
+                data_dir: data,
+                alerts: alerts::AlertHub::new(false),
+                login_limiter: Default::default(),
+                enrol: Default::default(),
+                tls: false,
+            };
+            let cli =
+                users::User { id: "cli".into(), username: "cli".into(), role: users::Role::Superadmin, sites: vec![] };
+            let report = routes::import::import_rows(&state, &cli, &csv_bytes, photos)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Purge { data } => {
             let purged = retention::purge(&db, &data, &data.join("crops"), pipeline::events::now_ms())
                 .await

@@ -532,6 +532,26 @@ fn bulk_import_enrols_the_good_rows_and_explains_the_others() {
         assert_eq!(staff["photos"], 2, "{ctx}: both of staff-01's photos");
         let visitor = people.iter().find(|p| p["cccd"] == "001090001234").expect("the visitor, matched by CCCD");
         assert!(visitor["valid_until"].as_i64().is_some_and(|t| t > now_ms() / 1000), "{ctx}");
+        // The same from a folder, on the command line.
+        let folder = db.dir.join("import");
+        std::fs::create_dir_all(folder.join("staff-02")).expect("dir");
+        write(&folder.join("staff-02/a.jpg"), &photo("p04", 1));
+        write(
+            &db.dir.join("more.csv"),
+            "id,name,category,sites,consent_by,consent_purpose\nstaff-02,Phạm Thu Dung,staff,s1,Dung,staff access\n"
+                .as_bytes(),
+        );
+        let out = db.cli(&[
+            "import",
+            "--csv",
+            db.dir.join("more.csv").to_str().expect("utf8"),
+            "--photos",
+            folder.to_str().expect("utf8"),
+            "--data",
+            db.dir.join("data").to_str().expect("utf8"),
+        ]);
+        let report: Value = serde_json::from_str(&out).expect("report");
+        assert_eq!(report["enrolled"], 1, "{ctx}: {report}");
     }
 }
 

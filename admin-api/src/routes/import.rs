@@ -61,10 +61,7 @@ fn unpack(zip_bytes: Vec<u8>) -> Result<PhotosByKey, ApiError> {
         let stem = file_name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&file_name);
         let key = match parts.last() {
             Some(folder) => folder.to_string(),
-            None => match stem.rsplit_once('_') {
-                Some((key, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => key.to_string(),
-                _ => stem.to_string(),
-            },
+            None => key_of_stem(stem),
         };
         let mut bytes = Vec::new();
         (&mut file).take(MAX_PHOTO_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| bad(e.to_string()))?;
@@ -130,10 +127,59 @@ async fn import(
     }
     let csv_bytes = csv_bytes.ok_or_else(|| ApiError::BadRequest("the form needs a `csv` file".into()))?;
     let zip_bytes = zip_bytes.ok_or_else(|| ApiError::BadRequest("the form needs a `photos` zip".into()))?;
-    let mut photos = tokio::task::spawn_blocking(move || unpack(zip_bytes))
+    let photos = tokio::task::spawn_blocking(move || unpack(zip_bytes))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))??;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(&csv_bytes[..]);
+    Ok(Json(import_rows(&state, &s.user, &csv_bytes, photos).await?))
+}
+
+/// Photos in a folder, keyed as in a zip (for `admin-api import`).
+pub fn photos_in_folder(dir: &std::path::Path) -> Result<PhotosByKey, ApiError> {
+    let mut out = PhotosByKey::new();
+    let mut visit = |path: &std::path::Path, folder_key: Option<&str>| -> Result<(), ApiError> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let lower = name.to_lowercase();
+        if !(lower.ends_with(".jpg") || lower.ends_with(".jpeg") || lower.ends_with(".png")) {
+            return Ok(());
+        }
+        let bytes = std::fs::read(path)?;
+        if bytes.len() > MAX_PHOTO_BYTES {
+            return Err(ApiError::BadRequest(format!("{}: larger than {} MB", path.display(), MAX_PHOTO_BYTES >> 20)));
+        }
+        let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name);
+        let key = folder_key.map(str::to_string).unwrap_or_else(|| key_of_stem(stem));
+        out.entry(key).or_default().push((name, bytes));
+        Ok(())
+    };
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            let key = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            for inner in std::fs::read_dir(&path)? {
+                visit(&inner?.path(), Some(&key))?;
+            }
+        } else {
+            visit(&path, None)?;
+        }
+    }
+    Ok(out)
+}
+
+fn key_of_stem(stem: &str) -> String {
+    match stem.rsplit_once('_') {
+        Some((key, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => key.to_string(),
+        _ => stem.to_string(),
+    }
+}
+
+/// Enrols every CSV row with its photos; a report per row.
+pub async fn import_rows(
+    state: &AppState,
+    user: &crate::users::User,
+    csv_bytes: &[u8],
+    mut photos: PhotosByKey,
+) -> Result<serde_json::Value, ApiError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(csv_bytes);
     let headers = reader.headers().map_err(|e| ApiError::BadRequest(format!("csv: {e}")))?.clone();
     let col: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_lowercase(), i)).collect();
     for required in ["name", "category"] {
@@ -150,8 +196,8 @@ async fn import(
             Ok(p) => {
                 let mine = [p.id.clone(), p.cccd.clone()].into_iter().flatten().find_map(|k| photos.remove(&k));
                 match mine {
-                    None => Err("no photo named by this row's id or CCCD in the zip".to_string()),
-                    Some(files) => enrol_one(&state, &s.user, p, files).await.map_err(|e| e.to_string()),
+                    None => Err("no photo named by this row's id or CCCD among the photos".to_string()),
+                    Some(files) => enrol_one(state, user, p, files).await.map_err(|e| e.to_string()),
                 }
             }
         };
@@ -166,9 +212,7 @@ async fn import(
             }
         }
     }
-    crate::audit::record(&state.db, &s.user.username, "bulk_import", "", &format!("{ok} enrolled, {failed} refused"))
+    crate::audit::record(&state.db, &user.username, "bulk_import", "", &format!("{ok} enrolled, {failed} refused"))
         .await?;
-    Ok(Json(
-        json!({"enrolled": ok, "refused": failed, "rows": rows, "unused_photos": photos.keys().collect::<Vec<_>>()}),
-    ))
+    Ok(json!({"enrolled": ok, "refused": failed, "rows": rows, "unused_photos": photos.keys().collect::<Vec<_>>()}))
 }
