@@ -143,8 +143,26 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
 }
 
 async fn migrate(pool: &AnyPool) -> anyhow::Result<()> {
+    // A database already at this schema is not written to at all: a CLI
+    // command beside a running server must not contend for SQLite's write
+    // lock (a read transaction upgraded to a write fails at once when another
+    // connection has written meanwhile).
+    let read_version = |pool: &AnyPool| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+                .fetch_one(&pool)
+                .await
+                .and_then(|r| r.try_get::<i64, _>("v"))
+        }
+    };
+    if read_version(pool).await.is_ok_and(|v| v == MIGRATIONS.len() as i64) {
+        return Ok(());
+    }
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").execute(pool).await?;
     let mut tx = pool.begin().await?;
+    // Write first, so this transaction holds the write lock from the start.
+    sqlx::query("INSERT INTO schema_version (version) VALUES (0)").execute(&mut *tx).await?;
     let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
         .fetch_one(&mut *tx)
         .await?

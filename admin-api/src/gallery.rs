@@ -101,12 +101,14 @@ pub async fn add_negative(db: &AnyPool, person: &str, negative: &StoredEmbedding
 /// for sync. `None` when there was no such (live) person.
 pub async fn delete_person(db: &AnyPool, id: &str) -> Result<Option<i64>, ApiError> {
     let mut tx = db.begin().await?;
+    // Write first (the version bump), then look: see `db::migrate` on why.
+    let version = bump_version(&mut tx).await?;
     let exists =
         sqlx::query("SELECT id FROM people WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
+        tx.rollback().await?;
         return Ok(None);
     }
-    let version = bump_version(&mut tx).await?;
     sqlx::query("DELETE FROM embeddings WHERE person_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query(
         "UPDATE people SET name = '', cccd = NULL, valid_until = NULL, deleted = 1, version = $2, updated_ms = $3
