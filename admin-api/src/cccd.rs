@@ -139,6 +139,30 @@ impl Date {
         Date::new(s[4..8].parse().ok()?, s[2..4].parse().ok()?, s[0..2].parse().ok()?)
     }
 
+    /// The date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    pub fn from_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+        Date { year, month, day }
+    }
+
+    /// Days since 1970-01-01 (the inverse of [`Date::from_days`]).
+    pub fn days(self) -> i64 {
+        let (y, m, day) = (self.year as i64 - i64::from(self.month <= 2), self.month as i64, self.day as i64);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// `YYYY-MM-DD`.
     pub fn parse_iso(s: &str) -> Option<Date> {
         let mut it = s.splitn(3, '-');

@@ -206,12 +206,7 @@ fn the_csv_export_is_exactly_the_filtered_rows_and_deletion_is_complete() {
         assert_eq!(r.status(), 200, "{ctx}: {}", r.body_mut().read_to_string().unwrap_or_default());
         assert_eq!(std::fs::read_dir(&photos).expect("photos").count(), 0, "{ctx}: photo removed");
         assert_eq!(people_count(&admin), 0);
-        let mut g = http()
-            .get(&format!("{}/api/v1/gallery?since=1", server.url()))
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .expect("gallery");
-        let delta: Value = g.body_mut().read_json().expect("json");
+        let delta = agent_get(&server, &token, "/api/v1/gallery?since=1");
         assert_eq!(delta["removed"], json!(["staff-1"]), "{ctx}: edges learn of the deletion");
         // A person enrolled for another site never reaches this site's edge.
         db.user("root", "superadmin", "");
@@ -220,12 +215,7 @@ fn the_csv_export_is_exactly_the_filtered_rows_and_deletion_is_complete() {
             &[("p.jpg", photo("p03", 1))],
         );
         assert_eq!(s, 200, "{ctx}: {body}");
-        let mut g = http()
-            .get(&format!("{}/api/v1/gallery?since=0", server.url()))
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .expect("gallery");
-        let full: Value = g.body_mut().read_json().expect("json");
+        let full = agent_get(&server, &token, "/api/v1/gallery?since=0");
         assert_eq!(full["people"], json!([]), "{ctx}: s1's edge gets nobody from s2");
     }
 }
@@ -456,12 +446,7 @@ fn this_is_not_x_unmatches_the_passage_and_teaches_the_gallery() {
             0,
             "{ctx}: no longer counted as staff-a"
         );
-        let mut g = http()
-            .get(&format!("{}/api/v1/gallery?since=0", server.url()))
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .expect("gallery");
-        let full: Value = g.body_mut().read_json().expect("json");
+        let full = agent_get(&server, &token, "/api/v1/gallery?since=0");
         let a = full["people"]
             .as_array()
             .expect("people")
@@ -586,16 +571,7 @@ fn admins_set_verification_expectations_and_validity_starts_reach_the_edge() {
         assert_eq!(put(&admin, "/api/v1/expectations/s1/exam1", json!({"person_id": "nobody"})).0, 404, "{ctx}");
         let other = Browser::login(&server, "admin2");
         assert_eq!(put(&other, "/api/v1/expectations/s1/exam1", json!({"person_id": null})).0, 403, "{ctx}");
-        let get = |path: &str| -> Value {
-            http()
-                .get(&format!("{}{path}", server.url()))
-                .header("Authorization", &format!("Bearer {token}"))
-                .call()
-                .expect("get")
-                .body_mut()
-                .read_json()
-                .expect("json")
-        };
+        let get = |path: &str| agent_get(&server, &token, path);
         assert_eq!(get("/api/v1/expectations")["cameras"]["exam1"], "cand-1", "{ctx}");
         let full = get("/api/v1/gallery?since=0");
         assert_eq!(full["people"][0]["person"]["valid_from"], start, "{ctx}: the edge knows when the enrolment starts");

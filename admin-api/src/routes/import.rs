@@ -52,8 +52,7 @@ fn unpack(zip_bytes: Vec<u8>) -> Result<PhotosByKey, ApiError> {
         }
         // Names are only used as keys: no path is ever created from them.
         let name = file.name().map_err(|e| bad(e.to_string()))?.replace('\\', "/");
-        let lower = name.to_lowercase();
-        if !(lower.ends_with(".jpg") || lower.ends_with(".jpeg") || lower.ends_with(".png")) {
+        if !is_photo_name(&name) {
             continue;
         }
         let mut parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
@@ -77,16 +76,15 @@ fn unpack(zip_bytes: Vec<u8>) -> Result<PhotosByKey, ApiError> {
     Ok(out)
 }
 
-fn end_of_day_vn(d: Date) -> i64 {
-    let days = crate::routes::stats::days_from_civil_pub(d);
-    (days + 1) * 86_400 - 7 * 3600 - 1
-}
-
 fn row_person(rec: &csv::StringRecord, col: &HashMap<String, usize>) -> Result<NewPerson, String> {
     let get =
         |k: &str| col.get(k).and_then(|&i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     let valid_until = match get("valid_until") {
-        Some(v) => Some(end_of_day_vn(Date::parse_iso(&v).ok_or(format!("valid_until {v:?}: use YYYY-MM-DD"))?)),
+        Some(v) => {
+            let day = Date::parse_iso(&v).ok_or(format!("valid_until {v:?}: use YYYY-MM-DD"))?;
+            // Noon of that day (UTC) lies inside the Vietnamese day of the same date.
+            Some(crate::routes::people::end_of_day_vn(day.days() * 86_400 + 12 * 3600))
+        }
         None => None,
     };
     Ok(NewPerson {
@@ -138,8 +136,7 @@ pub fn photos_in_folder(dir: &std::path::Path) -> Result<PhotosByKey, ApiError> 
     let mut out = PhotosByKey::new();
     let mut visit = |path: &std::path::Path, folder_key: Option<&str>| -> Result<(), ApiError> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        let lower = name.to_lowercase();
-        if !(lower.ends_with(".jpg") || lower.ends_with(".jpeg") || lower.ends_with(".png")) {
+        if !is_photo_name(&name) {
             return Ok(());
         }
         let bytes = std::fs::read(path)?;
@@ -163,6 +160,12 @@ pub fn photos_in_folder(dir: &std::path::Path) -> Result<PhotosByKey, ApiError> 
         }
     }
     Ok(out)
+}
+
+/// JPEG or PNG by its name; other files in a zip or folder are ignored.
+fn is_photo_name(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    lower.ends_with(".jpg") || lower.ends_with(".jpeg") || lower.ends_with(".png")
 }
 
 fn key_of_stem(stem: &str) -> String {

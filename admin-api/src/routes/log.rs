@@ -198,7 +198,7 @@ async fn page(
 pub fn local_time(ms: i64) -> String {
     let s = ms.div_euclid(1000) + 7 * 3600;
     let (days, secs) = (s.div_euclid(86_400), s.rem_euclid(86_400));
-    let d = crate::routes::people::civil_from_days_pub(days);
+    let d = crate::cccd::Date::from_days(days);
     format!("{d} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 

@@ -53,8 +53,8 @@ fn valid_person_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// End of the current day in Vietnam (UTC+7), unix seconds.
-fn end_of_day_vn(now_s: i64) -> i64 {
+/// End of the Vietnamese day (UTC+7) containing `now_s`, unix seconds.
+pub fn end_of_day_vn(now_s: i64) -> i64 {
     let offset = 7 * 3600;
     ((now_s + offset).div_euclid(86_400) + 1) * 86_400 - offset - 1
 }
@@ -228,26 +228,8 @@ struct QrText {
 async fn read_qr(_: RequireAdmin, Json(body): Json<QrText>) -> Result<Json<cccd::CardQr>, ApiError> {
     let now = pipeline::events::now_ms() / 1000 + 7 * 3600;
     let days = now.div_euclid(86_400);
-    let today = civil_from_days(days);
+    let today = cccd::Date::from_days(days);
     Ok(Json(cccd::parse_qr(&body.text, today).map_err(|e| ApiError::BadRequest(e.to_string()))?))
-}
-
-pub fn civil_from_days_pub(z: i64) -> cccd::Date {
-    civil_from_days(z)
-}
-
-/// Days since 1970-01-01 → calendar date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> cccd::Date {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = (yoe + era * 400 + i64::from(m <= 2)) as u16;
-    cccd::Date { year: y, month: m, day: d }
 }
 
 fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
@@ -303,8 +285,8 @@ mod tests {
 
     #[test]
     fn calendar_from_days() {
-        assert_eq!(civil_from_days(0), cccd::Date { year: 1970, month: 1, day: 1 });
-        assert_eq!(civil_from_days(20_779), cccd::Date { year: 2026, month: 11, day: 22 });
+        assert_eq!(cccd::Date::from_days(0), cccd::Date { year: 1970, month: 1, day: 1 });
+        assert_eq!(cccd::Date::from_days(20_779), cccd::Date { year: 2026, month: 11, day: 22 });
     }
 
     #[test]

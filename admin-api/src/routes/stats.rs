@@ -25,7 +25,6 @@ use sqlx::Row;
 use crate::AppState;
 use crate::cccd::Date;
 use crate::error::ApiError;
-use crate::routes::people::civil_from_days_pub as civil_from_days;
 use crate::session::RequireAdmin;
 use crate::users::User;
 
@@ -189,31 +188,17 @@ struct ReportQuery {
 }
 
 fn date_ms(d: Date) -> i64 {
-    days_from_civil(d) * DAY_MS - VN_OFFSET_MS
-}
-
-pub fn days_from_civil_pub(d: Date) -> i64 {
-    days_from_civil(d)
-}
-
-/// Calendar date → days since 1970-01-01 (inverse of `civil_from_days`).
-fn days_from_civil(d: Date) -> i64 {
-    let (y, m, day) = (d.year as i64 - i64::from(d.month <= 2), d.month as i64, d.day as i64);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    d.days() * DAY_MS - VN_OFFSET_MS
 }
 
 /// The period [start, end) a report run on `day` covers.
 pub fn report_period(kind: &str, day: Date) -> Result<(Date, Date), ApiError> {
-    let days = days_from_civil(day);
+    let days = day.days();
     match kind {
         "weekly" => {
             // 1970-01-01 was a Thursday: Monday-based weekday = (days + 3) mod 7.
             let monday = days - (days + 3).rem_euclid(7);
-            Ok((civil_from_days(monday - 7), civil_from_days(monday)))
+            Ok((Date::from_days(monday - 7), Date::from_days(monday)))
         }
         "monthly" => {
             let (y, m) = (day.year, day.month);
@@ -246,12 +231,12 @@ async fn report(
     let sites = sites_for(&s.user, Some(&q.site))?;
     let day = match q.date.as_deref() {
         Some(d) => Date::parse_iso(d).ok_or_else(|| ApiError::BadRequest(format!("date {d:?}: use YYYY-MM-DD")))?,
-        None => civil_from_days((pipeline::events::now_ms() + VN_OFFSET_MS).div_euclid(DAY_MS)),
+        None => Date::from_days((pipeline::events::now_ms() + VN_OFFSET_MS).div_euclid(DAY_MS)),
     };
     let (start, end) = report_period(&kind, day)?;
     let period = load(&state, &sites, date_ms(start), date_ms(end)).await?;
     let mut rows: BTreeMap<(String, String), (ReportRow, std::collections::HashSet<String>)> = BTreeMap::new();
-    let day_of = |at: i64| civil_from_days((at + VN_OFFSET_MS).div_euclid(DAY_MS)).to_string();
+    let day_of = |at: i64| Date::from_days((at + VN_OFFSET_MS).div_euclid(DAY_MS)).to_string();
     for (at, _, camera, direction, person) in &period.passages {
         let key = (day_of(*at), camera.clone());
         let (r, people) = rows.entry(key.clone()).or_insert_with(|| {
@@ -357,7 +342,7 @@ mod tests {
     #[test]
     fn day_numbers_round_trip() {
         for days in [0, 20_779, 19_000, 25_000] {
-            assert_eq!(days_from_civil(civil_from_days(days)), days);
+            assert_eq!(Date::from_days(days).days(), days);
         }
     }
 }

@@ -260,6 +260,18 @@ pub fn ingest(server: &Server, token: &str, events: &[Value]) -> (u16, Value) {
     (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
 }
 
+/// A GET as an edge agent (bearer token); the JSON answer.
+pub fn agent_get(server: &Server, token: &str, path: &str) -> Value {
+    http()
+        .get(&format!("{}{path}", server.url()))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("get")
+        .body_mut()
+        .read_json()
+        .expect("json")
+}
+
 pub fn photo(person: &str, n: u32) -> Vec<u8> {
     std::fs::read(repo().join(format!("fixtures/s01_walk_in_720p/gallery/{person}/{n}.jpg")))
         .expect("fixture photo (run `make fixtures`)")
