@@ -1,7 +1,8 @@
 # gatewatch — two commands do everything on a fresh Debian 12 machine:
 #   make demo   set up what is missing, build, run RTSP server + admin API + edge agent
 #   make test   set up what is missing, build, lint, run the whole test suite
-.PHONY: setup models fixtures build lint test demo clean-fixtures
+#   make bench  set up what is missing, build, measure; report in benches/results/
+.PHONY: setup models fixtures build lint test demo bench clean-fixtures
 
 CARGO ?= cargo
 
@@ -26,6 +27,9 @@ test: build lint
 
 demo: build
 	@scripts/demo.sh
+
+bench: build
+	target/release/gatewatch-bench all
 
 clean-fixtures:
 	rm -rf fixtures/s[0-9][0-9]_*/

@@ -87,7 +87,11 @@ impl<'a> CameraWorker<'a> {
         let mut frame = BgrImage::default();
         let mut passages: Vec<Passage> = Vec::new();
         while !self.shared.shutdown.requested() {
-            match feed.next(&mut frame, Duration::from_millis(500)) {
+            let event = feed.next(&mut frame, Duration::from_millis(500));
+            // Events are stamped with the time the frame that produced them
+            // entered the agent: what an alert's end-to-end latency counts from.
+            let frame_arrived_ms = now_ms();
+            match event {
                 FeedEvent::Frame { pts } => {
                     let ts = pts.unwrap_or_else(|| started.elapsed());
                     if let Some(since) = offline_reported.take() {
@@ -136,7 +140,7 @@ impl<'a> CameraWorker<'a> {
                     break;
                 }
             }
-            self.store_passages(start_ms, &mut passages);
+            self.store_passages(start_ms, frame_arrived_ms, &mut passages);
             if window.elapsed() >= Duration::from_secs(5) {
                 let m = self.shared.metrics;
                 m.fps.get_or_create(&self.label).set(window_frames as f64 / window.elapsed().as_secs_f64());
@@ -148,7 +152,7 @@ impl<'a> CameraWorker<'a> {
         }
         // End of stream or shutdown: tracks that crossed become events now.
         self.engine.flush(&mut passages);
-        self.store_passages(start_ms, &mut passages);
+        self.store_passages(start_ms, now_ms(), &mut passages);
         self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
     }
 
@@ -197,7 +201,7 @@ impl<'a> CameraWorker<'a> {
         Verification { expected_person: Some(person), outcome, similarity }
     }
 
-    fn store_passages(&self, start_ms: i64, passages: &mut Vec<Passage>) {
+    fn store_passages(&self, start_ms: i64, frame_arrived_ms: i64, passages: &mut Vec<Passage>) {
         let s = &self.shared;
         for p in passages.drain(..) {
             let crossed_at_ms = start_ms + p.crossed_at.as_millis() as i64;
@@ -210,7 +214,7 @@ impl<'a> CameraWorker<'a> {
                 None => (p.identity.person_id().map(str::to_string), p.identity.similarity()),
             };
             let failed = verification.as_ref().filter(|v| v.outcome == VerificationOutcome::Failed).cloned();
-            let event = Event::with_id(
+            let mut event = Event::with_id(
                 p.id.clone(),
                 s.store.agent(),
                 s.store.site(),
@@ -226,6 +230,7 @@ impl<'a> CameraWorker<'a> {
                     face_jpeg_b64: p.face_jpeg.as_ref().map(|j| base64::engine::general_purpose::STANDARD.encode(j)),
                 }),
             );
+            event.created_ms = frame_arrived_ms;
             let id = event.id.clone();
             s.store.store(event);
             s.metrics.passages.get_or_create(&self.label).inc();
@@ -260,7 +265,9 @@ impl<'a> CameraWorker<'a> {
             for mut a in anomalies {
                 a.passage_id = Some(id.clone());
                 tracing::warn!(camera = %p.camera, kind = ?a.kind, "{}", a.detail);
-                s.store.store(Event::new(s.store.agent(), s.store.site(), &p.camera, EventBody::Anomaly(a)));
+                let mut alert = Event::new(s.store.agent(), s.store.site(), &p.camera, EventBody::Anomaly(a));
+                alert.created_ms = frame_arrived_ms;
+                s.store.store(alert);
             }
         }
     }

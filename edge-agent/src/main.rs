@@ -112,7 +112,7 @@ fn run() -> Result<()> {
         Command::Run { config, drain_secs } => run::run(&config, Duration::from_secs(drain_secs)),
         Command::EnrolFixture { config, fixture } => enrol_into_cache(&config, &fixture),
         Command::Replay { fixtures, json, threads } => {
-            replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, spinning: false })
+            replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, ..Threads::default() })
         }
     }
 }

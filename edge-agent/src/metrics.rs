@@ -84,7 +84,7 @@ impl Metrics {
         r.register("camera_fps", "Frames recognised per second, last 5 s", m.fps.clone());
         r.register("camera_up", "1 while frames arrive from the camera", m.camera_up.clone());
         r.register("detect_seconds", "Face detection time per frame", m.detect_seconds.clone());
-        r.register("embed_seconds", "Face alignment and embedding time per frame", m.embed_seconds.clone());
+        r.register("embed_seconds", "Face embedding (recogniser) time per face", m.embed_seconds.clone());
         r.register("passages", "Passages recognised per camera", m.passages.clone());
         r.register("anomalies", "Anomalies raised, by kind", m.anomalies.clone());
         r.register("outbox_backlog_events", "Events waiting in the outbox", m.outbox_backlog.clone());

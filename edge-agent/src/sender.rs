@@ -29,7 +29,7 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
             if shutdown.requested() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(200));
+            store.wait_for_stored(Duration::from_millis(200));
             continue;
         }
         let events: Vec<_> = batch.iter().map(|p| &p.event).collect();

@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody};
 use pipeline::outbox::{Outbox, OutboxError};
@@ -26,6 +27,9 @@ pub struct EventStore {
     site: String,
     overflow: Mutex<VecDeque<Event>>,
     full: AtomicBool,
+    /// Set when an event is stored, so that the sender wakes at once instead
+    /// of at its next poll (an alert's latency would otherwise include it).
+    stored: (Mutex<bool>, Condvar),
 }
 
 impl EventStore {
@@ -37,6 +41,7 @@ impl EventStore {
             site: site.to_string(),
             overflow: Mutex::new(VecDeque::new()),
             full: AtomicBool::new(false),
+            stored: (Mutex::new(false), Condvar::new()),
         }
     }
 
@@ -52,8 +57,28 @@ impl EventStore {
         self.overflow.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Waits up to `limit` for an event to be stored since the last call.
+    pub fn wait_for_stored(&self, limit: Duration) {
+        let (flag, wake) = &self.stored;
+        let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) =
+            wake.wait_timeout_while(guard, limit, |stored| !*stored).unwrap_or_else(|p| p.into_inner());
+        *guard = false;
+    }
+
+    fn signal_stored(&self) {
+        let (flag, wake) = &self.stored;
+        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_all();
+    }
+
     /// Stores an event durably (or, with the outbox full, as described in the module doc).
     pub fn store(&self, event: Event) {
+        self.store_quietly(event);
+        self.signal_stored();
+    }
+
+    fn store_quietly(&self, event: Event) {
         if let EventBody::Anomaly(a) = &event.body {
             let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
             self.metrics.anomalies.get_or_create(&KindLabel { kind: kind.unwrap_or_default() }).inc();

@@ -150,8 +150,6 @@ impl Engine {
         self.timings.track.push(ms(t2 - t1));
 
         let (w, h) = (frame.width() as f32, frame.height() as f32);
-        let mut embed_time = Duration::ZERO;
-        let mut match_time = Duration::ZERO;
         let gallery = self.gallery();
         for ti in 0..self.tracker.tracks().len() {
             let track = &self.tracker.tracks()[ti];
@@ -167,27 +165,34 @@ impl Engine {
                 state.pending = Some((dir, ts));
                 state.crossings += 1;
             }
-            // Embedding.
-            let s = Instant::now();
-            Self::maybe_embed(&mut self.encoder, &self.config, state, frame, &det, self.frame_index)?;
-            embed_time += s.elapsed();
+            Self::maybe_embed(
+                &mut self.encoder,
+                &self.config,
+                state,
+                frame,
+                &det,
+                self.frame_index,
+                &mut self.timings,
+            )?;
             // Emission after the delay.
             if let Some((dir, crossed_at)) = state.pending
                 && ts.saturating_sub(crossed_at) >= Duration::from_millis(self.config.passage.emit_delay_ms)
             {
-                let s = Instant::now();
                 let track = &self.tracker.tracks()[ti];
-                out.push(Self::passage(&self.camera, &self.config, &gallery, track, state, dir, crossed_at));
+                out.push(Self::passage(
+                    &self.camera,
+                    &self.config,
+                    &gallery,
+                    track,
+                    state,
+                    (dir, crossed_at),
+                    &mut self.timings,
+                ));
                 state.pending = None;
-                match_time += s.elapsed();
             }
         }
-        let s = Instant::now();
         let finished = std::mem::take(&mut self.finished);
         self.finish_tracks(finished, &gallery, out);
-        match_time += s.elapsed();
-        self.timings.embed.push(ms(embed_time));
-        self.timings.matching.push(ms(match_time));
         self.frame_index += 1;
         Ok(())
     }
@@ -207,7 +212,15 @@ impl Engine {
             if let Some(mut state) = self.states.remove(&track.id)
                 && let Some((dir, crossed_at)) = state.pending.take()
             {
-                out.push(Self::passage(&self.camera, &self.config, gallery, &track, &mut state, dir, crossed_at));
+                out.push(Self::passage(
+                    &self.camera,
+                    &self.config,
+                    gallery,
+                    &track,
+                    &mut state,
+                    (dir, crossed_at),
+                    &mut self.timings,
+                ));
             }
         }
         if self.finished.capacity() < finished.capacity() {
@@ -222,6 +235,7 @@ impl Engine {
         frame: &BgrImage,
         det: &Detection,
         frame_index: u64,
+        timings: &mut StageTimings,
     ) -> Result<(), EngineError> {
         let id_cfg = &config.identity;
         let due = state.last_attempt.is_none_or(|f| frame_index >= f + id_cfg.embed_every_frames as u64);
@@ -237,12 +251,17 @@ impl Engine {
         }
         state.last_attempt = Some(frame_index);
         let detector_px = det.bbox.h * config.detector.input_size as f32 / frame.width().max(frame.height()) as f32;
-        let Some(face) = encoder.assess(frame, det, detector_px)? else { return Ok(()) };
+        let started = Instant::now();
+        let assessed = encoder.assess(frame, det, detector_px)?;
+        timings.align.push(ms(started.elapsed()));
+        let Some(face) = assessed else { return Ok(()) };
         let q = face.quality;
         if !q.acceptable(&config.encoder.quality) || !state.samples.wants(q.score, id_cfg.max_samples) {
             return Ok(());
         }
+        let started = Instant::now();
         let embedding = encoder.embed_last()?;
+        timings.embed.push(ms(started.elapsed()));
         state.embeds += 1;
         state.samples.offer(q.score, embedding, id_cfg.max_samples);
         if q.score > state.best_quality {
@@ -258,10 +277,12 @@ impl Engine {
         gallery: &Gallery,
         track: &Track,
         state: &mut TrackState,
-        direction: Direction,
-        crossed_at: Duration,
+        (direction, crossed_at): (Direction, Duration),
+        timings: &mut StageTimings,
     ) -> Passage {
+        let started = Instant::now();
         let identity: Identity = identity::decide(&state.samples, gallery, &config.identity);
+        timings.matching.push(ms(started.elapsed()));
         let face_jpeg = (state.best_quality > 0.0).then(|| thumbnail_jpeg(&state.best_face)).flatten();
         tracing::debug!(
             camera = %camera.id,

@@ -58,13 +58,14 @@ pub struct Scores {
     pub counts: DirectionTotals,
 }
 
-/// p50/p99 per stage, milliseconds per frame.
+/// p50/p99 per stage, milliseconds (see [`StageTimings`] for what one sample is).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StageSummary {
     pub decode: Percentiles,
     pub detect: Percentiles,
-    pub embed: Percentiles,
     pub track: Percentiles,
+    pub align: Percentiles,
+    pub embed: Percentiles,
     #[serde(rename = "match")]
     pub matching: Percentiles,
 }
@@ -74,8 +75,9 @@ impl From<&StageTimings> for StageSummary {
         StageSummary {
             decode: percentiles(&t.decode),
             detect: percentiles(&t.detect),
-            embed: percentiles(&t.embed),
             track: percentiles(&t.track),
+            align: percentiles(&t.align),
+            embed: percentiles(&t.embed),
             matching: percentiles(&t.matching),
         }
     }

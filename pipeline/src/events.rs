@@ -113,7 +113,8 @@ pub struct Event {
     pub agent: String,
     pub site: String,
     pub camera: String,
-    /// Unix milliseconds when the agent created the event.
+    /// Unix milliseconds when the agent created the event; for an event a
+    /// video frame produced, when that frame entered the agent.
     pub created_ms: i64,
     #[serde(flatten)]
     pub body: EventBody,

@@ -62,13 +62,25 @@ type Decoded = Result<(BgrImage, Duration, f32), ReplayError>;
 /// queue with buffer recycling. Returns the number of frames consumed.
 pub fn for_each_frame<E>(
     video: &Path,
+    consume: impl FnMut(&BgrImage, Duration, f32) -> Result<(), E>,
+) -> Result<u64, ReplayError>
+where
+    ReplayError: From<E>,
+{
+    for_each_frame_with(video, SourceOptions::default(), consume)
+}
+
+/// [`for_each_frame`] with chosen decoding options (decoder threads, size).
+pub fn for_each_frame_with<E>(
+    video: &Path,
+    options: SourceOptions,
     mut consume: impl FnMut(&BgrImage, Duration, f32) -> Result<(), E>,
 ) -> Result<u64, ReplayError>
 where
     ReplayError: From<E>,
 {
     let url = SourceUrl::File(video.to_path_buf());
-    let mut source = VideoSource::open(&url, SourceOptions::default())?;
+    let mut source = VideoSource::open(&url, options)?;
     let (frames_tx, frames_rx) = mpsc::sync_channel::<Decoded>(QUEUE_DEPTH);
     let (recycle_tx, recycle_rx) = mpsc::channel::<BgrImage>();
     let path = video.display().to_string();
@@ -113,11 +125,21 @@ where
 }
 
 /// Runs `engine` over every frame of `video`. `progress` is called after each frame.
-pub fn run_video(engine: &mut Engine, video: &Path, mut progress: impl FnMut(u64)) -> Result<ReplayRun, ReplayError> {
+pub fn run_video(engine: &mut Engine, video: &Path, progress: impl FnMut(u64)) -> Result<ReplayRun, ReplayError> {
+    run_video_with(engine, video, SourceOptions::default(), progress)
+}
+
+/// [`run_video`] with chosen decoding options.
+pub fn run_video_with(
+    engine: &mut Engine,
+    video: &Path,
+    options: SourceOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<ReplayRun, ReplayError> {
     let started = Instant::now();
     let mut run = ReplayRun::default();
     let before = std::mem::take(&mut engine.timings);
-    let outcome = for_each_frame(video, |frame, pts, decode_ms| {
+    let outcome = for_each_frame_with(video, options, |frame, pts, decode_ms| {
         engine.timings.decode.push(decode_ms);
         engine.process(frame, pts, &mut run.passages)?;
         run.frames += 1;
@@ -181,7 +203,8 @@ pub fn replay_fixture(
     drop(enroller);
     let camera = CameraContext { id: fixture.name.clone(), line: fixture.camera.line };
     let mut engine = Engine::new(models, camera, config, Arc::new(RwLock::new(Arc::new(gallery))), threads)?;
-    let run = run_video(&mut engine, &fixture.video, progress)?;
+    let options = SourceOptions { decoder_threads: threads.decoder, ..Default::default() };
+    let run = run_video_with(&mut engine, &fixture.video, options, progress)?;
     if run.frames != fixture.camera.frames {
         return Err(ReplayError::FrameCount {
             path: fixture.video.display().to_string(),

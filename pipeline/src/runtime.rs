@@ -39,11 +39,15 @@ pub enum RuntimeError {
 pub struct Threads {
     pub intra_op: usize,
     pub spinning: bool,
+    /// Video decoder threads for replayed files; `None` lets GStreamer's
+    /// decoder choose (one per core). Benchmarks pin it so that every
+    /// contender decodes with the same number of threads.
+    pub decoder: Option<u32>,
 }
 
 impl Default for Threads {
     fn default() -> Self {
-        Threads { intra_op: 2, spinning: false }
+        Threads { intra_op: 2, spinning: false, decoder: None }
     }
 }
 

@@ -92,10 +92,13 @@ pub fn redact_credentials(url: &str) -> String {
     }
 }
 
-/// Output size; `None` keeps the stream's own size.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SourceOptions {
+    /// Output size; `None` keeps the stream's own size.
     pub size: Option<(u32, u32)>,
+    /// Threads of the software video decoder (`max-threads` of libav's
+    /// decoders); `None` keeps its default of one per core.
+    pub decoder_threads: Option<u32>,
 }
 
 /// What one pull produced.
@@ -176,6 +179,17 @@ impl VideoSource {
                     }
                 });
             }
+        }
+        if let Some(n) = options.decoder_threads {
+            decode.connect("deep-element-added", false, move |args| {
+                let element = args.get(2).and_then(|v| v.get::<gst::Element>().ok());
+                if let Some(e) = element
+                    && e.find_property("max-threads").is_some()
+                {
+                    e.set_property("max-threads", n as i32);
+                }
+                None
+            });
         }
         let convert_weak = convert.downgrade();
         decode.connect_pad_added(move |_, pad| {

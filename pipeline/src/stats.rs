@@ -2,13 +2,23 @@
 
 use serde::Serialize;
 
-/// Milliseconds per frame spent in each stage.
+/// Latency samples of each stage, milliseconds: one per frame for the
+/// per-frame stages, one per face or decision for the others (a frame with
+/// no face to embed adds no zero to `embed`).
 #[derive(Debug, Clone, Default)]
 pub struct StageTimings {
+    /// Per frame: waiting for and copying out a decoded frame.
     pub decode: Vec<f32>,
+    /// Per frame: face detection on the downscaled frame.
     pub detect: Vec<f32>,
-    pub embed: Vec<f32>,
+    /// Per frame: updating the tracks.
     pub track: Vec<f32>,
+    /// Per face assessed for embedding: landmark refinement at full
+    /// resolution, alignment and quality scoring.
+    pub align: Vec<f32>,
+    /// Per face embedded: the recogniser.
+    pub embed: Vec<f32>,
+    /// Per identity decision (a passage): gallery search and the decision.
     pub matching: Vec<f32>,
 }
 
@@ -16,8 +26,9 @@ pub struct StageTimings {
 pub struct Percentiles {
     pub p50: f32,
     pub p99: f32,
-    /// Mean: multiplied by the frame count it gives the stage's total time.
     pub mean: f32,
+    /// Number of samples (frames, faces or decisions).
+    pub count: usize,
 }
 
 /// Nearest-rank percentile of unsorted samples (0 when empty).
@@ -33,14 +44,16 @@ pub fn percentile(samples: &[f32], p: f32) -> f32 {
 
 pub fn percentiles(samples: &[f32]) -> Percentiles {
     let mean = if samples.is_empty() { 0.0 } else { samples.iter().sum::<f32>() / samples.len() as f32 };
-    Percentiles { p50: percentile(samples, 50.0), p99: percentile(samples, 99.0), mean }
+    Percentiles { p50: percentile(samples, 50.0), p99: percentile(samples, 99.0), mean, count: samples.len() }
 }
 
 impl StageTimings {
     /// Forgets the samples, keeping the allocations (a live camera reads
     /// them into its metrics after every frame).
     pub fn clear(&mut self) {
-        for v in [&mut self.decode, &mut self.detect, &mut self.embed, &mut self.track, &mut self.matching] {
+        for v in
+            [&mut self.decode, &mut self.detect, &mut self.track, &mut self.align, &mut self.embed, &mut self.matching]
+        {
             v.clear();
         }
     }
@@ -48,6 +61,7 @@ impl StageTimings {
     pub fn append(&mut self, other: &StageTimings) {
         self.decode.extend_from_slice(&other.decode);
         self.detect.extend_from_slice(&other.detect);
+        self.align.extend_from_slice(&other.align);
         self.embed.extend_from_slice(&other.embed);
         self.track.extend_from_slice(&other.track);
         self.matching.extend_from_slice(&other.matching);

@@ -1,0 +1,497 @@
+//! The report: every section's results in one Markdown file, one JSON file
+//! and SVG plots, with the targets checked against the medians.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::measure::Summary;
+use crate::plot::{self, Bars, Line};
+use crate::procs::repo;
+use crate::sections::ingest::IngestResults;
+use crate::sections::live::LiveResults;
+use crate::sections::memory::MemoryResults;
+use crate::sections::reference::ReferenceResults;
+use crate::sections::replay::{ReplayResults, Resolution};
+use crate::sections::{read, write};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Target {
+    pub what: String,
+    pub goal: f64,
+    pub measured: Option<f64>,
+    pub unit: String,
+    pub higher_is_better: bool,
+}
+
+impl Target {
+    fn met(&self) -> Option<bool> {
+        self.measured.map(|m| if self.higher_is_better { m >= self.goal } else { m < self.goal })
+    }
+
+    fn row(&self) -> String {
+        let (measured, verdict) = match (self.measured, self.met()) {
+            (Some(m), Some(true)) => (format!("{m:.3} {}", self.unit), "**met**".to_string()),
+            (Some(m), _) => {
+                let off = if self.higher_is_better { 1.0 - m / self.goal } else { m / self.goal - 1.0 };
+                (format!("{m:.3} {}", self.unit), format!("missed by {:.0} %", off * 100.0))
+            }
+            (None, _) => ("not measured".into(), "—".into()),
+        };
+        let op = if self.higher_is_better { "≥" } else { "<" };
+        format!("| {} | {op} {} {} | {measured} | {verdict} |\n", self.what, self.goal, self.unit)
+    }
+}
+
+/// Criterion's median estimate for one gallery size: (ns, lower, upper).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GalleryRow {
+    pub embeddings: u64,
+    pub median_us: f64,
+    pub ci95_us: (f64, f64),
+    pub memory_mb: f64,
+    pub agrees_with_exhaustive: f64,
+    pub finds_the_probed_person: f64,
+}
+
+fn gallery_rows(results: &Path) -> Result<Vec<GalleryRow>> {
+    let Some(facts): Option<Vec<serde_json::Value>> = read(results, "gallery")? else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    for f in facts {
+        let n = f["embeddings"].as_u64().unwrap_or(0);
+        let path = repo().join(format!("target/criterion/gallery_search/{n}/new/estimates.json"));
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let est: serde_json::Value = serde_json::from_str(&text)?;
+        let m = &est["median"];
+        let us = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) / 1000.0;
+        rows.push(GalleryRow {
+            embeddings: n,
+            median_us: us(&m["point_estimate"]),
+            ci95_us: (us(&m["confidence_interval"]["lower_bound"]), us(&m["confidence_interval"]["upper_bound"])),
+            memory_mb: f["memory_mb"].as_f64().unwrap_or(0.0),
+            agrees_with_exhaustive: f["agrees_with_exhaustive"].as_f64().unwrap_or(0.0),
+            finds_the_probed_person: f["finds_the_probed_person"].as_f64().unwrap_or(0.0),
+        });
+    }
+    Ok(rows)
+}
+
+fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:").map(str::to_string)))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let commit = std::process::Command::new("git")
+        .current_dir(repo())
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    json!({"cpu": cpu, "cores": cores, "memory_gib": mem_gib, "commit": commit, "date": date})
+}
+
+/// The slower of the two limits: the pipeline cannot beat it.
+fn limit(r: &Resolution) -> &Summary {
+    if r.decode_only_fps.median <= r.detect_only_fps.median { &r.decode_only_fps } else { &r.detect_only_fps }
+}
+
+fn ratio(a: &Summary, b: &Summary) -> f64 {
+    if b.median > 0.0 { a.median / b.median } else { 0.0 }
+}
+
+fn set(s: &std::collections::BTreeSet<String>) -> String {
+    if s.is_empty() { "none".into() } else { s.iter().cloned().collect::<Vec<_>>().join(", ") }
+}
+
+pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
+    let replay: Option<ReplayResults> = read(results, "replay")?;
+    let reference: Option<ReferenceResults> = read(results, "reference")?;
+    let live: Option<LiveResults> = read(results, "live")?;
+    let ingest: Option<IngestResults> = read(results, "ingest")?;
+    let memory: Option<MemoryResults> = read(results, "memory")?;
+    let gallery = gallery_rows(results)?;
+    let machine = machine();
+
+    let r720 = replay.as_ref().and_then(|r| r.resolutions.iter().find(|x| x.label == "720p"));
+    let ref720 = reference.as_ref().and_then(|r| r.resolutions.iter().find(|x| x.label == "720p"));
+    let target = |what: &str, goal: f64, measured: Option<f64>, unit: &str, higher: bool| Target {
+        what: what.into(),
+        goal,
+        measured,
+        unit: unit.into(),
+        higher_is_better: higher,
+    };
+    let targets = vec![
+        target(
+            "Pipeline ÷ slower limit (decode-only, detect-only), 720p",
+            0.8,
+            r720.map(|r| ratio(&r.pipeline_fps, limit(r))),
+            "×",
+            true,
+        ),
+        target(
+            "Pipeline ÷ OpenCV Python reference, 720p",
+            3.0,
+            r720.zip(ref720).map(|(r, o)| ratio(&r.pipeline_fps, &o.fps)),
+            "×",
+            true,
+        ),
+        target(
+            "Gallery search, 100k embeddings, one core",
+            2.0,
+            gallery.iter().find(|g| g.embeddings == 100_000).map(|g| g.median_us / 1000.0),
+            "ms/probe",
+            false,
+        ),
+        target("Live alert latency p99, loopback", 500.0, live.as_ref().map(|l| l.latency_ms.p99), "ms", false),
+        target(
+            "Ingest, 20 agents, SQLite",
+            2000.0,
+            ingest.as_ref().and_then(|i| i.runs.iter().find(|r| r.database == "SQLite")).map(|r| r.events_per_s),
+            "events/s",
+            true,
+        ),
+    ];
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# gatewatch benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Run {} at commit `{}` on {} ({} cores, {:.0} GiB){}.\n",
+        machine["date"].as_str().unwrap_or(""),
+        machine["commit"].as_str().unwrap_or(""),
+        machine["cpu"].as_str().unwrap_or(""),
+        machine["cores"],
+        machine["memory_gib"].as_f64().unwrap_or(0.0),
+        wall_s.map(|s| format!("; `make bench` measured for {:.1} min", s / 60.0)).unwrap_or_default()
+    );
+    let runs = replay.as_ref().map_or(0, |r| r.runs);
+    let _ = writeln!(
+        md,
+        "**Threads, the same for every contender:** 1 ONNX Runtime intra-op thread and 1 video-decoder thread per \
+         stream (GStreamer `avdec` `max-threads=1`; OpenCV `cv2.setNumThreads(1)` and FFmpeg `threads=1`). Sections 6 \
+         and 8 run the edge agent as shipped (2 intra-op threads per model, decoder threads chosen by GStreamer). \
+         Figures are medians of {runs} runs with their min–max, unless stated.\n"
+    );
+    let _ = writeln!(md, "## Targets\n\n| target | goal | measured (median) | verdict |\n|---|---|---|---|");
+    for t in &targets {
+        md += &t.row();
+    }
+
+    if let Some(replay) = &replay {
+        let _ = writeln!(md, "\n## 1–3. Frames per second: pipeline, its limits, the OpenCV reference\n");
+        let cols: Vec<String> =
+            replay.resolutions.iter().map(|r| format!("{} (`{}`, {} frames)", r.label, r.fixture, r.frames)).collect();
+        let _ = writeln!(md, "| | {} |\n|---|{}", cols.join(" | "), "---|".repeat(cols.len()));
+        let row = |md: &mut String, name: &str, f: &dyn Fn(&Resolution) -> String| {
+            let cells: Vec<String> = replay.resolutions.iter().map(f).collect();
+            let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
+        };
+        let reference_of =
+            |label: &str| reference.as_ref().and_then(|x| x.resolutions.iter().find(|o| o.label == label));
+        row(&mut md, "decode-only: GStreamer → appsink, BGR", &|r| r.decode_only_fps.show(1));
+        row(&mut md, "detect-only: YuNet at 640 px on decoded frames", &|r| r.detect_only_fps.show(1));
+        row(&mut md, "**pipeline, 1 stream** (decode, detect, track, align, embed, match)", &|r| {
+            r.pipeline_fps.show(1)
+        });
+        row(&mut md, "pipeline ÷ slower limit", &|r| format!("{:.3}", ratio(&r.pipeline_fps, limit(r))));
+        row(&mut md, "OpenCV Python reference", &|r| reference_of(&r.label).map_or("—".into(), |o| o.fps.show(1)));
+        row(&mut md, "**pipeline ÷ OpenCV**", &|r| {
+            reference_of(&r.label).map_or("—".into(), |o| format!("{:.2}×", ratio(&r.pipeline_fps, &o.fps)))
+        });
+        for k in 0..replay.resolutions.first().map_or(0, |r| r.streams.len()) {
+            let n = replay.resolutions[0].streams[k].streams;
+            row(&mut md, &format!("pipeline, {n} streams at once (aggregate)"), &|r| {
+                r.streams.get(k).map_or("—".into(), |s| s.aggregate_fps.show(1))
+            });
+        }
+        row(&mut md, "passages expected / found / matched (ours)", &|r| {
+            format!("{} / {} / {}", r.passages[0], r.passages[1], r.passages[2])
+        });
+        row(&mut md, "people named: truth", &|r| set(&r.truth_identities));
+        row(&mut md, "people named: ours", &|r| set(&r.identities));
+        row(&mut md, "people named: OpenCV (≥ 3 frames)", &|r| {
+            reference_of(&r.label).map_or("—".into(), |o| set(&o.identities))
+        });
+        row(&mut md, "same people as OpenCV", &|r| {
+            reference_of(&r.label)
+                .map_or("—".into(), |o| if o.identities == r.identities { "yes".into() } else { "**no**".into() })
+        });
+
+        let _ = writeln!(md, "\n## 4. Per-stage latency, ms (all runs of the 1-stream pipeline)\n");
+        let _ = writeln!(
+            md,
+            "| stage | one sample per | {} |\n|---|---|{}",
+            replay.resolutions.iter().map(|r| format!("{} p50 / p99 (n)", r.label)).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(replay.resolutions.len())
+        );
+        if let Some(first) = replay.resolutions.first() {
+            for (i, s) in first.stages.iter().enumerate() {
+                let cells: Vec<String> = replay
+                    .resolutions
+                    .iter()
+                    .map(|r| {
+                        r.stages
+                            .get(i)
+                            .map_or("—".into(), |x| format!("{:.2} / {:.2} ({})", x.p50_ms, x.p99_ms, x.count))
+                    })
+                    .collect();
+                let _ = writeln!(md, "| {} | {} | {} |", s.stage, s.per, cells.join(" | "));
+            }
+        }
+    }
+
+    if !gallery.is_empty() {
+        let _ = writeln!(md, "\n## 5. Gallery search (criterion; one embedding per person, one thread)\n");
+        let _ = writeln!(
+            md,
+            "| embeddings | µs per probe, median (95 % CI) | memory MB | same top-1 as exhaustive | finds the probed person |\n|---|---|---|---|---|"
+        );
+        for g in &gallery {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} ({:.1}–{:.1}) | {:.1} | {:.3} | {:.3} |",
+                g.embeddings,
+                g.median_us,
+                g.ci95_us.0,
+                g.ci95_us.1,
+                g.memory_mb,
+                g.agrees_with_exhaustive,
+                g.finds_the_probed_person
+            );
+        }
+    }
+
+    if let Some(l) = &live {
+        let _ = writeln!(md, "\n## 6. Live alert latency: frame enters the agent → alert on a guard's SSE stream\n");
+        let _ = writeln!(
+            md,
+            "{} restricted cameras streaming over RTSP on 127.0.0.1 for {} s, every passage an `unknown_person` alert: \
+             **p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms** over {} alerts. (Before that frame, the engine waits {} ms of \
+             stream time after a crossing for a better face; that wait is by design and not counted.)",
+            l.cameras,
+            l.seconds,
+            l.latency_ms.p50,
+            l.latency_ms.p99,
+            l.latency_ms.max,
+            l.latency_ms.count,
+            l.emit_delay_ms
+        );
+    }
+
+    if let Some(i) = &ingest {
+        let _ = writeln!(md, "\n## 7. Admin API ingest and alert fan-out\n");
+        let _ = writeln!(
+            md,
+            "| database | agents × batch | events/s | POST p50 / p99 ms | stored = distinct sent | fan-out to guards: delivered, p50 / p99 ms |\n|---|---|---|---|---|---|"
+        );
+        for r in &i.runs {
+            let _ = writeln!(
+                md,
+                "| {} | {} × {} | **{:.0}** ({} in {:.1} s) | {:.0} / {:.0} | {} | {} guards × {} alerts: {:.1} %, {:.0} / {:.0} |",
+                r.database,
+                r.agents,
+                r.batch,
+                r.events_per_s,
+                r.distinct_events,
+                r.seconds,
+                r.batch_latency_ms.p50,
+                r.batch_latency_ms.p99,
+                if r.stored_matches { "yes" } else { "**no**" },
+                r.fan_out.guards,
+                r.fan_out.alerts,
+                r.fan_out.delivered * 100.0,
+                r.fan_out.latency_ms.p50,
+                r.fan_out.latency_ms.p99
+            );
+        }
+    }
+
+    if let Some(m) = &memory {
+        let _ = writeln!(md, "\n## 8. Edge agent memory (peak RSS, {} s of live 720p cameras each)\n", m.seconds);
+        let _ = writeln!(
+            md,
+            "| cameras | peak RSS MB | per camera MB | frames/s per camera (cameras send 25) |\n|---|---|---|---|"
+        );
+        for r in &m.runs {
+            let _ = writeln!(
+                md,
+                "| {} | {:.0} | {:.0} | {:.1} |",
+                r.cameras,
+                r.peak_rss_mb,
+                r.peak_rss_mb / r.cameras as f64,
+                r.fps_per_camera
+            );
+        }
+    }
+
+    let _ = writeln!(
+        md,
+        "\nPlots: `fps.svg`, `streams.svg`, `stages.svg`, `gallery.svg`, `memory.svg`. Raw figures: `report.json`."
+    );
+    std::fs::write(results.join("report.md"), &md)?;
+    write(
+        results,
+        "report",
+        &json!({
+            "machine": machine,
+            "threads": {"ort_intra_op_per_stream": crate::ORT_THREADS, "decoder_per_stream": crate::DECODER_THREADS},
+            "targets": targets.iter().map(|t| json!({"what": t.what, "goal": t.goal, "measured": t.measured, "unit": t.unit, "met": t.met()})).collect::<Vec<_>>(),
+            "replay": replay, "reference": reference, "gallery": gallery, "live": live, "ingest": ingest, "memory": memory,
+            "make_bench_seconds": wall_s,
+        }),
+    )?;
+    plots(results, replay.as_ref(), reference.as_ref(), &gallery, memory.as_ref())?;
+    Ok(md)
+}
+
+fn plots(
+    results: &Path,
+    replay: Option<&ReplayResults>,
+    reference: Option<&ReferenceResults>,
+    gallery: &[GalleryRow],
+    memory: Option<&MemoryResults>,
+) -> Result<()> {
+    if let Some(replay) = replay {
+        let cats: Vec<String> = replay.resolutions.iter().map(|r| r.label.clone()).collect();
+        let series = |name: &str, f: &dyn Fn(&Resolution) -> Option<Summary>| Bars {
+            name: name.into(),
+            values: replay.resolutions.iter().map(f).collect(),
+        };
+        let of_ref = |label: &str| {
+            reference.and_then(|x| x.resolutions.iter().find(|o| o.label == label)).map(|o| o.fps.clone())
+        };
+        plot::grouped_bars(
+            &results.join("fps.svg"),
+            "Frames per second, 1 stream (median, min–max)",
+            "frames/s",
+            &cats,
+            &[
+                series("decode-only", &|r| Some(r.decode_only_fps.clone())),
+                series("detect-only", &|r| Some(r.detect_only_fps.clone())),
+                series("gatewatch pipeline", &|r| Some(r.pipeline_fps.clone())),
+                series("OpenCV Python", &|r| of_ref(&r.label)),
+            ],
+        )?;
+        let lines: Vec<Line> = replay
+            .resolutions
+            .iter()
+            .map(|r| Line {
+                name: r.label.clone(),
+                points: std::iter::once((1.0, r.pipeline_fps.median))
+                    .chain(r.streams.iter().map(|s| (s.streams as f64, s.aggregate_fps.median)))
+                    .collect(),
+            })
+            .collect();
+        plot::lines(
+            &results.join("streams.svg"),
+            "Aggregate pipeline FPS by concurrent streams",
+            "streams",
+            "frames/s",
+            false,
+            &lines,
+        )?;
+        let stage_cats: Vec<String> =
+            replay.resolutions.first().map(|r| r.stages.iter().map(|s| s.stage.clone()).collect()).unwrap_or_default();
+        let bars: Vec<Bars> = replay
+            .resolutions
+            .iter()
+            .flat_map(|r| {
+                [("p50", false), ("p99", true)].map(|(name, p99)| Bars {
+                    name: format!("{} {name}", r.label),
+                    values: r
+                        .stages
+                        .iter()
+                        .map(|s| {
+                            let v = if p99 { s.p99_ms } else { s.p50_ms };
+                            Some(Summary::of(vec![v]))
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        plot::grouped_bars(&results.join("stages.svg"), "Per-stage latency, ms", "ms", &stage_cats, &bars)?;
+    }
+    if !gallery.is_empty() {
+        plot::lines(
+            &results.join("gallery.svg"),
+            "Gallery search: µs per probe (median) by enrolled embeddings",
+            "embeddings",
+            "µs per probe",
+            true,
+            &[Line {
+                name: "two-stage search".into(),
+                points: gallery.iter().map(|g| (g.embeddings as f64, g.median_us)).collect(),
+            }],
+        )?;
+    }
+    if let Some(m) = memory {
+        plot::lines(
+            &results.join("memory.svg"),
+            "Edge agent peak RSS by cameras",
+            "cameras",
+            "MB",
+            false,
+            &[Line {
+                name: "peak RSS".into(),
+                points: m.runs.iter().map(|r| (r.cameras as f64, r.peak_rss_mb)).collect(),
+            }],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(goal: f64, measured: Option<f64>, higher: bool) -> Target {
+        Target { what: "x".into(), goal, measured, unit: "u".into(), higher_is_better: higher }
+    }
+
+    #[test]
+    fn targets_say_met_or_by_how_much_they_missed() {
+        assert_eq!(t(0.8, Some(0.6), true).met(), Some(false));
+        assert!(t(0.8, Some(0.6), true).row().contains("missed by 25 %"));
+        assert!(t(500.0, Some(100.0), false).row().contains("**met**"));
+        assert!(t(2.0, Some(3.0), false).row().contains("missed by 50 %"));
+        assert!(t(2.0, None, false).row().contains("not measured"));
+    }
+
+    #[test]
+    fn a_report_is_written_from_whatever_sections_ran() {
+        let dir = std::env::temp_dir().join(format!("gatewatch-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let live = crate::sections::live::LiveResults {
+            cameras: 3,
+            seconds: 45,
+            latency_ms: crate::measure::Latency::of(&[10.0, 20.0, 700.0]),
+            emit_delay_ms: 1000,
+        };
+        write(&dir, "live", &live).expect("write");
+        let md = write_report(&dir, None).expect("report");
+        assert!(md.contains("| Live alert latency p99, loopback | < 500 ms | 700.000 ms | missed by 40 % |"), "{md}");
+        assert!(md.contains("| Ingest, 20 agents, SQLite | ≥ 2000 events/s | not measured | — |"), "{md}");
+        assert!(dir.join("report.json").is_file());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
