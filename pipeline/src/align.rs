@@ -81,10 +81,9 @@ impl Aligner {
         &self.out
     }
 
-    /// The last aligned crop as an owned image (for face thumbnails).
-    pub fn last_as_image(&self) -> Result<BgrImage, ImageError> {
-        let bytes = self.out.data_bytes()?.to_vec();
-        BgrImage::from_raw(ALIGNED_SIZE, ALIGNED_SIZE, bytes).ok_or(ImageError::Empty)
+    /// The last aligned crop, packed BGR bytes.
+    pub fn last_bytes(&self) -> Result<&[u8], ImageError> {
+        Ok(self.out.data_bytes()?)
     }
 }
 

@@ -100,7 +100,7 @@ impl Embedder {
     /// Aligns the face with these landmarks and embeds it.
     pub fn embed_face(&mut self, img: &BgrImage, landmarks: &Landmarks) -> Result<Embedding, EmbedError> {
         let aligned = self.aligner.align(img, landmarks)?;
-        run_sface(&mut self.session, &mut self.tensor, aligned)
+        run_sface(&mut self.session, &mut self.tensor, aligned.data_bytes()?)
     }
 
     /// The aligner holding the last aligned crop (for thumbnails).
@@ -110,13 +110,17 @@ impl Embedder {
 
     /// Embeds an already aligned 112×112 BGR crop.
     pub fn embed_aligned(&mut self, aligned: &Mat) -> Result<Embedding, EmbedError> {
-        run_sface(&mut self.session, &mut self.tensor, aligned)
+        run_sface(&mut self.session, &mut self.tensor, aligned.data_bytes()?)
+    }
+
+    /// Embeds an aligned 112×112 crop given as packed BGR bytes.
+    pub fn embed_aligned_bytes(&mut self, bgr: &[u8]) -> Result<Embedding, EmbedError> {
+        run_sface(&mut self.session, &mut self.tensor, bgr)
     }
 }
 
-fn run_sface(session: &mut Session, tensor: &mut Array4<f32>, aligned: &Mat) -> Result<Embedding, EmbedError> {
+fn run_sface(session: &mut Session, tensor: &mut Array4<f32>, bytes: &[u8]) -> Result<Embedding, EmbedError> {
     {
-        let bytes = aligned.data_bytes()?;
         let plane = ALIGNED_SIZE * ALIGNED_SIZE;
         if bytes.len() != plane * 3 {
             return Err(EmbedError::Inference(format!(

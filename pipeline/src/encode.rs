@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::align::Aligner;
 use crate::detect::{DetectError, Detection, Detector, DetectorConfig, Rect};
-use crate::embed::{EmbedError, Embedder, Embedding};
+use crate::embed::EmbedError;
 use crate::frame::BgrImage;
 use crate::models::Models;
 use crate::quality::{self, FaceQuality, QualityConfig, QualityScratch};
@@ -68,10 +68,12 @@ pub struct AssessedFace {
     pub quality: FaceQuality,
 }
 
+/// Everything before the recogniser: landmark refinement, alignment and
+/// quality. The recogniser itself is left to the caller (the engine runs it
+/// on its own thread, see [`crate::embed_worker`]).
 pub struct FaceEncoder {
     config: EncoderConfig,
     landmarks: Detector,
-    embedder: Embedder,
     aligner: Aligner,
     region: BgrImage,
     scratch: QualityScratch,
@@ -84,7 +86,6 @@ impl FaceEncoder {
         Ok(FaceEncoder {
             config,
             landmarks: Detector::new(&models.detector, det_cfg, threads)?,
-            embedder: Embedder::new(&models.recogniser, threads)?,
             aligner: Aligner::new(),
             region: BgrImage::default(),
             scratch: QualityScratch::default(),
@@ -136,14 +137,9 @@ impl FaceEncoder {
         Ok(AssessedFace { detection: det, quality: quality::assess(&det, sharp, &self.config.quality) })
     }
 
-    /// Embeds the face last passed to [`FaceEncoder::assess`] (its aligned crop).
-    pub fn embed_last(&mut self) -> Result<Embedding, EncodeError> {
-        Ok(self.embedder.embed_aligned(self.aligner.mat())?)
-    }
-
-    /// The aligned 112×112 crop of the last assessed face.
-    pub fn last_aligned(&self) -> Result<BgrImage, EncodeError> {
-        Ok(self.aligner.last_as_image()?)
+    /// The aligned 112×112 BGR crop of the face last passed to [`FaceEncoder::assess`].
+    pub fn last_aligned(&self) -> Result<&[u8], EncodeError> {
+        Ok(self.aligner.last_bytes()?)
     }
 }
 

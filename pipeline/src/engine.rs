@@ -6,9 +6,12 @@
 //! emit the passage with the track's identity (decided from its best faces) a
 //! moment after the crossing, or when the track ends.
 //!
-//! The engine is synchronous and single-threaded by design; concurrency lives
-//! around it (decoding in GStreamer's threads, a bounded frame queue, see
-//! [`crate::replay`]). All buffers are reused between frames.
+//! The engine runs on its caller's thread; concurrency lives around it:
+//! decoding in GStreamer's threads behind a bounded frame queue (see
+//! [`crate::replay`]), and the recogniser on its own thread behind a bounded
+//! crop queue ([`crate::embed_worker`]), so that embedding one face does not
+//! hold up the next frames' detection. A track's identity is decided only
+//! once all of its faces are embedded. Buffers are reused between frames.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{DetectError, Detection, Detector, DetectorConfig};
+use crate::embed::Embedder;
+use crate::embed_worker::{EmbedWorker, Embedded};
 use crate::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
 use crate::frame::BgrImage;
 use crate::gallery::{Gallery, SharedGallery};
@@ -70,17 +75,38 @@ struct TrackState {
     pending: Option<(Direction, Duration)>,
     crossings: u32,
     samples: FaceSamples,
+    /// Qualities of this track's faces still with the recogniser.
+    in_flight: Vec<f32>,
     embeds: u32,
     last_attempt: Option<u64>,
     best_quality: f32,
     best_face: BgrImage,
 }
 
+/// From a detected face to an embedding: alignment and quality inline, the
+/// recogniser on its worker thread.
+struct Recognition {
+    encoder: FaceEncoder,
+    worker: EmbedWorker,
+    embedded: Vec<Embedded>,
+}
+
+/// How long [`Engine::settle`] waits for the recogniser.
+#[derive(Clone, Copy)]
+enum Settle {
+    /// Only what is finished.
+    Ready,
+    /// Until this track's faces are all embedded.
+    Track(TrackId),
+    /// Until every face is.
+    All,
+}
+
 pub struct Engine {
     camera: CameraContext,
     config: EngineConfig,
     detector: Detector,
-    encoder: FaceEncoder,
+    recognition: Recognition,
     tracker: Tracker,
     gallery: SharedGallery,
     states: HashMap<TrackId, TrackState>,
@@ -101,7 +127,12 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         Ok(Engine {
             detector: Detector::new(&models.detector, config.detector, threads)?,
-            encoder: FaceEncoder::new(models, config.encoder, threads)?,
+            recognition: Recognition {
+                encoder: FaceEncoder::new(models, config.encoder, threads)?,
+                worker: EmbedWorker::new(Embedder::new(&models.recogniser, threads).map_err(EncodeError::from)?)
+                    .map_err(EncodeError::from)?,
+                embedded: Vec::new(),
+            },
             tracker: Tracker::new(config.tracker),
             camera,
             config,
@@ -141,6 +172,7 @@ impl Engine {
 
     /// Processes one frame at stream time `ts`; passages that became due are appended to `out`.
     pub fn process(&mut self, frame: &BgrImage, ts: Duration, out: &mut Vec<Passage>) -> Result<(), EngineError> {
+        self.settle(Settle::Ready)?;
         let t0 = Instant::now();
         self.detector.detect_into(frame, &mut self.detections)?;
         let t1 = Instant::now();
@@ -151,6 +183,7 @@ impl Engine {
 
         let (w, h) = (frame.width() as f32, frame.height() as f32);
         let gallery = self.gallery();
+        let emit_delay = Duration::from_millis(self.config.passage.emit_delay_ms);
         for ti in 0..self.tracker.tracks().len() {
             let track = &self.tracker.tracks()[ti];
             let Some(det) = track.detection else { continue };
@@ -166,49 +199,92 @@ impl Engine {
                 state.crossings += 1;
             }
             Self::maybe_embed(
-                &mut self.encoder,
+                &mut self.recognition,
                 &self.config,
                 state,
+                (id, &det),
                 frame,
-                &det,
                 self.frame_index,
                 &mut self.timings,
             )?;
-            // Emission after the delay.
-            if let Some((dir, crossed_at)) = state.pending
-                && ts.saturating_sub(crossed_at) >= Duration::from_millis(self.config.passage.emit_delay_ms)
-            {
-                let track = &self.tracker.tracks()[ti];
-                out.push(Self::passage(
-                    &self.camera,
-                    &self.config,
-                    &gallery,
-                    track,
-                    state,
-                    (dir, crossed_at),
-                    &mut self.timings,
-                ));
-                state.pending = None;
+            // Emission after the delay, once the track's faces are all embedded.
+            if state.pending.is_some_and(|(_, crossed_at)| ts.saturating_sub(crossed_at) >= emit_delay) {
+                self.settle(Settle::Track(id))?;
+                if let Some(state) = self.states.get_mut(&id)
+                    && let Some(crossing) = state.pending.take()
+                {
+                    let track = &self.tracker.tracks()[ti];
+                    out.push(Self::passage(
+                        &self.camera,
+                        &self.config,
+                        &gallery,
+                        track,
+                        state,
+                        crossing,
+                        &mut self.timings,
+                    ));
+                }
             }
         }
         let finished = std::mem::take(&mut self.finished);
-        self.finish_tracks(finished, &gallery, out);
+        self.finish_tracks(finished, &gallery, out)?;
         self.frame_index += 1;
         Ok(())
     }
 
+    /// Takes in the recogniser's finished embeddings (waiting as `wait` says)
+    /// and gives each to its track.
+    fn settle(&mut self, wait: Settle) -> Result<(), EngineError> {
+        let rec = &mut self.recognition;
+        match wait {
+            Settle::Ready => rec.worker.collect(&mut rec.embedded),
+            Settle::Track(id) => rec.worker.wait(Some(id), &mut rec.embedded),
+            Settle::All => rec.worker.wait(None, &mut rec.embedded),
+        }
+        let max = self.config.identity.max_samples;
+        let mut failed = None;
+        for e in rec.embedded.drain(..) {
+            self.timings.embed.push(e.ms);
+            let Some(state) = self.states.get_mut(&e.track) else { continue };
+            if let Some(i) = state.in_flight.iter().position(|q| *q == e.quality) {
+                state.in_flight.swap_remove(i);
+            }
+            match e.embedding {
+                Ok(embedding) => state.samples.offer(e.quality, embedding, max),
+                Err(err) => failed = Some(err),
+            }
+        }
+        match failed {
+            Some(err) => Err(EngineError::Encode(EncodeError::Embed(err))),
+            None => Ok(()),
+        }
+    }
+
     /// End of stream: every live track ends now.
     pub fn flush(&mut self, out: &mut Vec<Passage>) {
+        if let Err(e) = self.settle(Settle::All) {
+            tracing::error!(camera = %self.camera.id, error = %e, "a face could not be embedded");
+        }
         let gallery = self.gallery();
         let mut finished = Vec::new();
         self.tracker.finish_all(&mut finished);
-        self.finish_tracks(finished, &gallery, out);
+        if let Err(e) = self.finish_tracks(finished, &gallery, out) {
+            tracing::error!(camera = %self.camera.id, error = %e, "a face could not be embedded");
+        }
     }
 
     /// Tracks that ended: emit what is pending, forget the rest. The vector's
     /// allocation goes back to `self.finished` for the next frame.
-    fn finish_tracks(&mut self, mut finished: Vec<Track>, gallery: &Gallery, out: &mut Vec<Passage>) {
+    fn finish_tracks(
+        &mut self,
+        mut finished: Vec<Track>,
+        gallery: &Gallery,
+        out: &mut Vec<Passage>,
+    ) -> Result<(), EngineError> {
         for track in finished.drain(..) {
+            if self.states.get(&track.id).is_some_and(|s| s.pending.is_some()) {
+                self.settle(Settle::Track(track.id))?;
+            }
             if let Some(mut state) = self.states.remove(&track.id)
                 && let Some((dir, crossed_at)) = state.pending.take()
             {
@@ -226,14 +302,15 @@ impl Engine {
         if self.finished.capacity() < finished.capacity() {
             self.finished = finished;
         }
+        Ok(())
     }
 
     fn maybe_embed(
-        encoder: &mut FaceEncoder,
+        rec: &mut Recognition,
         config: &EngineConfig,
         state: &mut TrackState,
+        (id, det): (TrackId, &Detection),
         frame: &BgrImage,
-        det: &Detection,
         frame_index: u64,
         timings: &mut StageTimings,
     ) -> Result<(), EngineError> {
@@ -252,18 +329,18 @@ impl Engine {
         state.last_attempt = Some(frame_index);
         let detector_px = det.bbox.h * config.detector.input_size as f32 / frame.width().max(frame.height()) as f32;
         let started = Instant::now();
-        let assessed = encoder.assess(frame, det, detector_px)?;
+        let assessed = rec.encoder.assess(frame, det, detector_px)?;
         timings.align.push(ms(started.elapsed()));
         let Some(face) = assessed else { return Ok(()) };
         let q = face.quality;
-        if !q.acceptable(&config.encoder.quality) || !state.samples.wants(q.score, id_cfg.max_samples) {
+        if !q.acceptable(&config.encoder.quality)
+            || !state.samples.wants_counting(&state.in_flight, q.score, id_cfg.max_samples)
+        {
             return Ok(());
         }
-        let started = Instant::now();
-        let embedding = encoder.embed_last()?;
-        timings.embed.push(ms(started.elapsed()));
+        rec.worker.submit(id, q.score, rec.encoder.last_aligned()?).map_err(EncodeError::from)?;
+        state.in_flight.push(q.score);
         state.embeds += 1;
-        state.samples.offer(q.score, embedding, id_cfg.max_samples);
         if q.score > state.best_quality {
             state.best_quality = q.score;
             copy_region(frame, &face.detection.bbox, 1.5, &mut state.best_face);

@@ -5,7 +5,7 @@
 //! knows what to fix.
 
 use crate::detect::{Detector, DetectorConfig};
-use crate::embed::Embedding;
+use crate::embed::{Embedder, Embedding};
 use crate::encode::{EncodeError, FaceEncoder};
 use crate::frame::BgrImage;
 use crate::models::Models;
@@ -31,6 +31,7 @@ pub enum EnrolError {
 pub struct Enroller {
     detector: Detector,
     encoder: FaceEncoder,
+    embedder: Embedder,
 }
 
 impl Enroller {
@@ -38,7 +39,8 @@ impl Enroller {
         let detector =
             Detector::new(&models.detector, DetectorConfig { input_size: 640, ..Default::default() }, threads)?;
         let encoder = FaceEncoder::new(models, Default::default(), threads)?;
-        Ok(Enroller { detector, encoder })
+        let embedder = Embedder::new(&models.recogniser, threads)?;
+        Ok(Enroller { detector, encoder, embedder })
     }
 
     pub fn embed_photo(&mut self, photo: &BgrImage) -> Result<Embedding, EnrolError> {
@@ -65,6 +67,7 @@ impl Enroller {
         if q.yaw.abs() > q_cfg.max_yaw {
             return Err(EnrolError::NotFrontal);
         }
-        Ok(self.encoder.embed_last()?)
+        let aligned = self.encoder.last_aligned()?;
+        Ok(self.embedder.embed_aligned_bytes(aligned).map_err(EncodeError::from)?)
     }
 }

@@ -83,6 +83,21 @@ impl FaceSamples {
         self.samples.len() < max || self.samples.iter().any(|(q, _)| *q < quality)
     }
 
+    /// [`FaceSamples::wants`], counting faces still being embedded (their
+    /// qualities) as if they were kept already: the answer the inline
+    /// recogniser would have given.
+    pub fn wants_counting(&self, in_flight: &[f32], quality: f32, max: usize) -> bool {
+        if max == 0 {
+            return false;
+        }
+        let mut kept: Vec<f32> = self.samples.iter().map(|(q, _)| *q).chain(in_flight.iter().copied()).collect();
+        if kept.len() < max {
+            return true;
+        }
+        kept.sort_by(|a, b| b.total_cmp(a));
+        kept[max - 1] < quality
+    }
+
     /// Keeps the embedding if it is among the `max` best so far.
     pub fn offer(&mut self, quality: f32, embedding: Embedding, max: usize) {
         if self.samples.len() < max {
@@ -160,6 +175,18 @@ mod tests {
         let mut v = [0.0f32; EMBEDDING_DIM];
         v[i] = 1.0;
         Embedding(v)
+    }
+
+    #[test]
+    fn faces_being_embedded_count_as_kept() {
+        let mut s = FaceSamples::default();
+        s.offer(0.5, unit(0), 3);
+        // Two more in flight: 0.9 and 0.7 — the three best would be 0.9, 0.7, 0.5.
+        assert!(s.wants_counting(&[0.9], 0.1, 3), "room for a third");
+        assert!(!s.wants_counting(&[0.9, 0.7], 0.4, 3), "worse than the worst of the three best");
+        assert!(s.wants_counting(&[0.9, 0.7], 0.6, 3), "better than 0.5");
+        assert_eq!(s.wants_counting(&[], 0.4, 1), s.wants(0.4, 1));
+        assert!(!s.wants_counting(&[], 0.9, 0));
     }
 
     fn mix(a: usize, wa: f32, b: usize, wb: f32) -> Embedding {

@@ -23,6 +23,7 @@
 pub mod align;
 pub mod detect;
 pub mod embed;
+pub mod embed_worker;
 pub mod encode;
 pub mod engine;
 pub mod enrol;

@@ -1,0 +1,132 @@
+//! The recogniser on its own thread.
+//!
+//! Embedding a face (≈25 ms on one core) costs four frames' detection, so
+//! run inline it stalls detection whenever a track is due an embedding. The
+//! engine hands aligned crops to this worker through a bounded queue (a full
+//! queue makes the engine wait: nothing is dropped, memory stays bounded)
+//! and picks the embeddings up on later frames, or waits for a track's own
+//! before it decides who that track is — so the decisions are those of the
+//! inline version, only sooner.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::embed::{EmbedError, Embedder, Embedding};
+use crate::track::TrackId;
+
+/// Crops waiting for the recogniser, at most.
+const QUEUE_DEPTH: usize = 16;
+
+struct Job {
+    track: TrackId,
+    quality: f32,
+    bgr: Vec<u8>,
+}
+
+/// One finished embedding.
+pub struct Embedded {
+    pub track: TrackId,
+    pub quality: f32,
+    pub embedding: Result<Embedding, EmbedError>,
+    /// Time the recogniser took, ms.
+    pub ms: f32,
+}
+
+pub struct EmbedWorker {
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<(Embedded, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+    in_flight: HashMap<TrackId, usize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EmbedWorker {
+    pub fn new(mut embedder: Embedder) -> Result<EmbedWorker, EmbedError> {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE_DEPTH);
+        let (finished, done) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("recogniser".into())
+            .spawn(move || {
+                for job in queue {
+                    let started = Instant::now();
+                    let embedding = embedder.embed_aligned_bytes(&job.bgr);
+                    let ms = started.elapsed().as_secs_f32() * 1000.0;
+                    let out = Embedded { track: job.track, quality: job.quality, embedding, ms };
+                    if finished.send((out, job.bgr)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| EmbedError::Inference(format!("cannot start the recogniser thread: {e}")))?;
+        Ok(EmbedWorker { jobs: Some(jobs), done, spare: Vec::new(), in_flight: HashMap::new(), thread: Some(thread) })
+    }
+
+    /// Queues an aligned crop (packed BGR) of `track`'s face; waits while the queue is full.
+    pub fn submit(&mut self, track: TrackId, quality: f32, bgr: &[u8]) -> Result<(), EmbedError> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bgr);
+        let sent = self.jobs.as_ref().map(|j| j.send(Job { track, quality, bgr: buf }));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(EmbedError::Inference("the recogniser thread has stopped".into()));
+        }
+        *self.in_flight.entry(track).or_default() += 1;
+        Ok(())
+    }
+
+    /// Embeddings of `track` not yet finished.
+    pub fn pending(&self, track: TrackId) -> usize {
+        self.in_flight.get(&track).copied().unwrap_or(0)
+    }
+
+    fn received(&mut self, (e, buf): (Embedded, Vec<u8>), out: &mut Vec<Embedded>) {
+        if let Some(n) = self.in_flight.get_mut(&e.track) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(&e.track);
+            }
+        }
+        self.spare.push(buf);
+        out.push(e);
+    }
+
+    /// Appends the embeddings finished so far, without waiting.
+    pub fn collect(&mut self, out: &mut Vec<Embedded>) {
+        loop {
+            match self.done.try_recv() {
+                Ok(msg) => self.received(msg, out),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Appends finished embeddings until none of `track`'s is in flight
+    /// (every track's, with `None`).
+    pub fn wait(&mut self, track: Option<TrackId>, out: &mut Vec<Embedded>) {
+        self.collect(out);
+        while match track {
+            Some(t) => self.pending(t) > 0,
+            None => !self.in_flight.is_empty(),
+        } {
+            match self.done.recv() {
+                Ok(msg) => self.received(msg, out),
+                Err(_) => {
+                    // The thread died (it cannot panic on input); nothing more will come.
+                    self.in_flight.clear();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for EmbedWorker {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
