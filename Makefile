@@ -29,6 +29,7 @@ demo: build
 	@scripts/demo.sh
 
 bench: build
+	$(CARGO) build --release -p benches --bench gallery_search
 	target/release/gatewatch-bench all
 
 clean-fixtures:
