@@ -70,6 +70,13 @@ enum Command {
         #[arg(long, default_value = "data/admin")]
         data: PathBuf,
     },
+    /// Write a consistent copy of a SQLite database to FILE (safe while the
+    /// server runs). For PostgreSQL use `pg_dump`.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Purge what is past its retention now (the server also does it hourly).
     Purge {
         /// Folder for face crops and photos (as given to `serve`).
@@ -167,7 +174,15 @@ async fn run(cli: Cli) -> Result<()> {
     {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let db = db::connect(&cli.db).await.with_context(|| format!("cannot open database {}", cli.db))?;
+    let db = db::connect(&cli.db).await.with_context(|| {
+        let what_to_do = if cli.db.starts_with("sqlite:") {
+            "if the file is damaged, stop every admin-api using it, move it (with its -wal and -shm files) aside \
+             and restore the latest backup (README: \"Backups and recovery\"); nothing is written to it meanwhile"
+        } else {
+            "check that the PostgreSQL server is running and reachable with these credentials"
+        };
+        format!("cannot open database {}: {what_to_do}", cli.db)
+    })?;
     match cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into() }) {
         Command::Serve { listen, data } => serve(db, &cli.db, listen, data).await,
         Command::Import { csv, photos, data } => {
@@ -188,6 +203,17 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Backup { to } => {
+            anyhow::ensure!(
+                cli.db.starts_with("sqlite:"),
+                "backup copies SQLite databases; for PostgreSQL use pg_dump (README: \"Backups and recovery\")"
+            );
+            anyhow::ensure!(!to.exists(), "{} exists already: choose a new file", to.display());
+            let target = to.to_str().context("the backup path must be valid UTF-8")?.replace('\'', "''");
+            sqlx::query(&format!("VACUUM INTO '{target}'")).execute(&db).await?;
+            println!("{}", to.display());
             Ok(())
         }
         Command::Purge { data } => {

@@ -55,6 +55,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep("get", "/api/v1/expectations", Access::Agent, "Who each verification camera of the agent's site expects", None),
     ep(
+        "put",
+        "/api/v1/expectations/{site}/{camera}",
+        Access::Admin,
+        "Set (`{\"person_id\": \"…\"}`) or clear (`null`) whom a verification camera expects (audited)",
+        JSON,
+    ),
+    ep(
         "post",
         "/api/v1/auth/login",
         Access::Public,
@@ -94,6 +101,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Access::Admin,
         "Delete a person: photos, embeddings, personal data (audited; edges told on sync)",
         None,
+    ),
+    ep(
+        "post",
+        "/api/v1/people/import",
+        Access::Admin,
+        "Bulk enrolment: a `csv` of people and a `photos` zip; every row checked like the form, reported row by row",
+        Some("multipart/form-data"),
     ),
     ep("post", "/api/v1/visitors/qr", Access::Admin, "Parse the CCCD card's QR text into form fields", JSON),
     ep("get", "/api/v1/faces/photo/{person}", Access::SignedIn, "A person's enrolment photo (audited)", None),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
 use crate::error::ApiError;
+use crate::users::User;
 
 /// Enrolment details beyond what edges need.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -128,6 +129,30 @@ pub async fn store_photos(db: &AnyPool, data: &Path, person: &str, images: &[Bgr
     Ok(())
 }
 
+/// The sites a living (not deleted) person is enrolled for (empty: every
+/// site); `None` when there is no such person.
+pub async fn sites_of(db: &AnyPool, id: &str) -> Result<Option<Vec<String>>, ApiError> {
+    let row = sqlx::query("SELECT sites FROM people WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(db).await?;
+    let Some(row) = row else { return Ok(None) };
+    let sites: String = row.try_get("sites")?;
+    Ok(Some(sites.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()))
+}
+
+/// May `user` see this person (their photo, their record)? When the person
+/// is enrolled at one of the user's sites, or at every site.
+pub fn visible_to(user: &User, sites: &[String]) -> bool {
+    sites.is_empty() || sites.iter().any(|s| user.sees_site(s))
+}
+
+/// May `user` remove this person? Only when every site the person is
+/// enrolled at is the user's: deleting takes them off all of them.
+pub fn removable_by(user: &User, sites: &[String]) -> bool {
+    if sites.is_empty() {
+        return user.role == crate::users::Role::Superadmin;
+    }
+    sites.iter().all(|s| user.sees_site(s))
+}
+
 /// Deletes a person everywhere: embeddings and personal data (tombstone for
 /// sync), photos from disk and database. `false` when there was nobody.
 pub async fn delete(db: &AnyPool, data: &Path, id: &str) -> Result<bool, ApiError> {
@@ -208,4 +233,28 @@ pub fn person_info(
     valid_until: Option<i64>,
 ) -> PersonInfo {
     PersonInfo { id, name, category, cccd, valid_until, valid_from: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::users::Role;
+
+    fn user(role: Role, sites: &[&str]) -> User {
+        User { id: "u".into(), username: "u".into(), role, sites: sites.iter().map(|s| s.to_string()).collect() }
+    }
+
+    #[test]
+    fn people_are_seen_and_removed_only_by_their_sites_users() {
+        let s1 = vec!["s1".to_string()];
+        let both = vec!["s1".to_string(), "s2".to_string()];
+        let admin1 = user(Role::Admin, &["s1"]);
+        let admin2 = user(Role::Admin, &["s2"]);
+        let superadmin = user(Role::Superadmin, &[]);
+        assert!(visible_to(&admin1, &s1) && !visible_to(&admin2, &s1));
+        assert!(visible_to(&admin2, &both) && visible_to(&admin2, &[]), "enrolled at one of theirs, or everywhere");
+        assert!(removable_by(&admin1, &s1) && !removable_by(&admin2, &s1));
+        assert!(!removable_by(&admin1, &both), "deleting would take them off s2 too");
+        assert!(!removable_by(&admin1, &[]) && removable_by(&superadmin, &[]) && removable_by(&superadmin, &both));
+    }
 }

@@ -7,6 +7,11 @@
 //! and picks the embeddings up on later frames, or waits for a track's own
 //! before it decides who that track is — so the decisions are those of the
 //! inline version, only sooner.
+//!
+//! The worker thread runs at a lower scheduling priority: detection and
+//! decoding keep their pace (a live camera's frames must not wait), and the
+//! recogniser takes the CPU they leave — on two cores there is enough, and
+//! the bounded queue holds the engine back if there ever is not.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -49,6 +54,7 @@ impl EmbedWorker {
         let thread = std::thread::Builder::new()
             .name("recogniser".into())
             .spawn(move || {
+                lower_this_threads_priority();
                 for job in queue {
                     let started = Instant::now();
                     let embedding = embedder.embed_aligned_bytes(&job.bgr);
@@ -118,6 +124,22 @@ impl EmbedWorker {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Niceness of the recogniser thread (0 is normal, 19 the lowest).
+const RECOGNISER_NICENESS: i32 = 10;
+
+fn lower_this_threads_priority() {
+    // On Linux a thread id names one thread to setpriority(2), whose nice value
+    // only that thread takes. Failure leaves the normal priority: slower, not wrong.
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; no memory is passed.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, RECOGNISER_NICENESS) != 0 {
+            tracing::debug!("could not lower the recogniser thread's priority");
         }
     }
 }

@@ -30,13 +30,7 @@ pub struct IdentityConfig {
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        IdentityConfig {
-            threshold: 0.42,
-            margin: 0.06,
-            max_samples: 5,
-            max_embeds_per_track: 10,
-            embed_every_frames: 2,
-        }
+        IdentityConfig { threshold: 0.42, margin: 0.06, max_samples: 5, max_embeds_per_track: 7, embed_every_frames: 2 }
     }
 }
 

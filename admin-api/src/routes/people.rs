@@ -188,7 +188,7 @@ async fn list(
     for r in rows {
         let sites: String = r.try_get("sites")?;
         let sites: Vec<String> = sites.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
-        if !sites.is_empty() && !sites.iter().any(|site| s.user.sees_site(site)) {
+        if !people::visible_to(&s.user, &sites) {
             continue;
         }
         out.push(PersonView {
@@ -212,6 +212,15 @@ async fn remove(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !valid_person_id(&id) {
         return Err(ApiError::BadRequest("not a person id".into()));
+    }
+    let sites = people::sites_of(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no enrolled person {id:?}")))?;
+    if !people::removable_by(&s.user, &sites) {
+        return Err(ApiError::Forbidden(format!(
+            "{id} is enrolled at sites that are not yours ({}); ask their admin or a superadmin",
+            if sites.is_empty() { "every site".to_string() } else { sites.join(", ") }
+        )));
     }
     if !people::delete(&state.db, &state.data_dir, &id).await? {
         return Err(ApiError::NotFound(format!("no enrolled person {id:?}")));
@@ -243,6 +252,12 @@ async fn photo(
 ) -> Result<impl IntoResponse, ApiError> {
     if !valid_person_id(&person) {
         return Err(ApiError::BadRequest("not a person id".into()));
+    }
+    let sites = people::sites_of(&state.db, &person)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no photo of {person:?}")))?;
+    if !people::visible_to(&s.user, &sites) {
+        return Err(ApiError::Forbidden(format!("{person} is not enrolled at your sites")));
     }
     let row = sqlx::query("SELECT id FROM photos WHERE person_id = $1 ORDER BY created_ms, id LIMIT 1")
         .bind(&person)

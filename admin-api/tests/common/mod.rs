@@ -106,6 +106,17 @@ impl Db {
         self.cli(&["add-agent", "--id", id, "--site", site]).trim().to_string()
     }
 
+    /// Runs SQL on this database (PostgreSQL only).
+    pub fn psql(&self, sql: &str) {
+        let name = self.pg_name.as_deref().expect("psql needs the PostgreSQL backend");
+        let out = Command::new("psql")
+            .env("PGPASSWORD", "gatewatch")
+            .args(["-q", "-h", "127.0.0.1", "-U", "gatewatch", "-d", name, "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub fn events(&self) -> Vec<Value> {
         self.cli(&["events"]).lines().map(|l| serde_json::from_str(l).expect("json")).collect()
     }
