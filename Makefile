@@ -2,7 +2,8 @@
 #   make demo   set up what is missing, build, run RTSP server + admin API + edge agent
 #   make test   set up what is missing, build, lint, run the whole test suite
 #   make bench  set up what is missing, build, measure; report in benches/results/
-.PHONY: setup models fixtures build lint test demo bench clean-fixtures
+#   make soak   the long tests: fuzzing at a million cases per target
+.PHONY: setup models fixtures build lint test demo bench soak clean-fixtures
 
 CARGO ?= cargo
 
@@ -27,6 +28,9 @@ test: build lint
 
 demo: build
 	@scripts/demo.sh
+
+soak: build
+	FUZZ_CASES=1000000 $(CARGO) test --release --workspace fuzz
 
 bench: build
 	$(CARGO) build --release -p benches --bench gallery_search

@@ -12,6 +12,8 @@ mod cccd;
 mod db;
 mod enrol;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod gallery;
 mod openapi;
 mod people;

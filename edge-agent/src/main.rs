@@ -3,6 +3,8 @@
 mod api;
 mod camera;
 mod config;
+#[cfg(test)]
+mod fuzz_tests;
 mod metrics;
 mod ops;
 mod replay;

@@ -31,6 +31,8 @@ pub mod evaluate;
 pub mod events;
 pub mod fixture;
 pub mod frame;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod gallery;
 pub mod gallery_sync;
 pub mod identity;
