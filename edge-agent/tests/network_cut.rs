@@ -1,0 +1,138 @@
+//! The network between the edge agent and the admin API fails while a camera
+//! streams: first replies are lost (the API stores a batch, the agent never
+//! hears so and sends it again), then nothing gets through at all. When the
+//! network returns, every event the agent stored is in the API exactly once
+//! and the passages are exactly the truth's — nothing lost, nothing twice.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const OPEN: u8 = 0;
+/// Requests reach the API; its replies are dropped and the connection closed.
+const LOSE_REPLIES: u8 = 1;
+/// Connections are refused (closed at once).
+const DOWN: u8 = 2;
+
+/// A TCP proxy on 127.0.0.1 whose link can be degraded on command.
+struct Proxy {
+    port: u16,
+    state: Arc<AtomicU8>,
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let state = Arc::new(AtomicU8::new(OPEN));
+        let st = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if st.load(Ordering::SeqCst) == DOWN {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let (c2, s2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                std::thread::spawn(move || pump(client, server, None));
+                let st = Arc::clone(&st);
+                std::thread::spawn(move || pump(s2, c2, Some(st)));
+            }
+        });
+        Proxy { port, state }
+    }
+
+    fn set(&self, state: u8) {
+        self.state.store(state, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` → `to`; for replies (`state` given), drops them and closes
+/// the client while the link is degraded.
+fn pump(mut from: TcpStream, mut to: TcpStream, state: Option<Arc<AtomicU8>>) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if state.as_ref().is_some_and(|s| s.load(Ordering::SeqCst) != OPEN) {
+            break;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
+}
+
+fn stored_ids(agent: &Proc) -> HashSet<String> {
+    agent
+        .text()
+        .lines()
+        .filter(|l| l.contains("event stored in the outbox"))
+        .filter_map(|l| l.split("event=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_failing_network_loses_and_duplicates_nothing() {
+    let dir = scratch("network-cut");
+    let f = fixture("s04_unknowns_720p");
+    let mut api = AdminApi::new(&dir);
+    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
+    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.start();
+    let proxy = Proxy::start(api.port);
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
+    let config = agent_config(&dir, &format!("http://127.0.0.1:{}", proxy.port), &token, &cams, "");
+    let mut agent = start_agent(&config, 60, "info,edge_agent::store=debug");
+    let t0 = Instant::now();
+    while api.events().is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "nothing delivered:\n{}", agent.text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = api.events().len();
+    proxy.set(LOSE_REPLIES);
+    std::thread::sleep(Duration::from_secs(5));
+    // Stored by the API while the agent heard nothing: these are sent again.
+    let stored_without_ack = api.events().len() - before;
+    proxy.set(DOWN);
+    std::thread::sleep(Duration::from_secs(5));
+    proxy.set(OPEN);
+
+    let stream_ends = Duration::from_secs_f64(f.camera.frames as f64 / f.camera.fps as f64 + 3.0);
+    loop {
+        let stored: HashSet<String> =
+            api.events().iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+        if t0.elapsed() > stream_ends && stored_ids(&agent).is_subset(&stored) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "events never delivered:\n{}", agent.text());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(agent.terminate(Duration::from_secs(20)), "clean stop:\n{}", agent.text());
+    let events = api.events();
+    let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "no id stored twice");
+    assert_eq!(passages_of(&events, Some("gate1")), truth_of(&f), "exactly the truth's passages");
+    let failures = agent.text().lines().filter(|l| l.contains("admin API unreachable")).count();
+    assert!(failures > 0, "the agent noticed the failing network:\n{}", agent.text());
+    eprintln!(
+        "{} events stored once; {stored_without_ack} reached the API while its replies were lost (sent again, \
+         deduplicated); {failures} failed sends retried",
+        ids.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
