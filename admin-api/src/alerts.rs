@@ -42,13 +42,25 @@ pub struct Alert {
 #[derive(Clone)]
 pub struct AlertHub {
     tx: broadcast::Sender<Alert>,
-    /// Set when alerts travel through PostgreSQL NOTIFY.
+    /// Set when alerts also travel through PostgreSQL NOTIFY, to the other
+    /// admin-api processes on the same database.
     postgres: bool,
+    /// This process, so that it skips its own notifications: its own guards
+    /// get its alerts directly, even while its LISTEN connection is being
+    /// re-established after a database restart.
+    origin: String,
+}
+
+/// A NOTIFY payload: the alert and the process that raised it.
+#[derive(Serialize, Deserialize)]
+struct Notice {
+    origin: String,
+    alert: Alert,
 }
 
 impl AlertHub {
     pub fn new(postgres: bool) -> AlertHub {
-        AlertHub { tx: broadcast::channel(1024).0, postgres }
+        AlertHub { tx: broadcast::channel(1024).0, postgres, origin: uuid::Uuid::new_v4().to_string() }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Alert> {
@@ -59,14 +71,13 @@ impl AlertHub {
     pub async fn publish(&self, db: &AnyPool, alerts: Vec<Alert>) {
         for a in alerts {
             if self.postgres {
-                let payload = serde_json::to_string(&a).unwrap_or_default();
+                let notice = Notice { origin: self.origin.clone(), alert: a.clone() };
+                let payload = serde_json::to_string(&notice).unwrap_or_default();
                 if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(db).await {
-                    tracing::error!(error = %e, "alert not published to other processes; delivering locally");
-                    let _ = self.tx.send(a);
+                    tracing::error!(error = %e, "alert not published to the other admin-api processes");
                 }
-            } else {
-                let _ = self.tx.send(a);
             }
+            let _ = self.tx.send(a);
         }
     }
 
@@ -74,6 +85,7 @@ impl AlertHub {
     /// reconnecting when the database connection drops.
     pub fn listen(&self, url: String) {
         let tx = self.tx.clone();
+        let origin = self.origin.clone();
         tokio::spawn(async move {
             loop {
                 match sqlx::postgres::PgListener::connect(&url).await {
@@ -83,9 +95,10 @@ impl AlertHub {
                         } else {
                             tracing::info!("listening for alerts from every admin-api process");
                             while let Ok(n) = listener.recv().await {
-                                match serde_json::from_str::<Alert>(n.payload()) {
-                                    Ok(a) => {
-                                        let _ = tx.send(a);
+                                match serde_json::from_str::<Notice>(n.payload()) {
+                                    Ok(notice) if notice.origin == origin => {}
+                                    Ok(notice) => {
+                                        let _ = tx.send(notice.alert);
                                     }
                                     Err(e) => tracing::warn!(error = %e, "unreadable alert notification"),
                                 }

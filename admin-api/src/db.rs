@@ -133,7 +133,14 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     sqlx::any::install_default_drivers();
     let url =
         if url.starts_with("sqlite:") && !url.contains('?') { format!("{url}?mode=rwc") } else { url.to_string() };
-    let pool = AnyPoolOptions::new().max_connections(8).connect(&url).await?;
+    // A request waits at most 5 s for a connection: while the database is
+    // down the API answers 503 at once (agents keep their events and retry)
+    // instead of holding every request for sqlx's default 30 s.
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&url)
+        .await?;
     if url.starts_with("sqlite:") {
         sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         sqlx::query("PRAGMA synchronous=FULL").execute(&pool).await?;
