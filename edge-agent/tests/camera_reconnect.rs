@@ -54,3 +54,45 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
     drop(rtsp);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
+    let dir = scratch("frozen");
+    let f = fixture("s04_unknowns_720p");
+    let mut api = AdminApi::new(&dir);
+    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
+    api.start();
+    let rtsp = RtspServer::start(0, &["--shared"], &[("gate1", &f.video)]);
+    let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
+    let config = agent_config(&dir, &api.url(), &token, &cams, "[health]\noffline_after_ms = 2000\n");
+    let agent = start_agent(&config, 0, "info");
+    agent
+        .wait_line("camera connected", Instant::now() - Duration::from_secs(60), Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("never connected:\n{}", agent.text()));
+    std::thread::sleep(Duration::from_secs(2));
+    // SIGSTOP: the server keeps its sockets open and sends nothing — a hung
+    // camera, not a vanished one.
+    let pid = rtsp.proc.child.id().to_string();
+    let signal =
+        |s: &str| assert!(std::process::Command::new("kill").args([s, &pid]).status().expect("kill").success());
+    signal("-STOP");
+    let frozen = Instant::now();
+    while anomalies_of(&api.events(), "camera_offline").is_empty() {
+        assert!(frozen.elapsed() < Duration::from_secs(20), "no camera_offline for a frozen camera:\n{}", agent.text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let noticed = frozen.elapsed();
+    signal("-CONT");
+    let resumed = Instant::now();
+    let back = agent
+        .wait_line("camera connected", resumed, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("did not recover after SIGCONT:\n{}", agent.text()));
+    eprintln!(
+        "frozen camera reported offline {:.1} s after SIGSTOP; frames again {:.2} s after SIGCONT",
+        noticed.as_secs_f32(),
+        back.duration_since(resumed).as_secs_f32()
+    );
+    assert_eq!(anomalies_of(&api.events(), "camera_offline").len(), 1, "one anomaly per outage");
+    drop(rtsp);
+    let _ = std::fs::remove_dir_all(&dir);
+}
