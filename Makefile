@@ -2,7 +2,7 @@
 #   make demo   set up what is missing, build, run RTSP server + admin API + edge agent
 #   make test   set up what is missing, build, lint, run the whole test suite
 #   make bench  set up what is missing, build, measure; report in benches/results/
-#   make soak   the long tests: fuzzing at a million cases per target
+#   make soak   the long tests: fuzzing at a million cases per target, 5 minutes of load
 .PHONY: setup models fixtures build lint test demo bench soak clean-fixtures
 
 CARGO ?= cargo
@@ -31,6 +31,7 @@ demo: build
 
 soak: build
 	FUZZ_CASES=1000000 $(CARGO) test --release --workspace fuzz
+	target/release/gatewatch-bench load --load-seconds 300
 
 bench: build
 	$(CARGO) build --release -p benches --bench gallery_search

@@ -32,6 +32,9 @@ struct Cli {
     /// Seconds of streaming per camera count in the memory section.
     #[arg(long, global = true, default_value_t = 20)]
     memory_seconds: u64,
+    /// Seconds of the load test.
+    #[arg(long, global = true, default_value_t = 300)]
+    load_seconds: u64,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq)]
@@ -52,6 +55,9 @@ enum Section {
     Memory,
     /// Writes report.md, report.json and the plots from the results present.
     Report,
+    /// Load test (not part of `all`): 50 agents × 20 events/s and 100 guards
+    /// for `--load-seconds`; fails on any error, lost event or lost alert.
+    Load,
 }
 
 fn gallery() -> Result<()> {
@@ -74,6 +80,7 @@ fn run_section(cli: &Cli, section: Section) -> Result<()> {
         Section::Live => write(&dir, "live", &sections::live::run(cli.live_seconds)?),
         Section::Ingest => write(&dir, "ingest", &sections::ingest::run(cli.ingest_seconds)?),
         Section::Memory => write(&dir, "memory", &sections::memory::run(cli.memory_seconds, &[1, 2, 4])?),
+        Section::Load => write(&dir, "load", &sections::load::run(cli.load_seconds, 50, 20, 100)?),
         Section::Report | Section::All => Ok(()),
     }
 }

@@ -59,7 +59,7 @@ pub struct IngestResults {
 }
 
 /// A real face thumbnail, as the agent sends with a passage (192 px JPEG).
-fn thumbnail() -> Result<String> {
+pub(crate) fn thumbnail() -> Result<String> {
     let photo = super::fixture(super::FIXTURE_720P)?.people.first().and_then(|p| p.photos.first().cloned());
     let image = BgrImage::open(&photo.context("no gallery photo")?)?;
     let side = 192.min(image.width()).min(image.height());
@@ -73,11 +73,20 @@ fn thumbnail() -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(jpeg))
 }
 
-fn batch(agent: &str, face: &str, seq: &mut u64) -> Vec<Value> {
-    (0..BATCH)
-        .map(|i| {
-            *seq += 1;
-            let body = if i % 20 == 19 {
+/// What a simulated agent has sent so far.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    seq: u64,
+}
+
+/// `n` events as an agent sends them: passages (two in three of a known
+/// person) with a face thumbnail, and one anomaly in twenty.
+pub(crate) fn events_for(agent: &str, site: &str, face: &str, n: usize, traffic: &mut Traffic) -> Vec<Value> {
+    (0..n)
+        .map(|_| {
+            traffic.seq += 1;
+            let seq = traffic.seq;
+            let body = if seq % 20 == 19 {
                 EventBody::Anomaly(AnomalyEvent {
                     kind: AnomalyKind::UnknownPerson,
                     detail: "unknown person at a restricted gate".into(),
@@ -87,16 +96,16 @@ fn batch(agent: &str, face: &str, seq: &mut u64) -> Vec<Value> {
             } else {
                 EventBody::Passage(PassageEvent {
                     direction: if seq.is_multiple_of(2) { Direction::Entry } else { Direction::Exit },
-                    person_id: (!seq.is_multiple_of(3)).then(|| format!("p{:03}", *seq % 500)),
+                    person_id: (!seq.is_multiple_of(3)).then(|| format!("p{:03}", seq % 500)),
                     similarity: Some(0.7),
-                    track: *seq,
+                    track: seq,
                     crossed_at_ms: now_ms(),
                     face_quality: 0.8,
                     verification: None,
                     face_jpeg_b64: Some(face.to_string()),
                 })
             };
-            serde_json::to_value(Event::new(agent, SITE, "gate1", body)).unwrap_or(Value::Null)
+            serde_json::to_value(Event::new(agent, site, "gate1", body)).unwrap_or(Value::Null)
         })
         .collect()
 }
@@ -114,13 +123,13 @@ fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Res
                 s.spawn(move || -> Result<(usize, Vec<f64>)> {
                     let client = http();
                     let agent = format!("agent-{k:02}");
-                    let (mut seq, mut distinct, mut latencies) = (0u64, 0usize, Vec::new());
+                    let (mut traffic, mut distinct, mut latencies) = (Traffic::default(), 0usize, Vec::new());
                     start.wait();
                     for n in 0.. {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let events = batch(&agent, face, &mut seq);
+                        let events = events_for(&agent, SITE, face, BATCH, &mut traffic);
                         let sent = Instant::now();
                         let acked = api.ingest(&client, token, &events)?;
                         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);

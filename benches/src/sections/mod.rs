@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod live;
+pub mod load;
 pub mod memory;
 pub mod reference;
 pub mod replay;
