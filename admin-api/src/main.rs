@@ -51,6 +51,12 @@ enum Command {
         /// Folder for face crops and photos.
         #[arg(long, default_value = "data/admin")]
         data: PathBuf,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Register an edge agent for a site; prints its token (shown once, stored hashed).
     AddAgent {
@@ -185,8 +191,13 @@ async fn run(cli: Cli) -> Result<()> {
         };
         format!("cannot open database {}: {what_to_do}", cli.db)
     })?;
-    match cli.command.unwrap_or(Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into() }) {
-        Command::Serve { listen, data } => serve(db, &cli.db, listen, data).await,
+    let default =
+        Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into(), tls_cert: None, tls_key: None };
+    match cli.command.unwrap_or(default) {
+        Command::Serve { listen, data, tls_cert, tls_key } => {
+            let tls = tls_cert.zip(tls_key);
+            serve(db, &cli.db, listen, data, tls).await
+        }
         Command::Import { csv, photos, data } => {
             let csv_bytes = std::fs::read(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
             let photos = routes::import::photos_in_folder(&photos).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -294,7 +305,13 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Result<()> {
+async fn serve(
+    db: AnyPool,
+    url: &str,
+    listen: SocketAddr,
+    data: PathBuf,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result<()> {
     let crops_dir = data.join("crops");
     std::fs::create_dir_all(&crops_dir).with_context(|| format!("cannot create {}", crops_dir.display()))?;
     let postgres = url.starts_with("postgres");
@@ -310,7 +327,7 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
         alerts: hub,
         login_limiter: Default::default(),
         enrol: Default::default(),
-        tls: false,
+        tls: tls.is_some(),
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -328,8 +345,25 @@ async fn serve(db: AnyPool, url: &str, listen: SocketAddr, data: PathBuf) -> Res
         .nest("/api/v1", routes::corrections::router())
         .nest("/api/v1", routes::import::router())
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(address = %listen, "admin API listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Some((cert, key)) = tls {
+        // ring: the provider that builds without extra tools (cmake, nasm).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key).await.with_context(|| {
+            format!(
+                "cannot load the TLS certificate {} and key {} (PEM; README: \"TLS\")",
+                cert.display(),
+                key.display()
+            )
+        })?;
+        let listener = std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(address = %listen, scheme = "https", "admin API listening");
+        axum_server::from_tcp_rustls(listener, config).serve(service).await?;
+    } else {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(address = %listen, scheme = "http", "admin API listening");
+        axum::serve(listener, service).await?;
+    }
     Ok(())
 }

@@ -30,12 +30,12 @@ struct Ack {
 impl ApiClient {
     pub fn new(config: &Config) -> Result<ApiClient, ConfigError> {
         let token = config.token()?;
-        let http = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(15)))
-                .http_status_as_error(false)
-                .build(),
-        );
+        let mut builder =
+            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(15))).http_status_as_error(false);
+        if let Some(ca) = &config.admin_api.ca_file {
+            builder = builder.tls_config(tls_trusting(ca)?);
+        }
+        let http = ureq::Agent::new_with_config(builder.build());
         Ok(ApiClient {
             http,
             base: config.admin_api.url.trim_end_matches('/').to_string(),
@@ -80,4 +80,25 @@ impl ApiClient {
             .call();
         Self::read(resp)
     }
+}
+
+/// TLS that trusts only the certificate authorities in `ca` (PEM).
+fn tls_trusting(ca: &std::path::Path) -> Result<ureq::tls::TlsConfig, ConfigError> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let invalid = |reason: String| ConfigError::Invalid {
+        path: ca.display().to_string(),
+        field: "admin_api.ca_file".into(),
+        reason,
+    };
+    let pem = std::fs::read(ca).map_err(|e| invalid(format!("cannot read it: {e}")))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(invalid("no PEM certificate in it".into()));
+    }
+    Ok(TlsConfig::builder().root_certs(RootCerts::Specific(std::sync::Arc::new(certs))).build())
 }

@@ -52,6 +52,10 @@ pub struct AdminApiSection {
     /// Events per batch sent to the API.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// PEM file of the certificate authority that signed the admin API's
+    /// certificate, for a site's own CA; without it the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_batch() -> usize {
