@@ -349,3 +349,23 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
     eprintln!("access matrix: {} routes × {} callers = {checked} requests", rows.len(), CALLERS.len());
     assert!(failures.is_empty(), "{} of {checked} answers wrong:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn photo_and_crop_ids_cannot_walk_out_of_their_folders() {
+    let db = Db::new(Backend::Sqlite, "traversal");
+    db.user("super1", "superadmin", "");
+    let server = Server::start(&db);
+    let admin = Browser::login(&server, "super1");
+    for path in [
+        "/api/v1/faces/photo/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/faces/photo/..",
+        "/api/v1/faces/photo/p1%00.jpg",
+        "/api/v1/faces/crop/..%2Fadmin.db",
+        "/api/v1/faces/crop/00000000-0000-4000-8000-000000000000%2F..%2F..%2Fadmin.db",
+        "/api/v1/faces/crop/%2Fetc%2Fpasswd",
+    ] {
+        let (status, body) = admin.get(path);
+        assert!([400, 404].contains(&status), "{path}: {status}");
+        assert!(!body.contains("root:") && !body.contains("SQLite"), "{path} leaked a file");
+    }
+}
