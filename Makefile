@@ -33,8 +33,10 @@ soak: build
 	FUZZ_CASES=1000000 $(CARGO) test --release --workspace fuzz
 	target/release/gatewatch-bench load --load-seconds 300
 
-bench: build
-	$(CARGO) build --release -p benches --bench gallery_search
+# One cargo invocation for the binaries and the criterion bench: one feature
+# resolution, so nothing is compiled twice.
+bench: setup
+	$(CARGO) build --release --workspace --bins --bench gallery_search
 	target/release/gatewatch-bench all
 
 clean-fixtures:

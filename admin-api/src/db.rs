@@ -133,12 +133,15 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     sqlx::any::install_default_drivers();
     let url =
         if url.starts_with("sqlite:") && !url.contains('?') { format!("{url}?mode=rwc") } else { url.to_string() };
-    // A request waits at most 5 s for a connection: while the database is
-    // down the API answers 503 at once (agents keep their events and retry)
-    // instead of holding every request for sqlx's default 30 s.
+    // How long a request waits for a connection. SQLite has one writer, so
+    // under many agents requests queue for it: waiting is right. PostgreSQL
+    // hands out connections at once unless the server is gone: then the API
+    // answers 503 after 10 s (agents keep their events and retry) instead of
+    // holding every request for sqlx's default 30 s.
+    let wait = if url.starts_with("sqlite:") { 30 } else { 10 };
     let pool = AnyPoolOptions::new()
         .max_connections(8)
-        .acquire_timeout(std::time::Duration::from_secs(5))
+        .acquire_timeout(std::time::Duration::from_secs(wait))
         .connect(&url)
         .await?;
     if url.starts_with("sqlite:") {

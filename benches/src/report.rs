@@ -305,12 +305,12 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
         let _ = writeln!(md, "\n## 7. Admin API ingest and alert fan-out\n");
         let _ = writeln!(
             md,
-            "| database | agents × batch | events/s | POST p50 / p99 ms | stored = distinct sent | fan-out to guards: delivered, p50 / p99 ms |\n|---|---|---|---|---|---|"
+            "| database | agents × batch | events/s | POST p50 / p99 ms | refused, sent again | stored = distinct sent | fan-out to guards: delivered, p50 / p99 ms |\n|---|---|---|---|---|---|---|"
         );
         for r in &i.runs {
             let _ = writeln!(
                 md,
-                "| {} | {} × {} | **{:.0}** ({} in {:.1} s) | {:.0} / {:.0} | {} | {} guards × {} alerts: {:.1} %, {:.0} / {:.0} |",
+                "| {} | {} × {} | **{:.0}** ({} in {:.1} s) | {:.0} / {:.0} | {} | {} | {} guards × {} alerts: {:.1} %, {:.0} / {:.0} |",
                 r.database,
                 r.agents,
                 r.batch,
@@ -319,6 +319,7 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
                 r.seconds,
                 r.batch_latency_ms.p50,
                 r.batch_latency_ms.p99,
+                r.refused_and_resent,
                 if r.stored_matches { "yes" } else { "**no**" },
                 r.fan_out.guards,
                 r.fan_out.alerts,

@@ -38,6 +38,8 @@ pub struct IngestRun {
     pub distinct_events: usize,
     pub events_per_s: f64,
     pub batch_latency_ms: Latency,
+    /// POSTs the API refused (503) and the agent sent again.
+    pub refused_and_resent: usize,
     /// Every distinct event stored exactly once.
     pub stored_matches: bool,
     pub fan_out: FanOut,
@@ -110,8 +112,33 @@ pub(crate) fn events_for(agent: &str, site: &str, face: &str, n: usize, traffic:
         .collect()
 }
 
-/// 20 agents posting for `seconds`; (distinct events acknowledged, elapsed, POST latencies).
-fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Result<(usize, f64, Vec<f64>)> {
+/// Posts a batch as the edge agent does: a refusal (the API busy or its
+/// database away) is counted and the batch sent again after a pause.
+fn send_as_agent(
+    api: &AdminApi,
+    client: &ureq::Agent,
+    token: &str,
+    events: &[Value],
+    refused: &mut usize,
+) -> Result<usize> {
+    let mut attempts = 1;
+    loop {
+        match api.ingest(client, token, events) {
+            Ok(n) => return Ok(n),
+            Err(e) if attempts < 5 => {
+                *refused += 1;
+                attempts += 1;
+                eprintln!("[ingest] refused ({e:#}); sending again");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// 20 agents posting for `seconds`; (distinct events acknowledged, elapsed,
+/// POST latencies, refused POSTs that were sent again).
+fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Result<(usize, f64, Vec<f64>, usize)> {
     let start = Barrier::new(tokens.len() + 1);
     let stop = AtomicBool::new(false);
     let (results, elapsed) = std::thread::scope(|s| {
@@ -120,10 +147,11 @@ fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Res
             .enumerate()
             .map(|(k, token)| {
                 let (start, stop) = (&start, &stop);
-                s.spawn(move || -> Result<(usize, Vec<f64>)> {
+                s.spawn(move || -> Result<(usize, Vec<f64>, usize)> {
                     let client = http();
                     let agent = format!("agent-{k:02}");
                     let (mut traffic, mut distinct, mut latencies) = (Traffic::default(), 0usize, Vec::new());
+                    let mut refused = 0usize;
                     start.wait();
                     for n in 0.. {
                         if stop.load(Ordering::Relaxed) {
@@ -131,16 +159,16 @@ fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Res
                         }
                         let events = events_for(&agent, SITE, face, BATCH, &mut traffic);
                         let sent = Instant::now();
-                        let acked = api.ingest(&client, token, &events)?;
+                        let acked = send_as_agent(api, &client, token, &events, &mut refused)?;
                         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
                         ensure!(acked == events.len(), "{acked} of {} acknowledged", events.len());
                         distinct += events.len();
                         if n % 5 == 4 {
                             // The acknowledgement "was lost": the agent sends the batch again.
-                            api.ingest(&client, token, &events)?;
+                            send_as_agent(api, &client, token, &events, &mut refused)?;
                         }
                     }
-                    Ok((distinct, latencies))
+                    Ok((distinct, latencies, refused))
                 })
             })
             .collect();
@@ -148,17 +176,18 @@ fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Res
         let began = Instant::now();
         std::thread::sleep(Duration::from_secs(seconds));
         stop.store(true, Ordering::Relaxed);
-        let results: Vec<Result<(usize, Vec<f64>)>> =
+        let results: Vec<Result<(usize, Vec<f64>, usize)>> =
             workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("panicked")))).collect();
         (results, began.elapsed().as_secs_f64())
     });
-    let (mut distinct, mut latencies) = (0, Vec::new());
+    let (mut distinct, mut latencies, mut refused) = (0, Vec::new(), 0);
     for r in results {
-        let (d, l) = r?;
+        let (d, l, f) = r?;
         distinct += d;
         latencies.extend(l);
+        refused += f;
     }
-    Ok((distinct, elapsed, latencies))
+    Ok((distinct, elapsed, latencies, refused))
 }
 
 /// 100 guards on the alert stream; `FAN_OUT_ALERTS` alerts posted one by one.
@@ -221,7 +250,7 @@ fn one(db: Database, seconds: u64, face: &str) -> Result<IngestRun> {
     let api = AdminApi::start(db, &dir)?;
     let tokens = (0..AGENTS).map(|k| api.add_agent(&format!("agent-{k:02}"), SITE)).collect::<Result<Vec<_>>>()?;
     eprintln!("[ingest] {label}: {AGENTS} agents for {seconds} s");
-    let (distinct, elapsed, latencies) = sustained(&api, &tokens, face, seconds)?;
+    let (distinct, elapsed, latencies, refused) = sustained(&api, &tokens, face, seconds)?;
     let stored = api.stored_events()?;
     let events_per_s = distinct as f64 / elapsed;
     eprintln!("[ingest] {label}: {distinct} events in {elapsed:.1} s = {events_per_s:.0}/s; {stored} stored");
@@ -238,6 +267,7 @@ fn one(db: Database, seconds: u64, face: &str) -> Result<IngestRun> {
         distinct_events: distinct,
         events_per_s,
         batch_latency_ms: Latency::of(&latencies),
+        refused_and_resent: refused,
         stored_matches: stored == distinct,
         fan_out,
     })
