@@ -54,4 +54,3 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
     drop(rtsp);
     let _ = std::fs::remove_dir_all(&dir);
 }
-
