@@ -150,6 +150,8 @@ pub struct AppState {
     pub enrol: people::EnrolService,
     /// Served over TLS (cookies get `Secure`).
     pub tls: bool,
+    /// With SQLite: the turn to write an ingested batch (one writer at a time).
+    pub sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -209,6 +211,7 @@ async fn run(cli: Cli) -> Result<()> {
                 login_limiter: Default::default(),
                 enrol: Default::default(),
                 tls: false,
+                sqlite_writer: None,
             };
             let cli =
                 users::User { id: "cli".into(), username: "cli".into(), role: users::Role::Superadmin, sites: vec![] };
@@ -328,6 +331,7 @@ async fn serve(
         login_limiter: Default::default(),
         enrol: Default::default(),
         tls: tls.is_some(),
+        sqlite_writer: url.starts_with("sqlite:").then(Default::default),
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -53,6 +53,12 @@ async fn ingest(
         }
     }
     let received_ms = pipeline::events::now_ms();
+    // SQLite has one writer: batches take turns here, in order, instead of
+    // polling for its lock (which under 20 agents ran past the busy timeout).
+    let _turn = match &state.sqlite_writer {
+        Some(writer) => Some(writer.lock().await),
+        None => None,
+    };
     let mut tx = state.db.begin().await?;
     let mut inserted = Vec::new();
     for e in &events {
