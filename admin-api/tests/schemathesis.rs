@@ -8,11 +8,13 @@ use std::process::Command;
 
 use common::*;
 
-fn schemathesis(server: &Server, headers: &[String], only: &[&str], skip: &[&str]) -> String {
+fn schemathesis(server: &Server, dir: &std::path::Path, headers: &[String], only: &[&str], skip: &[&str]) -> String {
     let bin = repo().join(".venv/bin/schemathesis");
     assert!(bin.is_file(), "{} missing: run `make setup`", bin.display());
     let mut cmd = Command::new(bin);
-    cmd.arg("run")
+    // Its cache goes to the database's scratch folder, not the repository.
+    cmd.current_dir(dir)
+        .arg("run")
         .arg(format!("{}/api/v1/openapi.json", server.url()))
         .args(["--url", &server.url(), "--checks", "not_a_server_error", "--max-examples", "40", "--seed", "7"])
         .env("NO_COLOR", "1")
@@ -41,9 +43,9 @@ fn no_generated_request_gets_a_server_error() {
     let admin = Browser::login(&server, "super1");
     let session = [format!("Cookie: {}", admin.cookie), format!("X-CSRF-Token: {}", admin.csrf)];
     // The stream never ends and logout would end the session under test.
-    let as_admin = schemathesis(&server, &session, &[], &["/api/v1/alerts/stream", "/api/v1/auth/logout"]);
+    let as_admin = schemathesis(&server, &db.dir, &session, &[], &["/api/v1/alerts/stream", "/api/v1/auth/logout"]);
     let agent_paths = ["/api/v1/events", "/api/v1/gallery", "/api/v1/expectations"];
-    let as_agent = schemathesis(&server, &[format!("Authorization: Bearer {token}")], &agent_paths, &[]);
+    let as_agent = schemathesis(&server, &db.dir, &[format!("Authorization: Bearer {token}")], &agent_paths, &[]);
     for report in [&as_admin, &as_agent] {
         let line = report.lines().find(|l| l.contains(" generated, ")).unwrap_or("");
         eprintln!("schemathesis: {}", line.trim());
