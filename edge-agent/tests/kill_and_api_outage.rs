@@ -11,18 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Ids of the events an agent run logged as durably stored.
-fn stored_ids(agent: &Proc) -> HashSet<String> {
-    agent
-        .text()
-        .lines()
-        .filter(|l| l.contains("event stored in the outbox"))
-        .filter_map(|l| l.split("event=").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn events_survive_an_api_outage_and_a_sigkill_exactly_once() {
     let dir = scratch("kill-outage");

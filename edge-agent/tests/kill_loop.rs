@@ -16,17 +16,6 @@ use common::*;
 const KILLS: usize = 20;
 const PLAYS: u32 = 4;
 
-fn stored_ids(agent: &Proc) -> HashSet<String> {
-    agent
-        .text()
-        .lines()
-        .filter(|l| l.contains("event stored in the outbox"))
-        .filter_map(|l| l.split("event=").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 /// A small deterministic generator for the kill moments (the seed is printed).
 struct Lcg(u64);
 

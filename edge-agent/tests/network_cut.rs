@@ -74,17 +74,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, state: Option<Arc<AtomicU8>>) {
     let _ = from.shutdown(Shutdown::Both);
 }
 
-fn stored_ids(agent: &Proc) -> HashSet<String> {
-    agent
-        .text()
-        .lines()
-        .filter(|l| l.contains("event stored in the outbox"))
-        .filter_map(|l| l.split("event=").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn a_failing_network_loses_and_duplicates_nothing() {
     let dir = scratch("network-cut");

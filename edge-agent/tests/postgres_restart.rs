@@ -38,17 +38,6 @@ fn pg_ready() -> bool {
     Command::new("pg_isready").args(["-q", "-h", "127.0.0.1", "-p", "5432"]).status().is_ok_and(|s| s.success())
 }
 
-fn stored_ids(agent: &Proc) -> HashSet<String> {
-    agent
-        .text()
-        .lines()
-        .filter(|l| l.contains("event stored in the outbox"))
-        .filter_map(|l| l.split("event=").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
     let dir = scratch("pg-restart");

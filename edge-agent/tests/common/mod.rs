@@ -270,3 +270,16 @@ pub fn truth_of(f: &Fixture) -> Vec<(Option<String>, String)> {
 pub fn anomalies_of(events: &[serde_json::Value], kind: &str) -> Vec<serde_json::Value> {
     events.iter().filter(|e| e["type"] == "anomaly" && e["kind"] == kind).cloned().collect()
 }
+
+/// Ids of the events an agent run logged as durably stored (needs
+/// `edge_agent::store=debug` in its log filter).
+pub fn stored_ids(agent: &Proc) -> std::collections::HashSet<String> {
+    agent
+        .text()
+        .lines()
+        .filter(|l| l.contains("event stored in the outbox"))
+        .filter_map(|l| l.split("event=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
