@@ -54,3 +54,89 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
     drop(rtsp);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A fresh client that stays connected: how long after now the server sends
+/// it a decodable frame (the server's own recovery, to measure the agent's
+/// against).
+fn first_frame_for_a_fresh_client(url: &str, within: Duration) -> Option<Duration> {
+    use pipeline::frame::BgrImage;
+    use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+    let start = Instant::now();
+    let url = SourceUrl::parse(url).expect("url");
+    let mut source = VideoSource::open(&url, SourceOptions::default()).ok()?;
+    let mut frame = BgrImage::default();
+    while start.elapsed() < within {
+        if let Ok(Pulled::Frame { .. }) = source.pull(&mut frame, Duration::from_millis(200)) {
+            return Some(start.elapsed());
+        }
+    }
+    None
+}
+
+#[test]
+fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
+    let dir = scratch("frozen");
+    let f = fixture("s04_unknowns_720p");
+    // Long enough that the stream cannot end during the test (22 s × 5).
+    let video = dir.join("looped.mp4");
+    let copied = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-stream_loop", "4", "-i"])
+        .arg(&f.video)
+        .args(["-c", "copy"])
+        .arg(&video)
+        .status()
+        .expect("ffmpeg");
+    assert!(copied.success(), "looped copy of the fixture");
+    let mut api = AdminApi::new(&dir);
+    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
+    api.start();
+    let rtsp = RtspServer::start(0, &["--shared"], &[("gate1", &video)]);
+    let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
+    let config = agent_config(&dir, &api.url(), &token, &cams, "[health]\noffline_after_ms = 2000\n");
+    let agent = start_agent(&config, 0, "info,pipeline=debug");
+    agent
+        .wait_line("camera connected", Instant::now() - Duration::from_secs(60), Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("never connected:\n{}", agent.text()));
+    std::thread::sleep(Duration::from_secs(2));
+    // SIGSTOP: the server keeps its sockets open and sends nothing — a hung
+    // camera, not a vanished one.
+    let pid = rtsp.proc.child.id().to_string();
+    let signal =
+        |s: &str| assert!(std::process::Command::new("kill").args([s, &pid]).status().expect("kill").success());
+    signal("-STOP");
+    let frozen = Instant::now();
+    while anomalies_of(&api.events(), "camera_offline").is_empty() {
+        assert!(frozen.elapsed() < Duration::from_secs(20), "no camera_offline for a frozen camera:\n{}", agent.text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let noticed = frozen.elapsed();
+    signal("-CONT");
+    let resumed = Instant::now();
+    // A file served in real time falls behind its clock while frozen, and
+    // gst-rtsp-server can take several seconds after SIGCONT before it sends
+    // anything again (measured: 0–7 s). The agent is judged against the
+    // server: a fresh client connected at SIGCONT shows when frames are
+    // available again.
+    let server_back = first_frame_for_a_fresh_client(&rtsp.urls[0], Duration::from_secs(40))
+        .unwrap_or_else(|| panic!("the server sent no frame within 40 s of SIGCONT:\n{}", rtsp.proc.text()));
+    let back = agent
+        .wait_line("camera connected", resumed, Duration::from_secs(40))
+        .unwrap_or_else(|| panic!("did not recover after SIGCONT:\n{}", agent.text()))
+        .duration_since(resumed);
+    eprintln!(
+        "frozen camera reported offline {:.1} s after SIGSTOP; after SIGCONT: server sending again at {:.2} s, agent receiving at {:.2} s",
+        noticed.as_secs_f32(),
+        server_back.as_secs_f32(),
+        back.as_secs_f32()
+    );
+    // Once frames are there, the agent has them within one watchdog period
+    // (3 s) plus its longest backoff (2 s) plus a connection.
+    assert!(
+        back <= server_back + Duration::from_secs(7),
+        "agent back {back:?} after SIGCONT, server already at {server_back:?}:\n{}",
+        agent.text()
+    );
+    assert_eq!(anomalies_of(&api.events(), "camera_offline").len(), 1, "one anomaly per outage");
+    drop(rtsp);
+    let _ = std::fs::remove_dir_all(&dir);
+}

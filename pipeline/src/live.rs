@@ -129,6 +129,7 @@ impl LiveSource {
             self.state = LinkState::Down { since: Instant::now(), reason };
             self.backoff = Duration::from_millis(self.config.backoff_initial_ms);
         } else if let LinkState::Down { reason: r, .. } = &mut self.state {
+            tracing::debug!(camera = %self.url.describe(), %reason, retry_in_ms = self.backoff.as_millis() as u64, "camera still down");
             *r = reason;
         }
         self.next_attempt = Instant::now() + self.backoff;
@@ -148,6 +149,7 @@ impl LiveSource {
                     std::thread::sleep((self.next_attempt - now).min(deadline - now));
                     continue;
                 }
+                tracing::debug!(camera = %self.url.describe(), "connecting");
                 match VideoSource::open(&self.url, self.options) {
                     Ok(src) => {
                         self.source = Some(src);
