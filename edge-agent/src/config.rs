@@ -278,6 +278,8 @@ mod tests {
         assert!(broken("inside = \"below\"", "inside = \"left\"").contains("camera[0].line"));
         assert!(broken("id = \"gate1\"", "id = \"gate 1\"").contains("camera[0].id"));
         assert!(broken("input_size = 640", "input_size = 300").contains("recognition.detector"));
+        let e = broken("url = \"rtsp://127.0.0.1:8554/gate1\"", "url = \"rtsp://127.0.0.1:85540/gate1\"");
+        assert!(e.contains("camera[0].url") && e.contains("invalid port"), "{e}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum SourceError {
     MissingElement(&'static str),
     #[error("unsupported source {0:?}: use rtsp://host/path, file:///path, a file path, or v4l2:///dev/videoN")]
     Unsupported(String),
+    #[error("camera address {url}: {reason}. Write it as rtsp://[user:password@]host[:port]/path")]
+    BadRtspUrl { url: String, reason: String },
     #[error("video file {0} does not exist")]
     NoSuchFile(PathBuf),
     #[error("{source_desc}: {message}")]
@@ -58,6 +60,7 @@ impl SourceUrl {
     pub fn parse(url: &str) -> Result<SourceUrl, SourceError> {
         let url = url.trim();
         if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
+            check_rtsp_url(url)?;
             Ok(SourceUrl::Rtsp(url.to_string()))
         } else if let Some(path) = url.strip_prefix("file://") {
             Ok(SourceUrl::File(PathBuf::from(path)))
@@ -82,6 +85,24 @@ impl SourceUrl {
             SourceUrl::V4l2(d) => format!("v4l2 {d}"),
         }
     }
+}
+
+/// Refuses an RTSP address that cannot name a camera, so a typo in a config
+/// is reported at start rather than as a camera that never connects.
+fn check_rtsp_url(url: &str) -> Result<(), SourceError> {
+    let bad = |reason: &str| SourceError::BadRtspUrl { url: redact_credentials(url), reason: reason.to_string() };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains spaces or control characters"));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    match parsed.host_str() {
+        None | Some("") => return Err(bad("it has no host")),
+        Some(_) => {}
+    }
+    if parsed.port() == Some(0) {
+        return Err(bad("port 0 is not a camera's port"));
+    }
+    Ok(())
 }
 
 /// `rtsp://user:pass@host/x` → `rtsp://***@host/x`.
@@ -169,15 +190,7 @@ impl VideoSource {
                 src.set_property("latency", 0u32);
                 src.set_property_from_str("protocols", "tcp");
                 pipeline.add(&src)?;
-                let decode_weak = decode.downgrade();
-                src.connect_pad_added(move |_, pad| {
-                    if let Some(decode) = decode_weak.upgrade()
-                        && let Some(sinkpad) = decode.static_pad("sink")
-                        && !sinkpad.is_linked()
-                    {
-                        let _ = pad.link(&sinkpad);
-                    }
-                });
+                link_rtsp_video(&src, &decode, &pipeline);
             }
         }
         if let Some(n) = options.decoder_threads {
@@ -265,6 +278,51 @@ impl VideoSource {
     }
 }
 
+/// Links the camera's video stream to the decoder. A camera's other streams
+/// (its microphone, metadata) go to a discarding sink, so they neither take
+/// the decoder's place nor stall the session; an address with no video at all
+/// posts an error saying so, instead of looking like a frozen camera.
+fn link_rtsp_video(src: &gst::Element, decode: &gst::Element, pipeline: &gst::Pipeline) {
+    let media_of = |pad: &gst::Pad| -> String {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        caps.structure(0).and_then(|s| s.get::<String>("media").ok()).unwrap_or_else(|| "unknown".into())
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (decode_weak, pipeline_weak, seen_by_pads) = (decode.downgrade(), pipeline.downgrade(), seen.clone());
+    src.connect_pad_added(move |_, pad| {
+        let media = media_of(pad);
+        seen_by_pads.lock().unwrap_or_else(|p| p.into_inner()).push(media.clone());
+        if media == "video"
+            && let Some(decode) = decode_weak.upgrade()
+            && let Some(sinkpad) = decode.static_pad("sink")
+            && !sinkpad.is_linked()
+        {
+            let _ = pad.link(&sinkpad);
+            return;
+        }
+        let Some(pipeline) = pipeline_weak.upgrade() else { return };
+        if let Ok(discard) =
+            gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+            && pipeline.add(&discard).is_ok()
+            && let Some(sinkpad) = discard.static_pad("sink")
+        {
+            let _ = pad.link(&sinkpad);
+            let _ = discard.sync_state_with_parent();
+        }
+    });
+    src.connect_no_more_pads(move |src| {
+        let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        if !seen.iter().any(|m| m == "video") {
+            let carried = if seen.is_empty() { "nothing".to_string() } else { seen.join(" and ") };
+            gst::element_error!(
+                src,
+                gst::StreamError::WrongType,
+                ("the stream has no video (it carries {carried}): is this address a camera's video stream?")
+            );
+        }
+    });
+}
+
 /// How long a live pipeline's teardown may take before it is abandoned.
 const TEARDOWN_LIMIT: Duration = Duration::from_secs(3);
 
@@ -321,6 +379,28 @@ mod tests {
         assert_eq!(SourceUrl::parse("fixtures/x/video.mp4").ok(), Some(SourceUrl::File("fixtures/x/video.mp4".into())));
         assert!(matches!(SourceUrl::parse("http://example/x"), Err(SourceError::Unsupported(_))));
         assert!(matches!(SourceUrl::parse(""), Err(SourceError::Unsupported(_))));
+    }
+
+    #[test]
+    fn malformed_rtsp_addresses_are_refused_with_the_reason() {
+        for (url, reason) in [
+            ("rtsp://", "no host"),
+            ("rtsp:///stream1", "no host"),
+            ("rtsp://cam:99999/stream1", "invalid port"),
+            ("rtsp://cam:abc/stream1", "invalid port"),
+            ("rtsp://cam:0/stream1", "port 0"),
+            ("rtsp://cam 1/stream1", "spaces"),
+            ("rtsp://[::1/stream1", "invalid IPv6"),
+            ("rtsp://admin:secret@cam:70000/x", "invalid port"),
+        ] {
+            let e = SourceUrl::parse(url).expect_err(url).to_string();
+            assert!(e.contains(reason), "{url}: {e}");
+            assert!(e.contains("rtsp://[user:password@]host"), "{url}: says how to write it: {e}");
+            assert!(!e.contains("secret"), "{url}: credentials not echoed: {e}");
+        }
+        for url in ["rtsp://10.0.0.7:554/Streaming/Channels/101", "rtsp://u:p@cam.local/live", "rtsps://[::1]:322/x"] {
+            assert!(matches!(SourceUrl::parse(url), Ok(SourceUrl::Rtsp(_))), "{url}");
+        }
     }
 
     #[test]

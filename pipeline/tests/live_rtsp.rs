@@ -71,3 +71,49 @@ fn an_unreachable_camera_is_down_with_the_reason_not_an_error() {
         LinkState::Up => panic!("cannot be up"),
     }
 }
+
+#[test]
+fn an_address_with_no_video_is_down_saying_so() {
+    // An RTSP server that answers, with an audio stream and no video: a
+    // microphone or an intercom's address typed in place of a camera's.
+    let server = RtspServer::start(0, &[("tone", "@tone".into())]);
+    let url = SourceUrl::parse(&server.urls[0]).expect("url");
+    let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
+    let mut frame = BgrImage::default();
+    let start = Instant::now();
+    let reason = loop {
+        assert_eq!(live.next(&mut frame, Duration::from_millis(200)), LiveEvent::NoFrame);
+        if let LinkState::Down { reason, .. } = live.state()
+            && reason.contains("no video")
+        {
+            break reason.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no clear reason: {:?}", live.state());
+    };
+    // Said at once, not after the frozen-camera watchdog (3 s).
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(reason.contains("audio"), "says what it carries: {reason}");
+    assert_eq!(live.connections(), 0);
+}
+
+#[test]
+fn a_camera_with_a_microphone_is_decoded_from_its_video_stream() {
+    // Many IP cameras have a microphone; the server lists its audio stream
+    // first. The video must reach the decoder (rtspsrc exposes streams in the
+    // order their first packets arrive, so which one comes first varies; the
+    // source links by media type, never "the first pad"), and the audio must
+    // not stall the session.
+    let video = common::fixtures_root().join("s08_empty_gate_720p/video.mp4");
+    let server = RtspServer::start(0, &[("gate", format!("{}+mic", video.display()).into())]);
+    let url = SourceUrl::parse(&server.urls[0]).expect("url");
+    let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
+    let mut frame = BgrImage::default();
+    let first = wait_for_frame(&mut live, &mut frame, Duration::from_secs(10));
+    assert!(first.is_some(), "no video frame from a camera with audio: {:?}", live.state());
+    assert_eq!((frame.width(), frame.height()), (1280, 720));
+    let mut frames = 1;
+    while frames < 25 && wait_for_frame(&mut live, &mut frame, Duration::from_secs(2)).is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 25, "video keeps flowing beside the audio");
+}
