@@ -5,6 +5,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use pipeline::events::Event;
+use pipeline::outbox::Pending;
+
 use crate::api::ApiClient;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -18,13 +21,12 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
     let mut backoff = BACKOFF_MIN;
     loop {
         store.observe();
-        let batch = match outbox.peek(batch_size) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                Vec::new()
-            }
-        };
+        if store.held() > 0 {
+            // Held events go to disk as soon as there is room (and a failed
+            // outbox is reopened first).
+            store.retry_overflow();
+        }
+        let batch = next_batch(store, batch_size);
         if batch.is_empty() {
             if shutdown.requested() {
                 return;
@@ -32,20 +34,31 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
             store.wait_for_stored(Duration::from_millis(200));
             continue;
         }
-        let events: Vec<_> = batch.iter().map(|p| &p.event).collect();
-        match api.post_events(&events) {
+        match api.post_events(&batch.events()) {
             Ok(accepted) => {
                 let accepted: HashSet<&str> = accepted.iter().map(String::as_str).collect();
-                let keys: Vec<Vec<u8>> =
-                    batch.iter().filter(|p| accepted.contains(p.event.id.as_str())).map(|p| p.key.clone()).collect();
-                if let Err(e) = outbox.ack(&keys) {
-                    tracing::error!(error = %e, "acknowledged events could not be removed (they will be re-sent)");
-                }
-                metrics.events_delivered.inc_by(keys.len() as u64);
+                let delivered = match &batch {
+                    Batch::Stored(pending) => {
+                        let keys: Vec<Vec<u8>> = pending
+                            .iter()
+                            .filter(|p| accepted.contains(p.event.id.as_str()))
+                            .map(|p| p.key.clone())
+                            .collect();
+                        if let Err(e) = outbox.ack(&keys) {
+                            tracing::error!(error = %e, "acknowledged events could not be removed (they will be re-sent)");
+                        }
+                        keys.len()
+                    }
+                    Batch::Held(events) => {
+                        store.forget_held(&accepted);
+                        events.iter().filter(|e| accepted.contains(e.id.as_str())).count()
+                    }
+                };
+                metrics.events_delivered.inc_by(delivered as u64);
                 store.retry_overflow();
                 tracing::debug!(
                     sent = batch.len(),
-                    acknowledged = keys.len(),
+                    acknowledged = delivered,
                     waiting = outbox.len(),
                     "batch delivered"
                 );
@@ -55,10 +68,50 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
                 if shutdown.requested() {
                     return;
                 }
-                tracing::warn!(%reason, waiting = outbox.len(), retry_in_ms = backoff.as_millis() as u64, "admin API unreachable; events kept");
+                tracing::warn!(%reason, waiting = outbox.len() + store.held(), retry_in_ms = backoff.as_millis() as u64, "admin API unreachable; events kept");
                 shutdown.sleep(backoff);
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
+        }
+    }
+}
+
+/// What the sender sends next: from the outbox, or — while the outbox
+/// cannot write — the events held in memory.
+enum Batch {
+    Stored(Vec<Pending>),
+    Held(Vec<Event>),
+}
+
+impl Batch {
+    fn events(&self) -> Vec<&Event> {
+        match self {
+            Batch::Stored(p) => p.iter().map(|p| &p.event).collect(),
+            Batch::Held(e) => e.iter().collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Batch::Stored(p) => p.len(),
+            Batch::Held(e) => e.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn next_batch(store: &EventStore, batch_size: usize) -> Batch {
+    if !store.outbox.is_available() {
+        return Batch::Held(store.held_batch(batch_size));
+    }
+    match store.outbox.peek(batch_size) {
+        Ok(b) => Batch::Stored(b),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the outbox");
+            Batch::Stored(Vec::new())
         }
     }
 }

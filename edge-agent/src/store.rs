@@ -6,11 +6,17 @@
 //! ahead of the backlog), every refusal is logged and counted, and refused
 //! events wait in a bounded memory queue that is retried as the sender frees
 //! space. Only when that queue is full too is an event lost — loudly.
+//!
+//! When the outbox cannot write at all (its disk full, an I/O error), the
+//! same memory queue holds events, an `outbox_full` anomaly saying why is
+//! queued first, the sender delivers held events straight from memory while
+//! the admin API answers, and the outbox is reopened (at most once a second)
+//! as soon as the disk has room; held events then go to disk in order.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody};
 use pipeline::outbox::{Outbox, OutboxError};
@@ -20,6 +26,9 @@ use crate::metrics::{KindLabel, Metrics};
 /// Events held in memory while the outbox is full.
 const OVERFLOW_LIMIT: usize = 10_000;
 
+/// Least time between two attempts to reopen an outbox that failed.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
 pub struct EventStore {
     pub outbox: Outbox,
     metrics: Arc<Metrics>,
@@ -27,6 +36,10 @@ pub struct EventStore {
     site: String,
     overflow: Mutex<VecDeque<Event>>,
     full: AtomicBool,
+    /// Set while the outbox cannot write (its disk full); with the last
+    /// attempt to reopen it.
+    failed: AtomicBool,
+    last_reopen: Mutex<Option<Instant>>,
     /// Set when an event is stored, so that the sender wakes at once instead
     /// of at its next poll (an alert's latency would otherwise include it).
     stored: (Mutex<bool>, Condvar),
@@ -41,6 +54,8 @@ impl EventStore {
             site: site.to_string(),
             overflow: Mutex::new(VecDeque::new()),
             full: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            last_reopen: Mutex::new(None),
             stored: (Mutex::new(false), Condvar::new()),
         }
     }
@@ -96,8 +111,8 @@ impl EventStore {
                 self.hold(event);
             }
             Err(e) => {
-                self.metrics.events_lost.inc();
-                tracing::error!(error = %e, event = %event.id, "EVENT NOT STORED: the outbox failed");
+                self.report_failed(&e.to_string());
+                self.hold(event);
             }
         }
     }
@@ -111,8 +126,65 @@ impl EventStore {
                 "EVENT LOST: outbox full and {OVERFLOW_LIMIT} events already held in memory; restore the link to the admin API or raise outbox.budget_mb");
             return;
         }
-        tracing::error!(event = %event.id, held = q.len() + 1, "outbox full: event held in memory until space frees");
+        tracing::error!(event = %event.id, held = q.len() + 1, "outbox full or failing: event held in memory until it can be stored");
         q.push_back(event);
+    }
+
+    /// The first failed write of an episode: one anomaly saying why, queued
+    /// first (the outbox cannot take it).
+    fn report_failed(&self, reason: &str) {
+        if self.failed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let detail = format!(
+            "the outbox cannot write to disk ({reason}); events are held in memory (at most {OVERFLOW_LIMIT}) and sent from there while the admin API answers. Free space on the disk of the agent's data_dir"
+        );
+        tracing::error!("{detail}");
+        let anomaly = Event::new(
+            &self.agent,
+            &self.site,
+            "",
+            EventBody::Anomaly(AnomalyEvent {
+                kind: AnomalyKind::OutboxFull,
+                detail,
+                person_id: None,
+                passage_id: None,
+            }),
+        );
+        self.metrics.anomalies.get_or_create(&KindLabel { kind: "outbox_full".into() }).inc();
+        self.overflow().push_front(anomaly);
+    }
+
+    /// Reopens a failed outbox, at most once per [`REOPEN_EVERY`].
+    fn try_reopen(&self) -> bool {
+        if self.outbox.is_available() {
+            return true;
+        }
+        {
+            let mut last = self.last_reopen.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.outbox.reopen() {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "outbox not reopened yet");
+                false
+            }
+        }
+    }
+
+    /// Up to `max` held events, oldest first: what the sender delivers
+    /// straight from memory while the outbox cannot write.
+    pub fn held_batch(&self, max: usize) -> Vec<Event> {
+        self.overflow().iter().take(max).cloned().collect()
+    }
+
+    /// Drops held events the admin API acknowledged.
+    pub fn forget_held(&self, accepted: &std::collections::HashSet<&str>) {
+        self.overflow().retain(|e| !accepted.contains(e.id.as_str()));
     }
 
     fn report_full(&self, used: u64, budget: u64) {
@@ -145,6 +217,9 @@ impl EventStore {
     /// Moves held events into the outbox while it has room (the sender calls
     /// this after each acknowledged batch).
     pub fn retry_overflow(&self) {
+        if !self.try_reopen() {
+            return;
+        }
         let mut q = self.overflow();
         while let Some(event) = q.front() {
             match self.outbox.push(event) {
@@ -159,7 +234,8 @@ impl EventStore {
                 }
             }
         }
-        if self.full.swap(false, Ordering::Relaxed) {
+        let was_full = self.full.swap(false, Ordering::Relaxed);
+        if self.failed.swap(false, Ordering::Relaxed) | was_full {
             tracing::info!("outbox has room again; every held event is stored");
         }
     }
@@ -168,16 +244,23 @@ impl EventStore {
     /// the disk from an unbounded backlog; a bounded few thousand events are
     /// worth more than the margin.
     pub fn persist_held_at_exit(&self) {
-        let mut q = self.overflow();
-        if q.is_empty() {
+        if self.held() == 0 {
             return;
         }
+        self.try_reopen_now();
+        let mut q = self.overflow();
         tracing::error!(held = q.len(), "outbox full at exit: storing held events past the disk budget");
         while let Some(event) = q.pop_front() {
             if let Err(e) = self.outbox.push_over_budget(&event) {
                 self.metrics.events_lost.inc();
                 tracing::error!(error = %e, event = %event.id, "EVENT LOST at exit");
             }
+        }
+    }
+
+    fn try_reopen_now(&self) {
+        if let Err(e) = self.outbox.reopen() {
+            tracing::error!(error = %e, "outbox could not be reopened at exit");
         }
     }
 

@@ -12,7 +12,16 @@
 //! [`OutboxError::Full`] — the caller must say so loudly — rather than
 //! dropping anything silently.
 
-use std::path::Path;
+//!
+//! A failed write (the disk full, an I/O error) closes the database: sled
+//! cannot be trusted after one (measured: after ENOSPC every write fails even
+//! once space returns, and reading its length can spin forever). Until
+//! [`Outbox::reopen`] succeeds, every call answers [`OutboxError::Unavailable`]
+//! at once without touching the disk; what was flushed before is intact and
+//! read back on reopening.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
 
 use crate::events::Event;
 
@@ -28,6 +37,10 @@ pub enum OutboxError {
         "outbox is full ({used} bytes of a {budget}-byte budget): events cannot be kept until the admin API is reachable again"
     )]
     Full { used: u64, budget: u64 },
+    #[error(
+        "outbox at {path} cannot be written ({reason}); it is closed until it can be reopened: free space on its disk"
+    )]
+    Unavailable { path: String, reason: String },
     #[error("outbox record is unreadable: {0}")]
     Corrupt(String),
 }
@@ -39,25 +52,91 @@ pub struct Pending {
     pub event: Event,
 }
 
-pub struct Outbox {
+#[derive(Clone)]
+struct Handle {
     db: sled::Db,
     events: sled::Tree,
+}
+
+impl Handle {
+    fn open(path: &Path) -> Result<Handle, OutboxError> {
+        let open = || -> Result<Handle, sled::Error> {
+            let db = sled::Config::new().path(path).open()?;
+            let events = db.open_tree("events")?;
+            Ok(Handle { db, events })
+        };
+        open().map_err(|e| OutboxError::Open { path: path.display().to_string(), reason: e.to_string() })
+    }
+}
+
+pub struct Outbox {
+    path: PathBuf,
     budget_bytes: u64,
+    /// `None` after a failed write, until reopened.
+    handle: RwLock<Option<Handle>>,
+    /// Why the outbox is closed.
+    failure: Mutex<String>,
 }
 
 impl Outbox {
     pub fn open(path: &Path, budget_bytes: u64) -> Result<Outbox, OutboxError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| OutboxError::Open { path: path.display().to_string(), reason: e.to_string() })?;
-        let events = db.open_tree("events")?;
-        Ok(Outbox { db, events, budget_bytes })
+        let handle = Handle::open(path)?;
+        Ok(Outbox {
+            path: path.to_path_buf(),
+            budget_bytes,
+            handle: RwLock::new(Some(handle)),
+            failure: Mutex::new(String::new()),
+        })
     }
 
-    /// Bytes the outbox occupies on disk.
+    fn handle(&self) -> Result<Handle, OutboxError> {
+        match &*self.handle.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(h) => Ok(h.clone()),
+            None => Err(self.unavailable(self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone())),
+        }
+    }
+
+    fn unavailable(&self, reason: String) -> OutboxError {
+        OutboxError::Unavailable { path: self.path.display().to_string(), reason }
+    }
+
+    /// Closes the database after a failed write (see the module doc).
+    fn fail(&self, e: sled::Error) -> OutboxError {
+        let reason = match &e {
+            sled::Error::Io(io) => io.to_string(),
+            other => other.to_string(),
+        };
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = reason.clone();
+        let closed = self.handle.write().unwrap_or_else(|p| p.into_inner()).take();
+        if closed.is_some() {
+            tracing::error!(path = %self.path.display(), %reason, "outbox write failed: closing it until it can be reopened");
+        }
+        drop(closed);
+        self.unavailable(reason)
+    }
+
+    /// Whether the outbox is open (no failed write since it was last opened).
+    pub fn is_available(&self) -> bool {
+        self.handle.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Reopens the outbox after a failed write; `Ok(true)` when it is open
+    /// (again). Fails while the disk still has no room for sled to start.
+    pub fn reopen(&self) -> Result<bool, OutboxError> {
+        let mut slot = self.handle.write().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Ok(true);
+        }
+        let handle =
+            Handle::open(&self.path).map_err(|e| self.unavailable(format!("still cannot be reopened: {e}")))?;
+        tracing::info!(path = %self.path.display(), waiting = handle.events.len(), "outbox reopened");
+        *slot = Some(handle);
+        Ok(true)
+    }
+
+    /// Bytes the outbox occupies on disk (0 while it is closed).
     pub fn disk_bytes(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.handle().ok().and_then(|h| h.db.size_on_disk().ok()).unwrap_or(0)
     }
 
     /// Stores an event durably. Errors instead of dropping when over budget.
@@ -71,12 +150,16 @@ impl Outbox {
 
     fn insert(&self, event: &Event) -> Result<(), OutboxError> {
         let bytes = serde_json::to_vec(event).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
-        let mut key = Vec::with_capacity(9);
-        key.push(event.priority() as u8);
-        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-        self.events.insert(key, bytes)?;
-        self.db.flush()?;
-        Ok(())
+        let h = self.handle()?;
+        let write = || -> Result<(), sled::Error> {
+            let mut key = Vec::with_capacity(9);
+            key.push(event.priority() as u8);
+            key.extend_from_slice(&h.db.generate_id()?.to_be_bytes());
+            h.events.insert(key, bytes)?;
+            h.db.flush()?;
+            Ok(())
+        };
+        write().map_err(|e| self.fail(e))
     }
 
     /// Stores an event even past the budget: only for the one anomaly that
@@ -87,7 +170,8 @@ impl Outbox {
 
     /// Up to `max` events, most urgent first, oldest first within a priority.
     pub fn peek(&self, max: usize) -> Result<Vec<Pending>, OutboxError> {
-        self.events
+        let h = self.handle()?;
+        h.events
             .iter()
             .take(max)
             .map(|kv| {
@@ -100,29 +184,35 @@ impl Outbox {
 
     /// Removes acknowledged events; durable on return.
     pub fn ack(&self, keys: &[Vec<u8>]) -> Result<(), OutboxError> {
+        let h = self.handle()?;
         let mut batch = sled::Batch::default();
         for k in keys {
             batch.remove(k.as_slice());
         }
-        self.events.apply_batch(batch)?;
-        self.db.flush()?;
-        Ok(())
+        let write = || -> Result<(), sled::Error> {
+            h.events.apply_batch(batch)?;
+            h.db.flush()?;
+            Ok(())
+        };
+        write().map_err(|e| self.fail(e))
     }
 
+    /// Events waiting (0 while the outbox is closed).
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.handle().map(|h| h.events.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.handle().map(|h| h.events.is_empty()).unwrap_or(true)
     }
 
     /// Creation time (unix ms) of the oldest waiting event.
     /// Within a priority events are first in, first out, so the oldest is
     /// the first of one of the priorities: three reads, whatever the backlog.
     pub fn oldest_ms(&self) -> Option<i64> {
+        let h = self.handle().ok()?;
         (0u8..=2)
-            .filter_map(|p| self.events.scan_prefix([p]).next())
+            .filter_map(|p| h.events.scan_prefix([p]).next())
             .filter_map(|kv| kv.ok())
             .filter_map(|(_, v)| serde_json::from_slice::<Event>(&v).ok())
             .map(|e| e.created_ms)
