@@ -307,6 +307,8 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
     let client = http();
     let mut checked = 0;
     let mut failures = Vec::new();
+    // Every face served (photo or crop) must be in the audit log, by whom.
+    let mut faces_served: Vec<(String, String)> = Vec::new();
     for row in &rows {
         for (caller, session) in &sessions {
             let url = format!("{}{}", server.url(), row.path);
@@ -331,6 +333,20 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
                 req.send_json(&row.body).expect("request").status().as_u16()
             };
             checked += 1;
+            if status == 200
+                && row.method == "get"
+                && let Some(face) = row.path.strip_prefix("/api/v1/faces/")
+                && let Some((kind, id)) = face.split_once('/')
+            {
+                let actor = match caller {
+                    Caller::Guard => "guard1",
+                    Caller::AdminOfAnotherSite => "admin2",
+                    Caller::Admin => "admin1",
+                    Caller::Superadmin => "super1",
+                    other => panic!("{other:?} was served a face: {}", row.path),
+                };
+                faces_served.push((actor.to_string(), format!("{kind}:{id}")));
+            }
             let ok = match expected_refusal(row.rule, row.site_scoped, *caller) {
                 Some(refused) => refused.contains(&status),
                 None => ![401, 403, 405].contains(&status) && status < 500,
@@ -348,6 +364,21 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
     }
     eprintln!("access matrix: {} routes × {} callers = {checked} requests", rows.len(), CALLERS.len());
     assert!(failures.is_empty(), "{} of {checked} answers wrong:\n{}", failures.len(), failures.join("\n"));
+    let root = Browser::login(&server, "super1");
+    let (status, audit) = root.get("/api/v1/audit?action=face_viewed");
+    assert_eq!(status, 200, "{audit}");
+    let audit: serde_json::Value = serde_json::from_str(&audit).expect("audit json");
+    let mut audited: Vec<(String, String)> = audit["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| (r["actor"].as_str().unwrap_or("").to_string(), r["target"].as_str().unwrap_or("").to_string()))
+        .collect();
+    audited.sort();
+    faces_served.sort();
+    assert!(!faces_served.is_empty(), "the matrix served faces to someone");
+    assert_eq!(audited, faces_served, "each face served is audited once, with who looked");
+    eprintln!("{} faces served, each audited", faces_served.len());
 }
 
 #[test]

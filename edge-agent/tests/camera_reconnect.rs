@@ -1,7 +1,9 @@
 //! A camera that goes away and comes back, real processes on 127.0.0.1: the
 //! RTSP server is killed, a `camera_offline` anomaly reaches the admin API
 //! while it is down, and after the server returns the agent is receiving
-//! frames again within 5 s.
+//! frames again within 5 s. The server frozen with SIGSTOP: the same anomaly,
+//! and frames again as soon as the server sends them. After each, every event
+//! the agent stored is in the admin API exactly once.
 
 mod common;
 
@@ -20,7 +22,7 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
     let mut rtsp = RtspServer::start(port, &[], &[("gate1", &f.video)]);
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "[health]\noffline_after_ms = 2000\n");
-    let agent = start_agent(&config, 0, "info");
+    let agent = start_agent(&config, 0, "info,edge_agent::store=debug");
     agent
         .wait_line("camera connected", Instant::now() - Duration::from_secs(60), Duration::from_secs(30))
         .unwrap_or_else(|| panic!("never connected:\n{}", agent.text()));
@@ -51,6 +53,8 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
     let offline = anomalies_of(&api.events(), "camera_offline");
     assert_eq!(offline.len(), 1, "one anomaly per outage: {offline:?}");
     assert_eq!(offline[0]["camera"], "gate1");
+    let n = every_stored_event_arrives_once(&api, &agent, Duration::from_secs(30));
+    eprintln!("{n} events, each stored once");
     drop(rtsp);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -93,7 +97,7 @@ fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
     let rtsp = RtspServer::start(0, &["--shared"], &[("gate1", &video)]);
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "[health]\noffline_after_ms = 2000\n");
-    let agent = start_agent(&config, 0, "info,pipeline=debug");
+    let agent = start_agent(&config, 0, "info,pipeline=debug,edge_agent::store=debug");
     agent
         .wait_line("camera connected", Instant::now() - Duration::from_secs(60), Duration::from_secs(30))
         .unwrap_or_else(|| panic!("never connected:\n{}", agent.text()));
@@ -137,6 +141,8 @@ fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
         agent.text()
     );
     assert_eq!(anomalies_of(&api.events(), "camera_offline").len(), 1, "one anomaly per outage");
+    let n = every_stored_event_arrives_once(&api, &agent, Duration::from_secs(30));
+    eprintln!("{n} events, each stored once");
     drop(rtsp);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -283,3 +283,21 @@ pub fn stored_ids(agent: &Proc) -> std::collections::HashSet<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Waits until every event the agent stored is in the admin API, then checks
+/// none is there twice; the number of events.
+pub fn every_stored_event_arrives_once(api: &AdminApi, agent: &Proc, limit: Duration) -> usize {
+    let start = Instant::now();
+    loop {
+        let events = api.events();
+        let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
+        let arrived: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        let stored = stored_ids(agent);
+        if stored.iter().all(|id| arrived.contains(id.as_str())) {
+            assert_eq!(arrived.len(), ids.len(), "an event stored twice");
+            return ids.len();
+        }
+        assert!(start.elapsed() < limit, "stored events not delivered:\n{}", agent.text());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
