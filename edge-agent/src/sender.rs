@@ -3,7 +3,7 @@
 //! wire contract: the API's dedup by event id makes a re-send harmless).
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pipeline::events::Event;
 use pipeline::outbox::Pending;
@@ -69,9 +69,26 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
                     return;
                 }
                 tracing::warn!(%reason, waiting = outbox.len() + store.held(), retry_in_ms = backoff.as_millis() as u64, "admin API unreachable; events kept");
-                shutdown.sleep(backoff);
+                wait_out(backoff, store, shutdown);
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
+        }
+    }
+}
+
+/// Sleeps out the API backoff; meanwhile, events held in memory (the outbox
+/// full or closed) are offered to the outbox every second, so they reach the
+/// disk as soon as it has room rather than after a backoff of up to 30 s.
+fn wait_out(backoff: Duration, store: &EventStore, shutdown: &Shutdown) {
+    let until = Instant::now() + backoff;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || shutdown.requested() {
+            return;
+        }
+        shutdown.sleep(left.min(Duration::from_secs(1)));
+        if store.held() > 0 {
+            store.retry_overflow();
         }
     }
 }

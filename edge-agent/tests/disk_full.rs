@@ -101,7 +101,7 @@ fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
     disk.free();
     let freed = Instant::now();
     let reopened = agent
-        .wait_line("outbox reopened", freed, Duration::from_secs(10))
+        .wait_line("outbox reopened", freed, Duration::from_secs(5))
         .unwrap_or_else(|| panic!("outbox not reopened after space returned:\n{}", agent.text()));
     std::thread::sleep(Duration::from_secs(2));
     api.start();
