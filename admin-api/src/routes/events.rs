@@ -33,6 +33,38 @@ fn valid_event_id(id: &str) -> bool {
     uuid::Uuid::parse_str(id).is_ok()
 }
 
+/// The batch's face crops as JPEG bytes, by event id; a crop that is not
+/// base64 refuses the whole batch before anything is written.
+fn decode_crops(events: &[Event]) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let mut crops = Vec::new();
+    for e in events {
+        if let EventBody::Passage(p) = &e.body
+            && let Some(b64) = p.face_jpeg_b64.as_deref()
+        {
+            let jpeg = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| ApiError::BadRequest(format!("event {}: face crop is not base64", e.id)))?;
+            crops.push((e.id.clone(), jpeg));
+        }
+    }
+    Ok(crops)
+}
+
+/// Writes crops as `<event id>.jpg` (ids are checked UUIDs), on one blocking
+/// thread rather than one per file.
+async fn write_crops(dir: &std::path::Path, crops: Vec<(String, Vec<u8>)>) -> Result<(), ApiError> {
+    if crops.is_empty() {
+        return Ok(());
+    }
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        crops.iter().try_for_each(|(id, jpeg)| std::fs::write(dir.join(format!("{id}.jpg")), jpeg))
+    })
+    .await
+    .map_err(|e| ApiError::Io(std::io::Error::other(format!("writing face crops: {e}"))))??;
+    Ok(())
+}
+
 async fn ingest(
     State(state): State<AppState>,
     agent: Agent,
@@ -53,6 +85,12 @@ async fn ingest(
         }
     }
     let received_ms = pipeline::events::now_ms();
+    // Face crops go to disk before this batch's turn at the database: writing
+    // ≈ 100 files takes time the single SQLite writer should not wait for. A
+    // re-sent batch rewrites the same bytes under the same names.
+    let crops = decode_crops(&events)?;
+    let with_face: std::collections::HashSet<String> = crops.iter().map(|(id, _)| id.clone()).collect();
+    write_crops(&state.crops_dir, crops).await?;
     // SQLite has one writer: batches take turns here, in order, instead of
     // polling for its lock (which under 20 agents ran past the busy timeout).
     let _turn = match &state.sqlite_writer {
@@ -62,30 +100,16 @@ async fn ingest(
     let mut tx = state.db.begin().await?;
     let mut inserted = Vec::new();
     for e in &events {
-        let (kind, person, direction, anomaly, face, at_ms, passage_id) = match &e.body {
-            EventBody::Passage(p) => (
-                "passage",
-                p.person_id.clone(),
-                Some(p.direction.as_str()),
-                None,
-                p.face_jpeg_b64.as_deref(),
-                p.crossed_at_ms,
-                None,
-            ),
+        let (kind, person, direction, anomaly, at_ms, passage_id) = match &e.body {
+            EventBody::Passage(p) => {
+                ("passage", p.person_id.clone(), Some(p.direction.as_str()), None, p.crossed_at_ms, None)
+            }
             EventBody::Anomaly(a) => {
                 let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
-                ("anomaly", a.person_id.clone(), None, kind, None, e.created_ms, a.passage_id.clone())
+                ("anomaly", a.person_id.clone(), None, kind, e.created_ms, a.passage_id.clone())
             }
         };
-        let mut has_face = 0i32;
-        if let Some(b64) = face {
-            let jpeg = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| ApiError::BadRequest(format!("event {}: face crop is not base64", e.id)))?;
-            let path = state.crops_dir.join(format!("{}.jpg", e.id));
-            tokio::fs::write(&path, &jpeg).await?;
-            has_face = 1;
-        }
+        let has_face = i32::from(with_face.contains(&e.id));
         let mut stored = e.clone();
         if let EventBody::Passage(p) = &mut stored.body {
             p.face_jpeg_b64 = None;
