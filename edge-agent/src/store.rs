@@ -139,8 +139,15 @@ impl EventStore {
         let detail = format!(
             "the outbox cannot write to disk ({reason}); events are held in memory (at most {OVERFLOW_LIMIT}) and sent from there while the admin API answers. Free space on the disk of the agent's data_dir"
         );
+        let anomaly = self.outbox_full_anomaly(detail);
+        self.overflow().push_front(anomaly);
+    }
+
+    /// The `outbox_full` anomaly of an episode, logged and counted.
+    fn outbox_full_anomaly(&self, detail: String) -> Event {
         tracing::error!("{detail}");
-        let anomaly = Event::new(
+        self.metrics.anomalies.get_or_create(&KindLabel { kind: "outbox_full".into() }).inc();
+        Event::new(
             &self.agent,
             &self.site,
             "",
@@ -150,9 +157,7 @@ impl EventStore {
                 person_id: None,
                 passage_id: None,
             }),
-        );
-        self.metrics.anomalies.get_or_create(&KindLabel { kind: "outbox_full".into() }).inc();
-        self.overflow().push_front(anomaly);
+        )
     }
 
     /// Reopens a failed outbox, at most once per [`REOPEN_EVERY`].
@@ -196,19 +201,7 @@ impl EventStore {
             used >> 20,
             budget >> 20
         );
-        tracing::error!("{detail}");
-        let anomaly = Event::new(
-            &self.agent,
-            &self.site,
-            "",
-            EventBody::Anomaly(AnomalyEvent {
-                kind: AnomalyKind::OutboxFull,
-                detail,
-                person_id: None,
-                passage_id: None,
-            }),
-        );
-        self.metrics.anomalies.get_or_create(&KindLabel { kind: "outbox_full".into() }).inc();
+        let anomaly = self.outbox_full_anomaly(detail);
         if let Err(e) = self.outbox.push_over_budget(&anomaly) {
             tracing::error!(error = %e, "the outbox_full anomaly could not be stored");
         }
