@@ -233,7 +233,7 @@ impl Config {
             SourceUrl::parse(&cam.url).map_err(|e| bad(&field("url"), e.to_string()))?;
             cam.line.validate().map_err(|e| bad(&field("line"), e.to_string()))?;
         }
-        self.recognition.detector.validate().map_err(|e| bad("recognition.detector", e.to_string()))?;
+        self.recognition.validate().map_err(|e| bad("recognition", e.to_string()))?;
         if self.sync.interval_s == 0 {
             return Err(bad("sync.interval_s", "must be at least 1 second".into()));
         }
@@ -277,7 +277,11 @@ mod tests {
         assert!(broken("url = \"http://127.0.0.1:8080\"", "url = \"ftp://x\"").contains("admin_api.url"));
         assert!(broken("inside = \"below\"", "inside = \"left\"").contains("camera[0].line"));
         assert!(broken("id = \"gate1\"", "id = \"gate 1\"").contains("camera[0].id"));
-        assert!(broken("input_size = 640", "input_size = 300").contains("recognition.detector"));
+        assert!(broken("input_size = 640", "input_size = 300").contains("recognition"));
+        let e = broken("max_lost_ms = 1500", "max_misses = 12");
+        assert!(e.contains("max_lost_ms") && e.contains("milliseconds"), "{e}");
+        let e = broken("embed_every_ms = 160", "embed_every_frames = 2");
+        assert!(e.contains("embed_every_ms"), "{e}");
         let e = broken("url = \"rtsp://127.0.0.1:8554/gate1\"", "url = \"rtsp://127.0.0.1:85540/gate1\"");
         assert!(e.contains("camera[0].url") && e.contains("invalid port"), "{e}");
     }

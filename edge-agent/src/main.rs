@@ -87,6 +87,14 @@ enum Command {
         /// Print only the JSON report on stdout.
         #[arg(long)]
         json: bool,
+        /// List every passage found, the truth it was paired with and why it
+        /// scores as it does (and every truth passage missed).
+        #[arg(long)]
+        passages: bool,
+        /// Recognition settings to replay with: a TOML file laid out as an
+        /// agent configuration's [recognition] table (`[detector]`, `[tracker]`, …).
+        #[arg(long)]
+        recognition: Option<PathBuf>,
         /// ONNX Runtime intra-op threads per model.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -113,8 +121,10 @@ fn run() -> Result<()> {
         Command::CheckConfig { config } => check_config(&config),
         Command::Run { config, drain_secs } => run::run(&config, Duration::from_secs(drain_secs)),
         Command::EnrolFixture { config, fixture } => enrol_into_cache(&config, &fixture),
-        Command::Replay { fixtures, json, threads } => {
-            replay::run(&fixtures, json, Default::default(), Threads { intra_op: threads, ..Threads::default() })
+        Command::Replay { fixtures, json, passages, recognition, threads } => {
+            let config = replay::recognition_config(recognition.as_deref())?;
+            let output = replay::Output { json, passages };
+            replay::run(&fixtures, output, config, Threads { intra_op: threads, ..Threads::default() })
         }
     }
 }

@@ -6,12 +6,12 @@
 //! message that says what to do.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::engine::EngineConfig;
-use pipeline::evaluate::{RunReport, Scores};
+use pipeline::evaluate::{FoundReport, RunReport, Scores, Verdict};
 use pipeline::fixture::Fixture;
 use pipeline::models::Models;
 use pipeline::replay::replay_fixture;
@@ -48,7 +48,27 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub fn run(paths: &[PathBuf], json: bool, config: EngineConfig, threads: Threads) -> Result<()> {
+/// What to print.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// Only the JSON report on stdout.
+    pub json: bool,
+    /// Every found and missed passage, fixture by fixture.
+    pub passages: bool,
+}
+
+/// The recognition settings to replay with: the defaults, or a TOML file laid
+/// out as an agent configuration's `[recognition]` table.
+pub fn recognition_config(path: Option<&Path>) -> Result<EngineConfig> {
+    let Some(path) = path else { return Ok(EngineConfig::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config: EngineConfig = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    config.validate().with_context(|| format!("{}", path.display()))?;
+    Ok(config)
+}
+
+pub fn run(paths: &[PathBuf], output: Output, config: EngineConfig, threads: Threads) -> Result<()> {
+    let json = output.json;
     let dirs = expand(paths)?;
     let fixtures: Vec<Fixture> =
         dirs.iter().map(|d| Fixture::open(d).map_err(anyhow::Error::from)).collect::<Result<_>>()?;
@@ -80,12 +100,11 @@ pub fn run(paths: &[PathBuf], json: bool, config: EngineConfig, threads: Threads
         if !json {
             eprintln!(
                 "{}: {} frames at {:.1} fps, {} of {} passages matched",
-                report.name,
-                report.frames,
-                report.fps,
-                report.scores.passages.matched_to_truth,
-                report.scores.passages.expected
+                report.name, report.frames, report.fps, report.scores.passages.matched, report.scores.passages.expected
             );
+            if output.passages {
+                print_passages(&report);
+            }
         }
         reports.push(report);
     }
@@ -101,11 +120,13 @@ pub fn run(paths: &[PathBuf], json: bool, config: EngineConfig, threads: Threads
 
 fn print_table(r: &Report) {
     println!(
-        "{:<32} {:>6} {:>7} {:>13} {:>7} {:>4} {:>4} {:>7} {:>9} {:>9} {:>14}",
+        "{:<32} {:>6} {:>7} {:>13} {:>6} {:>6} {:>7} {:>4} {:>4} {:>7} {:>9} {:>9} {:>14}",
         "fixture",
         "frames",
         "fps",
         "passages e/f/m",
+        "recall",
+        "prec",
         "id acc",
         "FA",
         "FR",
@@ -117,11 +138,13 @@ fn print_table(r: &Report) {
     for f in r.fixtures.iter().chain(std::iter::once(&r.total)) {
         let s = &f.scores;
         println!(
-            "{:<32} {:>6} {:>7.1} {:>13} {:>7.3} {:>4} {:>4} {:>7.3} {:>9} {:>9} {:>14}",
+            "{:<32} {:>6} {:>7.1} {:>13} {:>6.3} {:>6.3} {:>7.3} {:>4} {:>4} {:>7.3} {:>9} {:>9} {:>14}",
             f.name,
             f.frames,
             f.fps,
-            format!("{}/{}/{}", s.passages.expected, s.passages.found, s.passages.matched_to_truth),
+            format!("{}/{}/{}", s.passages.expected, s.passages.found, s.passages.matched),
+            s.passages.recall,
+            s.passages.precision,
             s.identity.accuracy,
             s.identity.false_accept,
             s.identity.false_reject,
@@ -131,4 +154,74 @@ fn print_table(r: &Report) {
             format!("{:.1}/{:.1}", f.stages_ms.detect.p50, f.stages_ms.embed.p50),
         );
     }
+}
+
+/// One fixture's passages, found and missed, for seeing why it scores as it does.
+fn print_passages(r: &RunReport) {
+    let found = r.passages_found.as_deref().unwrap_or_default();
+    let missed = r.passages_missed.as_deref().unwrap_or_default();
+    eprintln!(
+        "  {:<6} {:<5} {:>6} {:>6} {:>6}  {:<8} {:>5}  {:<28} verdict",
+        "track", "dir", "first", "cross", "last", "person", "sim", "truth (person dir cross)"
+    );
+    for p in found {
+        eprintln!("  {}", found_line(p));
+    }
+    for t in missed {
+        eprintln!(
+            "  {:<6} {:<5} {:>6} {:>6} {:>6}  {:<8} {:>5}  {:<28} missed",
+            "-",
+            "-",
+            "",
+            "",
+            "",
+            "",
+            "",
+            format!(
+                "{} {} {}",
+                t.person.as_deref().unwrap_or("stranger"),
+                t.direction.as_str(),
+                t.t_cross.map_or_else(|| format!("{:.2}..{:.2}", t.t_start, t.t_end), |c| format!("{c:.2}"))
+            )
+        );
+    }
+}
+
+fn found_line(p: &FoundReport) -> String {
+    let f = &p.found;
+    let truth = p.truth.as_ref().map_or_else(
+        || "-".to_string(),
+        |t| {
+            format!(
+                "#{} {} {} {}",
+                p.truth_index.unwrap_or_default(),
+                t.person.as_deref().unwrap_or("stranger"),
+                t.direction.as_str(),
+                t.t_cross.map_or_else(|| format!("{:.2}..{:.2}", t.t_start, t.t_end), |c| format!("{c:.2}"))
+            )
+        },
+    );
+    let verdicts: Vec<&str> = p
+        .verdicts
+        .iter()
+        .map(|v| match v {
+            Verdict::Correct => "correct",
+            Verdict::WrongDirection => "wrong direction",
+            Verdict::FalseAccept => "false accept",
+            Verdict::FalseReject => "false reject",
+            Verdict::Spurious => "spurious",
+        })
+        .collect();
+    format!(
+        "{:<6} {:<5} {:>6.2} {:>6.2} {:>6.2}  {:<8} {:>5}  {:<28} {}",
+        f.track,
+        f.direction.as_str(),
+        f.t_start,
+        f.t_cross,
+        f.t_end,
+        f.person.as_deref().unwrap_or("unknown"),
+        f.similarity.map_or_else(|| "-".into(), |s| format!("{s:.2}")),
+        truth,
+        verdicts.join(", ")
+    )
 }

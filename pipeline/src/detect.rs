@@ -58,11 +58,14 @@ pub struct DetectorConfig {
     pub nms_iou: f32,
     /// At most this many faces per frame.
     pub top_k: usize,
+    /// A frame darker than this (mean luma, 0..255) is brightened for the
+    /// detector (see [`LowLight`]); 0 turns it off.
+    pub low_light_luma: f32,
 }
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        DetectorConfig { input_size: 640, score_threshold: 0.6, nms_iou: 0.3, top_k: 50 }
+        DetectorConfig { input_size: 640, score_threshold: 0.6, nms_iou: 0.3, top_k: 50, low_light_luma: 60.0 }
     }
 }
 
@@ -76,6 +79,9 @@ impl DetectorConfig {
         }
         if !(0.0..=1.0).contains(&self.score_threshold) || !(0.0..=1.0).contains(&self.nms_iou) {
             return Err(DetectError::Config("score_threshold and nms_iou must be within 0..1".into()));
+        }
+        if !(0.0..=255.0).contains(&self.low_light_luma) {
+            return Err(DetectError::Config("low_light_luma must be within 0..255 (0 turns it off)".into()));
         }
         Ok(())
     }
@@ -132,6 +138,7 @@ const STRIDES: [(usize, [&str; 4]); 3] = [
 pub struct Detector {
     session: Session,
     config: DetectorConfig,
+    low_light: LowLight,
     resized: Mat,
     tensor: Array4<f32>,
     candidates: Vec<Detection>,
@@ -144,6 +151,7 @@ impl Detector {
         Ok(Detector {
             session,
             config,
+            low_light: LowLight::default(),
             resized: Mat::default(),
             tensor: Array4::zeros((1, 3, 32, 32)),
             candidates: Vec::new(),
@@ -175,6 +183,7 @@ impl Detector {
         let ph = rh.div_ceil(32) * 32;
         let src = img.as_mat()?;
         imgproc::resize(&src, &mut self.resized, Size::new(rw as i32, rh as i32), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+        self.low_light.brighten(&mut self.resized, self.config.low_light_luma)?;
         if self.tensor.shape() != [1, 3, ph, pw] {
             self.tensor = Array4::zeros((1, 3, ph, pw));
         }
@@ -236,6 +245,58 @@ impl Detector {
     }
 }
 
+/// Brightens a dark detector input. At night a gate camera's picture sits in
+/// the bottom tenth of the range (mean luma 10–40), where the detector's
+/// scores fall towards its threshold: faces are found in some frames and not
+/// others, and a track that should start does not. A gamma curve chosen from
+/// the frame's own mean luma lifts it to about [`LowLight::TARGET`] —
+/// stretching the dark tones most, as an auto-exposure would — through a
+/// lookup table rebuilt only when the brightness moves. Frames at or above
+/// the configured luma are left as they are.
+#[derive(Default)]
+pub struct LowLight {
+    lut: Mat,
+    /// The gamma the table holds (0: none yet).
+    gamma: f32,
+    out: Mat,
+}
+
+impl LowLight {
+    /// The mean luma a dark frame is lifted to.
+    pub const TARGET: f32 = 100.0;
+    /// Gamma steps small enough to be invisible; the table is rebuilt per step.
+    const STEP: f32 = 0.05;
+
+    /// The mean luma (BT.601) of a BGR image, 0..255.
+    pub fn mean_luma(img: &Mat) -> Result<f32, opencv::Error> {
+        let m = opencv::core::mean(img, &opencv::core::no_array())?;
+        Ok((0.114 * m[0] + 0.587 * m[1] + 0.299 * m[2]) as f32)
+    }
+
+    /// Brightens `img` in place when its mean luma is below `below` (0: never).
+    pub fn brighten(&mut self, img: &mut Mat, below: f32) -> Result<(), opencv::Error> {
+        if below <= 0.0 {
+            return Ok(());
+        }
+        let luma = Self::mean_luma(img)?;
+        if luma >= below || luma < 1.0 {
+            return Ok(());
+        }
+        // (luma/255)^gamma = TARGET/255, so gamma = ln(TARGET/255) / ln(luma/255).
+        let gamma = ((Self::TARGET / 255.0).ln() / (luma / 255.0).ln()).clamp(0.25, 1.0);
+        let gamma = (gamma / Self::STEP).round() * Self::STEP;
+        if (gamma - self.gamma).abs() > f32::EPSILON {
+            let table: Vec<u8> =
+                (0..256).map(|v| ((v as f32 / 255.0).powf(gamma) * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+            self.lut = Mat::from_slice(&table)?.try_clone()?;
+            self.gamma = gamma;
+        }
+        opencv::core::lut(img, &self.lut, &mut self.out)?;
+        std::mem::swap(img, &mut self.out);
+        Ok(())
+    }
+}
+
 /// Greedy NMS: keeps the best-scoring box, drops those overlapping it by more
 /// than `iou`, repeats; at most `top_k` survive. `candidates` is consumed.
 pub fn non_max_suppression(candidates: &mut Vec<Detection>, iou: f32, top_k: usize, out: &mut Vec<Detection>) {
@@ -281,6 +342,25 @@ mod tests {
         let a = Rect { x: 0.0, y: 0.0, w: 4.0, h: 4.0 };
         assert!((a.iou(&a) - 1.0).abs() < 1e-6);
         assert_eq!(a.iou(&Rect { x: 10.0, y: 10.0, w: 4.0, h: 4.0 }), 0.0);
+    }
+
+    fn grey(v: u8) -> Mat {
+        Mat::new_rows_cols_with_default(8, 8, opencv::core::CV_8UC3, opencv::core::Scalar::all(v as f64)).expect("mat")
+    }
+
+    #[test]
+    fn a_dark_frame_is_lifted_towards_the_target_and_a_bright_one_left_alone() {
+        let mut ll = LowLight::default();
+        let mut dark = grey(20);
+        ll.brighten(&mut dark, 60.0).expect("brighten");
+        let lifted = LowLight::mean_luma(&dark).expect("luma");
+        assert!((lifted - LowLight::TARGET).abs() < 15.0, "{lifted}");
+        let mut bright = grey(120);
+        ll.brighten(&mut bright, 60.0).expect("brighten");
+        assert!((LowLight::mean_luma(&bright).expect("luma") - 120.0).abs() < 0.5);
+        let mut off = grey(20);
+        ll.brighten(&mut off, 0.0).expect("off");
+        assert!((LowLight::mean_luma(&off).expect("luma") - 20.0).abs() < 0.5, "0 turns it off");
     }
 
     #[test]

@@ -26,6 +26,7 @@ const QUEUE_DEPTH: usize = 16;
 
 struct Job {
     track: TrackId,
+    leg: u32,
     quality: f32,
     bgr: Vec<u8>,
 }
@@ -33,6 +34,8 @@ struct Job {
 /// One finished embedding.
 pub struct Embedded {
     pub track: TrackId,
+    /// Which leg of the track (between turns) the face was seen in.
+    pub leg: u32,
     pub quality: f32,
     pub embedding: Result<Embedding, EmbedError>,
     /// Time the recogniser took, ms.
@@ -59,7 +62,7 @@ impl EmbedWorker {
                     let started = Instant::now();
                     let embedding = embedder.embed_aligned_bytes(&job.bgr);
                     let ms = started.elapsed().as_secs_f32() * 1000.0;
-                    let out = Embedded { track: job.track, quality: job.quality, embedding, ms };
+                    let out = Embedded { track: job.track, leg: job.leg, quality: job.quality, embedding, ms };
                     if finished.send((out, job.bgr)).is_err() {
                         return;
                     }
@@ -69,12 +72,13 @@ impl EmbedWorker {
         Ok(EmbedWorker { jobs: Some(jobs), done, spare: Vec::new(), in_flight: HashMap::new(), thread: Some(thread) })
     }
 
-    /// Queues an aligned crop (packed BGR) of `track`'s face; waits while the queue is full.
-    pub fn submit(&mut self, track: TrackId, quality: f32, bgr: &[u8]) -> Result<(), EmbedError> {
+    /// Queues an aligned crop (packed BGR) of `track`'s face, seen in the
+    /// track's leg `leg`; waits while the queue is full.
+    pub fn submit(&mut self, (track, leg): (TrackId, u32), quality: f32, bgr: &[u8]) -> Result<(), EmbedError> {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(bgr);
-        let sent = self.jobs.as_ref().map(|j| j.send(Job { track, quality, bgr: buf }));
+        let sent = self.jobs.as_ref().map(|j| j.send(Job { track, leg, quality, bgr: buf }));
         if !matches!(sent, Some(Ok(()))) {
             return Err(EmbedError::Inference("the recogniser thread has stopped".into()));
         }

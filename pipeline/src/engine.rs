@@ -1,10 +1,12 @@
 //! One camera's recognition engine: frames in, passages out.
 //!
-//! Per frame: detect faces on the (downscaled) frame → update tracks → for
-//! tracks due an embedding, refine landmarks at full resolution, score quality
-//! and embed the good faces → watch each track for a confident line crossing →
-//! emit the passage with the track's identity (decided from its best faces) a
-//! moment after the crossing, or when the track ends.
+//! Per frame: detect faces on the (downscaled) frame → describe each head's
+//! appearance → update tracks → for tracks due an embedding, refine landmarks
+//! at full resolution, score quality and embed the good faces → watch each
+//! track for confident line crossings → emit each crossing as a passage with
+//! the track's identity (decided from its best faces) a moment after it, or
+//! when the track ends. Every crossing is a passage, whether or not a face
+//! was ever good enough to name: counting does not wait for recognition.
 //!
 //! The engine runs on its caller's thread; concurrency lives around it:
 //! decoding in GStreamer's threads behind a bounded frame queue (see
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::appearance::{Appearance, Describer};
 use crate::detect::{DetectError, Detection, Detector, DetectorConfig};
 use crate::embed::Embedder;
 use crate::embed_worker::{EmbedWorker, Embedded};
@@ -26,12 +29,12 @@ use crate::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
 use crate::frame::BgrImage;
 use crate::gallery::{Gallery, SharedGallery};
 use crate::identity::{self, FaceSamples, Identity, IdentityConfig};
-use crate::line::{CountingLine, Direction};
+use crate::line::CountingLine;
 use crate::models::Models;
-use crate::passage::{CrossingDetector, Passage, PassageConfig};
+use crate::passage::{Crossing, CrossingDetector, Passage, PassageConfig, TurnDetector};
 use crate::runtime::Threads;
 use crate::stats::StageTimings;
-use crate::track::{Track, TrackId, Tracker, TrackerConfig};
+use crate::track::{Track, TrackId, Tracker, TrackerConfig, TrackerConfigError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -39,6 +42,10 @@ pub enum EngineError {
     Detect(#[from] DetectError),
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error("tracker: {0}")]
+    Tracker(#[from] TrackerConfigError),
+    #[error("identity: {0}")]
+    Identity(String),
 }
 
 /// Every tunable of recognition, with defaults that work for the fixtures.
@@ -50,6 +57,16 @@ pub struct EngineConfig {
     pub encoder: EncoderConfig,
     pub identity: IdentityConfig,
     pub passage: PassageConfig,
+}
+
+impl EngineConfig {
+    /// Checks every part; the message names the part and what is wrong.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        self.detector.validate()?;
+        self.tracker.validate()?;
+        self.identity.validate().map_err(EngineError::Identity)?;
+        Ok(())
+    }
 }
 
 /// What the engine knows about the camera it watches.
@@ -69,18 +86,80 @@ pub struct LiveTrack {
     pub crossed: bool,
 }
 
+/// How far (normalised, across the line) a track must come back from the
+/// furthest it went to have turned (see [`TurnDetector`]).
+const TURN: f32 = 0.05;
+
+/// What the engine keeps per track.
 #[derive(Default)]
 struct TrackState {
     crossing: CrossingDetector,
-    pending: Option<(Direction, Duration)>,
+    turns: TurnDetector,
+    /// The track's stretches between turns, the current one last (never empty
+    /// once the track has been seen).
+    legs: Vec<Leg>,
+    /// Confirmed crossings not yet emitted, oldest first, with their leg.
+    pending: Vec<(Crossing, usize)>,
     crossings: u32,
+}
+
+/// One stretch of a track between turns, and the faces seen in it.
+#[derive(Default)]
+struct Leg {
     samples: FaceSamples,
-    /// Qualities of this track's faces still with the recogniser.
+    /// Qualities of this leg's faces still with the recogniser.
     in_flight: Vec<f32>,
     embeds: u32,
-    last_attempt: Option<u64>,
+    last_attempt: Option<Duration>,
+    /// A passage of this leg is out.
+    emitted: bool,
     best_quality: f32,
     best_face: BgrImage,
+}
+
+impl TrackState {
+    fn leg(&mut self) -> (usize, &mut Leg) {
+        if self.legs.is_empty() {
+            self.legs.push(Leg::default());
+        }
+        let k = self.legs.len() - 1;
+        (k, &mut self.legs[k])
+    }
+
+    /// Once a leg's passage is out and nothing of it is pending, who walked it
+    /// is settled: embedding it further would only spend the CPU the next
+    /// person needs. (A turn starts a new leg, and new faces are wanted.)
+    fn settled(&self, k: usize) -> bool {
+        self.legs.get(k).is_some_and(|l| l.emitted) && !self.pending.iter().any(|(_, leg)| *leg == k)
+    }
+}
+
+/// The crossings of the last few seconds, to refuse a second one by the same
+/// face: one person cannot cross twice at the same place in the same moment,
+/// so two tracks that did (one face followed twice, say while a smeared
+/// frame shifted its box) count once.
+#[derive(Default)]
+struct RecentCrossings(Vec<(TrackId, Crossing)>);
+
+impl RecentCrossings {
+    /// How close in time and along the line two crossings are the same one.
+    const SAME_TIME: Duration = Duration::from_millis(300);
+    const SAME_PLACE: f32 = 0.03;
+    const KEEP: Duration = Duration::from_secs(2);
+
+    fn is_duplicate(&self, track: TrackId, c: &Crossing) -> bool {
+        self.0.iter().any(|(t, o)| {
+            *t != track
+                && o.direction == c.direction
+                && o.at.abs_diff(c.at) <= Self::SAME_TIME
+                && (o.pos - c.pos).abs() <= Self::SAME_PLACE
+        })
+    }
+
+    fn record(&mut self, track: TrackId, c: Crossing) {
+        self.0.retain(|(_, o)| c.at.saturating_sub(o.at) <= Self::KEEP);
+        self.0.push((track, c));
+    }
 }
 
 /// From a detected face to an embedding: alignment and quality inline, the
@@ -106,13 +185,15 @@ pub struct Engine {
     camera: CameraContext,
     config: EngineConfig,
     detector: Detector,
+    describer: Describer,
     recognition: Recognition,
     tracker: Tracker,
     gallery: SharedGallery,
     states: HashMap<TrackId, TrackState>,
     detections: Vec<Detection>,
+    looks: Vec<Appearance>,
+    recent: RecentCrossings,
     finished: Vec<Track>,
-    frame_index: u64,
     /// Per-stage latencies of every processed frame.
     pub timings: StageTimings,
 }
@@ -125,8 +206,10 @@ impl Engine {
         gallery: SharedGallery,
         threads: Threads,
     ) -> Result<Engine, EngineError> {
+        config.validate()?;
         Ok(Engine {
             detector: Detector::new(&models.detector, config.detector, threads)?,
+            describer: Describer::default(),
             recognition: Recognition {
                 encoder: FaceEncoder::new(models, config.encoder, threads)?,
                 worker: EmbedWorker::new(Embedder::new(&models.recogniser, threads).map_err(EncodeError::from)?)
@@ -139,8 +222,9 @@ impl Engine {
             gallery,
             states: HashMap::new(),
             detections: Vec::new(),
+            looks: Vec::new(),
+            recent: RecentCrossings::default(),
             finished: Vec::new(),
-            frame_index: 0,
             timings: StageTimings::default(),
         })
     }
@@ -176,59 +260,83 @@ impl Engine {
         let t0 = Instant::now();
         self.detector.detect_into(frame, &mut self.detections)?;
         let t1 = Instant::now();
-        self.tracker.update(&self.detections, ts, (frame.width() as f32, frame.height() as f32), &mut self.finished);
+        self.looks.clear();
+        for d in &self.detections {
+            self.looks.push(self.describer.describe(frame, &d.bbox));
+        }
+        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        self.tracker.update(&self.detections, &self.looks, ts, (w, h), &mut self.finished);
         let t2 = Instant::now();
         self.timings.detect.push(ms(t1 - t0));
         self.timings.track.push(ms(t2 - t1));
 
-        let (w, h) = (frame.width() as f32, frame.height() as f32);
         let gallery = self.gallery();
         let emit_delay = Duration::from_millis(self.config.passage.emit_delay_ms);
         for ti in 0..self.tracker.tracks().len() {
             let track = &self.tracker.tracks()[ti];
-            let Some(det) = track.detection else { continue };
-            let (id, hits) = (track.id, track.hits);
+            let id = track.id;
+            tracing::trace!(
+                t = ts.as_secs_f32(),
+                track = id.0,
+                x = track.bbox.center()[0],
+                y = track.bbox.center()[1],
+                h = track.bbox.h,
+                score = track.detection.map(|d| d.score),
+                "track"
+            );
             let state = self.states.entry(id).or_default();
-            // Crossing.
-            let [cx, cy] = det.bbox.center();
-            if let Some(dir) =
-                state.crossing.observe(&self.camera.line, [cx / w, cy / h], self.config.passage.min_travel)
-                && hits >= self.config.passage.min_hits
-            {
-                state.pending = Some((dir, ts));
-                state.crossings += 1;
+            if let Some(det) = track.detection {
+                let [cx, cy] = det.bbox.center();
+                let p = [cx / w, cy / h];
+                let min_travel = self.config.passage.min_travel;
+                if state.turns.observe(self.camera.line.inwardness(p), TURN) {
+                    state.legs.push(Leg::default());
+                }
+                if let Some(crossing) = state.crossing.observe(&self.camera.line, p, ts, min_travel) {
+                    if self.recent.is_duplicate(id, &crossing) {
+                        tracing::debug!(camera = %self.camera.id, track = id.0, "a second track crossed with the same face");
+                    } else {
+                        self.recent.record(id, crossing);
+                        let (k, _) = state.leg();
+                        state.pending.push((crossing, k));
+                        state.crossings += 1;
+                    }
+                }
+                Self::maybe_embed(
+                    &mut self.recognition,
+                    &self.config,
+                    state,
+                    (id, &det),
+                    frame,
+                    ts,
+                    &mut self.timings,
+                )?;
             }
-            Self::maybe_embed(
-                &mut self.recognition,
-                &self.config,
-                state,
-                (id, &det),
-                frame,
-                self.frame_index,
-                &mut self.timings,
-            )?;
             // Emission after the delay, once the track's faces are all embedded.
-            if state.pending.is_some_and(|(_, crossed_at)| ts.saturating_sub(crossed_at) >= emit_delay) {
+            let due =
+                |state: &TrackState| state.pending.first().is_some_and(|(c, _)| ts.saturating_sub(c.at) >= emit_delay);
+            if due(state) {
                 self.settle(Settle::Track(id))?;
-                if let Some(state) = self.states.get_mut(&id)
-                    && let Some(crossing) = state.pending.take()
-                {
-                    let track = &self.tracker.tracks()[ti];
-                    out.push(Self::passage(
-                        &self.camera,
-                        &self.config,
-                        &gallery,
-                        track,
-                        state,
-                        crossing,
-                        &mut self.timings,
-                    ));
+                let track = &self.tracker.tracks()[ti];
+                if let Some(state) = self.states.get_mut(&id) {
+                    while due(state) {
+                        let (crossing, leg) = state.pending.remove(0);
+                        Self::emit(
+                            &self.camera,
+                            &self.config,
+                            &gallery,
+                            track,
+                            state,
+                            (crossing, leg),
+                            &mut self.timings,
+                            out,
+                        );
+                    }
                 }
             }
         }
         let finished = std::mem::take(&mut self.finished);
         self.finish_tracks(finished, &gallery, out)?;
-        self.frame_index += 1;
         Ok(())
     }
 
@@ -245,12 +353,14 @@ impl Engine {
         let mut failed = None;
         for e in rec.embedded.drain(..) {
             self.timings.embed.push(e.ms);
-            let Some(state) = self.states.get_mut(&e.track) else { continue };
-            if let Some(i) = state.in_flight.iter().position(|q| *q == e.quality) {
-                state.in_flight.swap_remove(i);
+            let Some(leg) = self.states.get_mut(&e.track).and_then(|s| s.legs.get_mut(e.leg as usize)) else {
+                continue;
+            };
+            if let Some(i) = leg.in_flight.iter().position(|q| *q == e.quality) {
+                leg.in_flight.swap_remove(i);
             }
             match e.embedding {
-                Ok(embedding) => state.samples.offer(e.quality, embedding, max),
+                Ok(embedding) => leg.samples.offer(e.quality, embedding, max),
                 Err(err) => failed = Some(err),
             }
         }
@@ -282,21 +392,22 @@ impl Engine {
         out: &mut Vec<Passage>,
     ) -> Result<(), EngineError> {
         for track in finished.drain(..) {
-            if self.states.get(&track.id).is_some_and(|s| s.pending.is_some()) {
+            if self.states.get(&track.id).is_some_and(|s| !s.pending.is_empty()) {
                 self.settle(Settle::Track(track.id))?;
             }
-            if let Some(mut state) = self.states.remove(&track.id)
-                && let Some((dir, crossed_at)) = state.pending.take()
-            {
-                out.push(Self::passage(
-                    &self.camera,
-                    &self.config,
-                    gallery,
-                    &track,
-                    &mut state,
-                    (dir, crossed_at),
-                    &mut self.timings,
-                ));
+            if let Some(mut state) = self.states.remove(&track.id) {
+                for pending in std::mem::take(&mut state.pending) {
+                    Self::emit(
+                        &self.camera,
+                        &self.config,
+                        gallery,
+                        &track,
+                        &mut state,
+                        pending,
+                        &mut self.timings,
+                        out,
+                    );
+                }
             }
         }
         if self.finished.capacity() < finished.capacity() {
@@ -311,22 +422,23 @@ impl Engine {
         state: &mut TrackState,
         (id, det): (TrackId, &Detection),
         frame: &BgrImage,
-        frame_index: u64,
+        ts: Duration,
         timings: &mut StageTimings,
     ) -> Result<(), EngineError> {
         let id_cfg = &config.identity;
-        let due = state.last_attempt.is_none_or(|f| frame_index >= f + id_cfg.embed_every_frames as u64);
-        // Once its passage is out, a track's identity is settled: embedding it
-        // further would only spend the CPU the next person needs.
-        let settled = state.crossings > 0 && state.pending.is_none();
+        let (k, _) = state.leg();
+        let settled = state.settled(k);
+        let leg = &mut state.legs[k];
+        let due = leg.last_attempt.is_none_or(|t| ts >= t + Duration::from_millis(id_cfg.embed_every_ms));
         if !due
             || settled
-            || state.embeds >= id_cfg.max_embeds_per_track
+            || leg.embeds >= id_cfg.max_embeds_per_track
             || det.bbox.h < config.encoder.quality.min_face_px
+            || cut_by_the_edge(&det.bbox, frame)
         {
             return Ok(());
         }
-        state.last_attempt = Some(frame_index);
+        leg.last_attempt = Some(ts);
         let detector_px = det.bbox.h * config.detector.input_size as f32 / frame.width().max(frame.height()) as f32;
         let started = Instant::now();
         let assessed = rec.encoder.assess(frame, det, detector_px)?;
@@ -334,58 +446,89 @@ impl Engine {
         let Some(face) = assessed else { return Ok(()) };
         let q = face.quality;
         if !q.acceptable(&config.encoder.quality)
-            || !state.samples.wants_counting(&state.in_flight, q.score, id_cfg.max_samples)
+            || !leg.samples.wants_counting(&leg.in_flight, q.score, id_cfg.max_samples)
         {
             return Ok(());
         }
-        rec.worker.submit(id, q.score, rec.encoder.last_aligned()?).map_err(EncodeError::from)?;
-        state.in_flight.push(q.score);
-        state.embeds += 1;
-        if q.score > state.best_quality {
-            state.best_quality = q.score;
-            copy_region(frame, &face.detection.bbox, 1.5, &mut state.best_face);
+        rec.worker.submit((id, k as u32), q.score, rec.encoder.last_aligned()?).map_err(EncodeError::from)?;
+        leg.in_flight.push(q.score);
+        leg.embeds += 1;
+        if q.score > leg.best_quality {
+            leg.best_quality = q.score;
+            copy_region(frame, &face.detection.bbox, 1.5, &mut leg.best_face);
         }
         Ok(())
     }
 
-    fn passage(
+    /// Emits one crossing of `track` as a passage — unless the track is too
+    /// short-lived to be a person (`min_hits`): a flicker of detections. Who
+    /// crossed is decided from the faces of the crossing's leg and of the legs
+    /// that agree with it ([`identity::leg_evidence`]).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
         camera: &CameraContext,
         config: &EngineConfig,
         gallery: &Gallery,
         track: &Track,
         state: &mut TrackState,
-        (direction, crossed_at): (Direction, Duration),
+        (crossing, k): (Crossing, usize),
         timings: &mut StageTimings,
-    ) -> Passage {
+        out: &mut Vec<Passage>,
+    ) {
+        if track.hits < config.passage.min_hits {
+            tracing::debug!(camera = %camera.id, track = track.id.0, hits = track.hits, "crossing of a flicker dropped");
+            return;
+        }
+        let samples = identity::leg_evidence(&state.legs.iter().map(|l| l.samples.clone()).collect::<Vec<_>>(), k);
         let started = Instant::now();
-        let identity: Identity = identity::decide(&state.samples, gallery, &config.identity);
+        let identity: Identity = identity::decide(&samples, gallery, &config.identity);
         timings.matching.push(ms(started.elapsed()));
-        let face_jpeg = (state.best_quality > 0.0).then(|| thumbnail_jpeg(&state.best_face)).flatten();
+        // The thumbnail: this leg's best face, else the best of any leg.
+        let face = state
+            .legs
+            .get(k)
+            .filter(|l| l.best_quality > 0.0)
+            .or_else(|| state.legs.iter().max_by(|a, b| a.best_quality.total_cmp(&b.best_quality)))
+            .filter(|l| l.best_quality > 0.0);
+        let face_jpeg = face.and_then(|l| thumbnail_jpeg(&l.best_face));
+        let face_quality = face.map_or(0.0, |l| l.best_quality);
+        if let Some(leg) = state.legs.get_mut(k) {
+            leg.emitted = true;
+        }
         tracing::debug!(
             camera = %camera.id,
             track = track.id.0,
-            direction = direction.as_str(),
+            leg = k,
+            direction = crossing.direction.as_str(),
             first = track.first_seen.as_secs_f32(),
             last = track.last_seen.as_secs_f32(),
-            crossed = crossed_at.as_secs_f32(),
+            crossed = crossing.at.as_secs_f32(),
             person = identity.person_id().unwrap_or("unknown"),
             "passage"
         );
-        Passage {
+        out.push(Passage {
             id: uuid::Uuid::new_v4().to_string(),
             camera: camera.id.clone(),
             track: track.id.0,
-            direction,
+            direction: crossing.direction,
             identity,
+            cross_pos: crossing.pos,
             first_seen: track.first_seen,
             last_seen: track.last_seen,
-            crossed_at,
+            crossed_at: crossing.at,
             face_jpeg,
-            face_quality: state.best_quality,
-            samples: state.samples.len(),
-            probe: state.samples.mean(),
-        }
+            face_quality,
+            samples: samples.len(),
+            probe: samples.mean(),
+        });
     }
+}
+
+/// Is this face box cut by the frame's edge? Such a face is half a face: its
+/// embedding names no one reliably, and where people walk out of view as
+/// others walk in it may be the one leaving.
+fn cut_by_the_edge(face: &crate::detect::Rect, frame: &BgrImage) -> bool {
+    face.x < 0.0 || face.y < 0.0 || face.x + face.w > frame.width() as f32 || face.y + face.h > frame.height() as f32
 }
 
 /// Largest side of the face thumbnail sent with a passage, px.

@@ -1,26 +1,51 @@
 //! Scoring found passages against a fixture's truth.
 //!
-//! A found passage matches a truth passage when their time spans overlap and
-//! their directions agree; pairs are taken one-to-one, closest start time first.
-//! For matched pairs: `correct` when the identity agrees (the same enrolled
+//! **Pairing.** A found passage and a truth passage may pair when the found
+//! crossing time lies within [`MATCH_TOLERANCE_S`] of the truth's `t_cross`
+//! (older truth files without it: of the truth's span) and, where both say
+//! where along the line the person crossed, within [`POSITION_TOLERANCE`] of
+//! it. Pairs are one-to-one and chosen by an optimal assignment: as many pairs
+//! as possible, then the least total gap — so two people crossing side by
+//! side, whose times are all close, are not swapped as a greedy "closest
+//! first" pairing swaps them. Direction and identity play no part in pairing;
+//! they are scored on the pairs.
+//!
+//! **Scores.** `recall` = paired ÷ expected; `precision` = paired ÷ found.
+//! Identity, for each pair: `correct` when it agrees (the same enrolled
 //! person, or unknown for a stranger); `false_accept` when a stranger or a
-//! different person is reported as an enrolled one (`wrong_person` counts the
-//! latter alone); `false_reject` when an enrolled person is reported unknown.
-//! Accuracies divide by the number of truth passages, so a missed passage
-//! counts against both identity and direction.
+//! different person is named (`wrong_person` counts the latter alone);
+//! `false_reject` when an enrolled person is reported unknown. A found
+//! passage with no truth that names someone is a false accept too (someone
+//! was let in under a name). Identity accuracy divides by the truth passages,
+//! so a missed passage counts against it; direction accuracy divides by the
+//! pairs.
 
 use serde::Serialize;
 
-use crate::fixture::Truth;
+use crate::assignment::assign;
+use crate::fixture::{Truth, TruthPassage};
 use crate::line::Direction;
 use crate::passage::Passage;
 use crate::stats::{Percentiles, StageTimings, percentiles};
+
+/// How far a found crossing time may be from the truth's, seconds. A crossing
+/// is confirmed once the face is `min_travel` past the line, and a face hidden
+/// at the line (a post, a turned head) is confirmed when it reappears.
+pub const MATCH_TOLERANCE_S: f64 = 1.0;
+
+/// How far along the line (normalised, 0..1 from `a` to `b`) a found crossing
+/// may be from the truth's.
+pub const POSITION_TOLERANCE: f64 = 0.15;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct PassageCounts {
     pub expected: usize,
     pub found: usize,
-    pub matched_to_truth: usize,
+    pub matched: usize,
+    /// matched ÷ expected (1 when nothing was expected).
+    pub recall: f64,
+    /// matched ÷ found (1 when nothing was found).
+    pub precision: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -35,6 +60,7 @@ pub struct IdentityCounts {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct DirectionCounts {
     pub correct: usize,
+    /// correct ÷ matched pairs.
     pub accuracy: f64,
 }
 
@@ -93,12 +119,35 @@ pub struct RunReport {
     pub stages_ms: StageSummary,
     #[serde(flatten)]
     pub scores: Scores,
+    /// Every found passage and the truth passage it was paired with (one
+    /// fixture's report; absent from a total).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passages_found: Option<Vec<FoundReport>>,
+    /// Truth passages nothing was paired with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passages_missed: Option<Vec<TruthPassage>>,
 }
 
 impl RunReport {
     pub fn new(name: &str, frames: u64, seconds: f64, timings: &StageTimings, scores: Scores) -> RunReport {
         let fps = if seconds > 0.0 { frames as f64 / seconds } else { 0.0 };
-        RunReport { name: name.to_string(), frames, seconds, fps, stages_ms: timings.into(), scores }
+        RunReport {
+            name: name.to_string(),
+            frames,
+            seconds,
+            fps,
+            stages_ms: timings.into(),
+            scores,
+            passages_found: None,
+            passages_missed: None,
+        }
+    }
+
+    /// A fixture's report with its passage-by-passage listing.
+    pub fn with_listing(mut self, evaluation: Evaluation) -> RunReport {
+        self.passages_found = Some(evaluation.found);
+        self.passages_missed = Some(evaluation.missed);
+        self
     }
 }
 
@@ -107,11 +156,11 @@ fn ratio(n: usize, d: usize) -> f64 {
 }
 
 impl Scores {
-    /// Sums counts and recomputes the accuracies.
+    /// Sums counts and recomputes the ratios.
     pub fn add(&mut self, o: &Scores) {
         self.passages.expected += o.passages.expected;
         self.passages.found += o.passages.found;
-        self.passages.matched_to_truth += o.passages.matched_to_truth;
+        self.passages.matched += o.passages.matched;
         self.identity.correct += o.identity.correct;
         self.identity.wrong_person += o.identity.wrong_person;
         self.identity.false_accept += o.identity.false_accept;
@@ -125,68 +174,171 @@ impl Scores {
     }
 
     fn finish(&mut self) {
+        self.passages.recall = ratio(self.passages.matched, self.passages.expected);
+        self.passages.precision = ratio(self.passages.matched, self.passages.found);
         self.identity.accuracy = ratio(self.identity.correct, self.passages.expected);
-        self.direction.accuracy = ratio(self.direction.correct, self.passages.expected);
+        self.direction.accuracy = ratio(self.direction.correct, self.passages.matched);
     }
 }
 
-/// One found passage, reduced to what scoring needs.
-#[derive(Debug, Clone, PartialEq)]
+/// One found passage, reduced to what scoring and the listing need.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Found {
-    pub person: Option<String>,
+    pub camera: String,
+    pub track: u64,
     pub direction: Direction,
+    pub person: Option<String>,
+    pub similarity: Option<f32>,
+    /// The track's first and last detection, and the crossing, seconds.
     pub t_start: f64,
     pub t_end: f64,
+    pub t_cross: f64,
+    /// Where along the line the track crossed, 0..1 from `a` to `b`.
+    pub cross_pos: Option<f64>,
 }
 
 impl From<&Passage> for Found {
     fn from(p: &Passage) -> Self {
         Found {
-            person: p.identity.person_id().map(str::to_string),
+            camera: p.camera.clone(),
+            track: p.track,
             direction: p.direction,
+            person: p.identity.person_id().map(str::to_string),
+            similarity: p.identity.similarity(),
             t_start: p.first_seen.as_secs_f64(),
             t_end: p.last_seen.as_secs_f64(),
+            t_cross: p.crossed_at.as_secs_f64(),
+            cross_pos: Some(p.cross_pos as f64),
         }
     }
 }
 
+/// What became of one found passage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Paired, right direction and right identity.
+    Correct,
+    WrongDirection,
+    /// A stranger or another person named.
+    FalseAccept,
+    /// An enrolled person reported unknown.
+    FalseReject,
+    /// Paired with nothing: no one crossed then and there.
+    Spurious,
+}
+
+/// One found passage in the listing, with its truth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoundReport {
+    #[serde(flatten)]
+    pub found: Found,
+    /// Index (in truth.json) and content of the truth passage it was paired with.
+    pub truth_index: Option<usize>,
+    pub truth: Option<TruthPassage>,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Scores and the passage-by-passage listing of one fixture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub scores: Scores,
+    pub found: Vec<FoundReport>,
+    pub missed: Vec<TruthPassage>,
+}
+
+/// The cost of pairing truth `t` with found `f`, if they may pair (see the module doc).
+fn pair_cost(t: &TruthPassage, f: &Found) -> Option<f32> {
+    let time = match t.t_cross {
+        Some(tc) => (f.t_cross - tc).abs(),
+        // Older truth: the crossing must fall within the person's span; among
+        // people in view together, the one who appeared nearest the track's start.
+        None => {
+            let outside = (t.t_start - f.t_cross).max(f.t_cross - t.t_end).max(0.0);
+            if outside > MATCH_TOLERANCE_S {
+                return None;
+            }
+            (outside + (t.t_start - f.t_start).abs()).min(MATCH_TOLERANCE_S)
+        }
+    };
+    if time > MATCH_TOLERANCE_S {
+        return None;
+    }
+    match (t.cross_pos, f.cross_pos) {
+        (Some(a), Some(b)) => {
+            let d = (a - b).abs();
+            (d <= POSITION_TOLERANCE).then_some(((time / MATCH_TOLERANCE_S + d / POSITION_TOLERANCE) / 2.0) as f32)
+        }
+        _ => Some((time / MATCH_TOLERANCE_S) as f32),
+    }
+}
+
+/// Scores `found` against `truth` (see the module doc).
 pub fn score(truth: &Truth, found: &[Found]) -> Scores {
-    let mut pairs = Vec::new();
-    for (ti, t) in truth.passages.iter().enumerate() {
-        for (fi, f) in found.iter().enumerate() {
-            let overlap = t.t_end.min(f.t_end) - t.t_start.max(f.t_start);
-            if overlap >= 0.0 && t.direction == f.direction {
-                // Closest start first: two people crossing side by side
-                // overlap each other's spans almost entirely, but each one's
-                // track starts when that person appears. (A found passage's
-                // end is when it was reported, shortly after the crossing,
-                // so ends are not comparable.)
-                pairs.push(((t.t_start - f.t_start).abs(), ti, fi));
-            }
-        }
+    evaluate(truth, found).scores
+}
+
+/// [`score`], with the listing of every found and missed passage.
+pub fn evaluate(truth: &Truth, found: &[Found]) -> Evaluation {
+    let pairs = assign(truth.passages.len(), found.len(), |ti, fi| pair_cost(&truth.passages[ti], &found[fi]));
+    let mut truth_of = vec![None; found.len()];
+    for &(ti, fi) in &pairs {
+        truth_of[fi] = Some(ti);
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (mut t_used, mut f_used) = (vec![false; truth.passages.len()], vec![false; found.len()]);
     let mut s = Scores::default();
-    for (_, ti, fi) in pairs {
-        if t_used[ti] || f_used[fi] {
-            continue;
-        }
-        t_used[ti] = true;
-        f_used[fi] = true;
-        s.passages.matched_to_truth += 1;
-        s.direction.correct += 1;
-        match (&truth.passages[ti].person, &found[fi].person) {
-            (a, b) if a == b => s.identity.correct += 1,
-            (None, Some(_)) => s.identity.false_accept += 1,
-            (Some(_), Some(_)) => {
-                s.identity.false_accept += 1;
-                s.identity.wrong_person += 1;
+    let mut listing = Vec::with_capacity(found.len());
+    for (fi, f) in found.iter().enumerate() {
+        let mut verdicts = Vec::new();
+        match truth_of[fi] {
+            Some(ti) => {
+                let t = &truth.passages[ti];
+                s.passages.matched += 1;
+                if t.direction == f.direction {
+                    s.direction.correct += 1;
+                } else {
+                    verdicts.push(Verdict::WrongDirection);
+                }
+                match (&t.person, &f.person) {
+                    (a, b) if a == b => s.identity.correct += 1,
+                    (None, Some(_)) => {
+                        s.identity.false_accept += 1;
+                        verdicts.push(Verdict::FalseAccept);
+                    }
+                    (Some(_), Some(_)) => {
+                        s.identity.false_accept += 1;
+                        s.identity.wrong_person += 1;
+                        verdicts.push(Verdict::FalseAccept);
+                    }
+                    (Some(_), None) => {
+                        s.identity.false_reject += 1;
+                        verdicts.push(Verdict::FalseReject);
+                    }
+                    (None, None) => unreachable!("equal identities handled above"),
+                }
+                if verdicts.is_empty() {
+                    verdicts.push(Verdict::Correct);
+                }
             }
-            (Some(_), None) => s.identity.false_reject += 1,
-            (None, None) => unreachable!("equal identities handled above"),
+            None => {
+                verdicts.push(Verdict::Spurious);
+                if f.person.is_some() {
+                    s.identity.false_accept += 1;
+                    verdicts.push(Verdict::FalseAccept);
+                }
+            }
         }
+        listing.push(FoundReport {
+            found: f.clone(),
+            truth_index: truth_of[fi],
+            truth: truth_of[fi].map(|ti| truth.passages[ti].clone()),
+            verdicts,
+        });
     }
+    let mut paired = vec![false; truth.passages.len()];
+    for &(ti, _) in &pairs {
+        paired[ti] = true;
+    }
+    let missed = truth.passages.iter().zip(&paired).filter(|(_, p)| !**p).map(|(t, _)| t.clone()).collect();
     s.passages.expected = truth.passages.len();
     s.passages.found = found.len();
     let count = |d: Direction, it: &mut dyn Iterator<Item = Direction>| it.filter(|x| *x == d).count();
@@ -195,20 +347,36 @@ pub fn score(truth: &Truth, found: &[Found]) -> Scores {
     s.counts.entry.found = count(Direction::Entry, &mut found.iter().map(|p| p.direction));
     s.counts.exit.found = count(Direction::Exit, &mut found.iter().map(|p| p.direction));
     s.finish();
-    s
+    Evaluation { scores: s, found: listing, missed }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixture::TruthPassage;
 
-    fn t(person: Option<&str>, dir: Direction, a: f64, b: f64) -> TruthPassage {
-        TruthPassage { person: person.map(str::to_string), direction: dir, t_start: a, t_end: b }
+    fn t(person: Option<&str>, dir: Direction, a: f64, b: f64, cross: f64) -> TruthPassage {
+        TruthPassage {
+            person: person.map(str::to_string),
+            direction: dir,
+            t_start: a,
+            t_end: b,
+            t_cross: Some(cross),
+            cross_pos: None,
+        }
     }
 
-    fn f(person: Option<&str>, dir: Direction, a: f64, b: f64) -> Found {
-        Found { person: person.map(str::to_string), direction: dir, t_start: a, t_end: b }
+    fn f(person: Option<&str>, dir: Direction, cross: f64) -> Found {
+        Found {
+            camera: "c".into(),
+            track: 1,
+            direction: dir,
+            person: person.map(str::to_string),
+            similarity: None,
+            t_start: cross - 1.0,
+            t_end: cross + 1.0,
+            t_cross: cross,
+            cross_pos: None,
+        }
     }
 
     #[test]
@@ -216,44 +384,94 @@ mod tests {
         use Direction::*;
         let truth = Truth {
             passages: vec![
-                t(Some("a"), Entry, 0.0, 2.0),
-                t(None, Entry, 3.0, 5.0),
-                t(Some("b"), Exit, 6.0, 8.0),
-                t(Some("c"), Exit, 9.0, 11.0),
-                t(Some("d"), Entry, 12.0, 14.0),
+                t(Some("a"), Entry, 0.0, 2.0, 1.0),
+                t(None, Entry, 3.0, 5.0, 4.0),
+                t(Some("b"), Exit, 6.0, 8.0, 7.0),
+                t(Some("c"), Exit, 9.0, 11.0, 10.0),
+                t(Some("d"), Entry, 12.0, 14.0, 13.0),
             ],
         };
         let found = vec![
-            f(Some("a"), Entry, 0.5, 1.5),  // correct
-            f(Some("a"), Entry, 3.5, 4.5),  // stranger accepted
-            f(Some("c"), Exit, 6.5, 7.5),   // wrong person
-            f(None, Exit, 9.5, 10.5),       // rejected
-            f(Some("d"), Exit, 12.5, 13.5), // wrong direction: unmatched
-            f(None, Entry, 20.0, 21.0),     // spurious
+            f(Some("a"), Entry, 1.1),  // correct
+            f(Some("a"), Entry, 4.2),  // stranger accepted
+            f(Some("c"), Exit, 6.8),   // wrong person
+            f(None, Exit, 10.3),       // rejected
+            f(Some("d"), Exit, 13.1),  // right person, wrong direction
+            f(None, Entry, 20.0),      // spurious, nameless
+            f(Some("b"), Entry, 30.0), // spurious and naming someone: a false accept
         ];
-        let s = score(&truth, &found);
-        assert_eq!(s.passages, PassageCounts { expected: 5, found: 6, matched_to_truth: 4 });
+        let e = evaluate(&truth, &found);
+        let s = e.scores;
+        assert_eq!((s.passages.expected, s.passages.found, s.passages.matched), (5, 7, 5));
+        assert!((s.passages.recall - 1.0).abs() < 1e-9);
+        assert!((s.passages.precision - 5.0 / 7.0).abs() < 1e-9);
         assert_eq!(
             (s.identity.correct, s.identity.false_accept, s.identity.wrong_person, s.identity.false_reject),
-            (1, 2, 1, 1)
+            (2, 3, 1, 1)
         );
-        assert!((s.identity.accuracy - 0.2).abs() < 1e-9);
-        assert!((s.direction.accuracy - 0.8).abs() < 1e-9);
-        assert_eq!(s.counts.entry, ExpectedFound { expected: 3, found: 3 });
+        assert!((s.identity.accuracy - 0.4).abs() < 1e-9);
+        assert_eq!(s.direction.correct, 4);
+        assert!((s.direction.accuracy - 0.8).abs() < 1e-9, "direction is scored on the pairs, not on recall");
+        assert_eq!(s.counts.entry, ExpectedFound { expected: 3, found: 4 });
+        assert_eq!(e.found[4].verdicts, vec![Verdict::WrongDirection]);
+        assert_eq!(e.found[6].verdicts, vec![Verdict::Spurious, Verdict::FalseAccept]);
+        assert!(e.missed.is_empty());
     }
 
     #[test]
-    fn side_by_side_passages_pair_by_start_time() {
+    fn side_by_side_passages_are_not_swapped() {
         use Direction::Entry;
-        let truth = Truth { passages: vec![t(Some("a"), Entry, 0.5, 3.4), t(Some("b"), Entry, 0.9, 3.8)] };
-        let found = vec![f(Some("b"), Entry, 0.9, 3.3), f(Some("a"), Entry, 0.5, 2.8)];
-        assert_eq!(score(&truth, &found).identity.correct, 2);
+        // Two people crossing 0.1 s apart, both found 0.08 s late. "Closest
+        // first" pairs truth b with found a (0.02 apart) and leaves truth a
+        // with found b: both named wrong. The least total gap pairs them right.
+        let truth = Truth { passages: vec![t(Some("a"), Entry, 0.0, 3.0, 1.0), t(Some("b"), Entry, 0.0, 3.0, 1.1)] };
+        let found = vec![f(Some("b"), Entry, 1.18), f(Some("a"), Entry, 1.08)];
+        let s = score(&truth, &found);
+        assert_eq!(s.identity.correct, 2, "{s:?}");
+    }
+
+    #[test]
+    fn where_along_the_line_separates_people_crossing_together() {
+        use Direction::Entry;
+        // Same crossing time: only the position tells who is who.
+        let mut a = t(Some("a"), Entry, 0.0, 3.0, 1.0);
+        a.cross_pos = Some(0.3);
+        let mut b = t(Some("b"), Entry, 0.0, 3.0, 1.0);
+        b.cross_pos = Some(0.6);
+        let mut fb = f(Some("b"), Entry, 1.0);
+        fb.cross_pos = Some(0.62);
+        let mut fa = f(Some("a"), Entry, 1.0);
+        fa.cross_pos = Some(0.31);
+        assert_eq!(score(&Truth { passages: vec![a.clone(), b.clone()] }, &[fb.clone(), fa]).identity.correct, 2);
+        // Too far along the line from anyone: no pair.
+        fb.cross_pos = Some(0.95);
+        assert_eq!(score(&Truth { passages: vec![a, b] }, &[fb]).passages.matched, 0);
+    }
+
+    #[test]
+    fn a_crossing_too_far_in_time_is_not_paired() {
+        let truth = Truth { passages: vec![t(Some("a"), Direction::Entry, 0.0, 9.0, 2.0)] };
+        let e = evaluate(&truth, &[f(Some("a"), Direction::Entry, 3.5)]);
+        assert_eq!(e.scores.passages.matched, 0);
+        assert_eq!(e.missed.len(), 1);
+        assert_eq!(e.scores.identity.false_accept, 1, "a named passage no one made");
+    }
+
+    #[test]
+    fn older_truth_without_crossing_times_pairs_by_span() {
+        let mut old = t(Some("a"), Direction::Exit, 4.0, 8.0, 0.0);
+        old.t_cross = None;
+        let truth = Truth { passages: vec![old] };
+        assert_eq!(score(&truth, &[f(Some("a"), Direction::Exit, 6.0)]).passages.matched, 1);
+        assert_eq!(score(&truth, &[f(Some("a"), Direction::Exit, 9.5)]).passages.matched, 0);
     }
 
     #[test]
     fn each_truth_passage_matches_at_most_one_found() {
-        let truth = Truth { passages: vec![t(Some("a"), Direction::Entry, 0.0, 2.0)] };
-        let found = vec![f(Some("a"), Direction::Entry, 0.0, 1.0), f(Some("a"), Direction::Entry, 0.5, 2.0)];
-        assert_eq!(score(&truth, &found).passages.matched_to_truth, 1);
+        let truth = Truth { passages: vec![t(Some("a"), Direction::Entry, 0.0, 2.0, 1.0)] };
+        let found = vec![f(Some("a"), Direction::Entry, 1.0), f(Some("a"), Direction::Entry, 1.2)];
+        let s = score(&truth, &found);
+        assert_eq!(s.passages.matched, 1);
+        assert_eq!(s.identity.false_accept, 1, "the duplicate names someone who did not pass twice");
     }
 }

@@ -67,6 +67,13 @@ pub struct TruthPassage {
     pub direction: Direction,
     pub t_start: f64,
     pub t_end: f64,
+    /// When the person's face passed the counting line, seconds. Older truth
+    /// files have none; scoring then matches by the span instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_cross: Option<f64>,
+    /// Where along the line the face crossed, 0..1 from `a` to `b` (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_pos: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -130,6 +137,22 @@ pub fn parse_truth(text: &str, path: &Path) -> Result<Truth, FixtureError> {
             return Err(FixtureError::Invalid {
                 path: path.to_path_buf(),
                 reason: format!("passage {i}: need 0 <= t_start <= t_end, got {}..{}", p.t_start, p.t_end),
+            });
+        }
+        if let Some(t) = p.t_cross
+            && !(t.is_finite() && p.t_start <= t && t <= p.t_end)
+        {
+            return Err(FixtureError::Invalid {
+                path: path.to_path_buf(),
+                reason: format!("passage {i}: t_cross {t} is outside its span {}..{}", p.t_start, p.t_end),
+            });
+        }
+        if let Some(x) = p.cross_pos
+            && !(0.0..=1.0).contains(&x)
+        {
+            return Err(FixtureError::Invalid {
+                path: path.to_path_buf(),
+                reason: format!("passage {i}: cross_pos {x} must be within 0..1 (along the line from a to b)"),
             });
         }
     }
@@ -223,6 +246,24 @@ mod tests {
         let text = r#"{"passages": [{"person": null, "direction": "entry", "t_start": 3.0, "t_end": 1.0}]}"#;
         let err = parse_truth(text, Path::new("truth.json")).expect_err("reversed times");
         assert!(err.to_string().contains("t_start <= t_end"), "{err}");
+    }
+
+    #[test]
+    fn truth_without_a_crossing_time_still_reads() {
+        let text = r#"{"passages": [{"person": null, "direction": "entry", "t_start": 1.0, "t_end": 3.0}]}"#;
+        let truth = parse_truth(text, Path::new("truth.json")).expect("old format");
+        assert_eq!(truth.passages[0].t_cross, None);
+        let text =
+            r#"{"passages": [{"person": null, "direction": "exit", "t_start": 1.0, "t_end": 3.0, "t_cross": 2.5}]}"#;
+        assert_eq!(parse_truth(text, Path::new("truth.json")).expect("new format").passages[0].t_cross, Some(2.5));
+    }
+
+    #[test]
+    fn a_crossing_time_outside_its_span_is_rejected() {
+        let text =
+            r#"{"passages": [{"person": null, "direction": "entry", "t_start": 1.0, "t_end": 3.0, "t_cross": 4.0}]}"#;
+        let err = parse_truth(text, Path::new("truth.json")).expect_err("t_cross past t_end");
+        assert!(err.to_string().contains("t_cross"), "{err}");
     }
 
     #[test]

@@ -24,13 +24,39 @@ pub struct IdentityConfig {
     pub max_samples: usize,
     /// Embeddings computed per track at most (bounds the cost of a long track).
     pub max_embeds_per_track: u32,
-    /// Frames between two embedding attempts on the same track.
-    pub embed_every_frames: u32,
+    /// Time between two embedding attempts on the same track, milliseconds.
+    pub embed_every_ms: u64,
+    /// Replaced by `embed_every_ms`. Kept only to say so when an old
+    /// configuration has it.
+    #[serde(skip_serializing)]
+    pub embed_every_frames: Option<u32>,
 }
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        IdentityConfig { threshold: 0.42, margin: 0.06, max_samples: 5, max_embeds_per_track: 7, embed_every_frames: 2 }
+        IdentityConfig {
+            threshold: 0.42,
+            margin: 0.06,
+            max_samples: 5,
+            max_embeds_per_track: 7,
+            embed_every_ms: 80,
+            embed_every_frames: None,
+        }
+    }
+}
+
+impl IdentityConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.embed_every_frames.is_some() {
+            return Err("embed_every_frames (frames) is replaced by embed_every_ms (milliseconds), so that cameras \
+                        at different frame rates behave alike; e.g. embed_every_frames = 2 at 25 fps is \
+                        embed_every_ms = 80"
+                .into());
+        }
+        if !(-1.0..=1.0).contains(&self.threshold) || !(0.0..=2.0).contains(&self.margin) {
+            return Err("threshold must be within -1..1 and margin within 0..2".into());
+        }
+        Ok(())
     }
 }
 
@@ -113,6 +139,47 @@ impl FaceSamples {
         }
         Embedding::from_raw(&sum)
     }
+}
+
+/// Mean embeddings of one person's faces agree at least this much: SFace puts
+/// the same person at cosine 0.62 and more, different people at 0.47 and less
+/// (notes on the models); means of several faces spread less than single faces.
+pub const SAME_PERSON: f32 = 0.5;
+
+impl FaceSamples {
+    /// Adds every sample of `other` (no cap: a decision's evidence, not a track's store).
+    pub fn extend_from(&mut self, other: &FaceSamples) {
+        self.samples.extend(other.samples.iter().cloned());
+    }
+}
+
+/// The faces that speak for a crossing made in leg `k` of a track (a track's
+/// legs are the stretches between its turns): leg `k`'s own, joined by those
+/// of every other leg that agrees with them (a U-turn: the same person both
+/// ways). When leg `k` saw no face — someone who walks back with their back to
+/// the camera — the nearest leg that did speaks for it. A leg that disagrees is
+/// someone else (a track that passed from one person to another where one
+/// left and the other came in) and never names this crossing.
+pub fn leg_evidence(legs: &[FaceSamples], k: usize) -> FaceSamples {
+    let mut out = FaceSamples::default();
+    let own = match legs.get(k).and_then(|l| l.mean()) {
+        Some(mean) => mean,
+        None => {
+            // The nearest earlier leg with faces, else the nearest later one.
+            let nearest = (0..k).rev().chain(k + 1..legs.len()).find(|&j| !legs[j].is_empty());
+            if let Some(j) = nearest {
+                out.extend_from(&legs[j]);
+            }
+            return out;
+        }
+    };
+    for (j, leg) in legs.iter().enumerate() {
+        let agrees = j == k || leg.mean().is_some_and(|m| m.cosine(&own) >= SAME_PERSON);
+        if agrees {
+            out.extend_from(leg);
+        }
+    }
+    out
 }
 
 /// Decides who a track is (see the module doc).
@@ -239,6 +306,40 @@ mod tests {
         }
         assert_eq!(s.len(), 2);
         assert!(!s.wants(0.4, 2) && s.wants(0.6, 2));
+    }
+
+    fn samples_of(embeddings: &[Embedding]) -> FaceSamples {
+        let mut s = FaceSamples::default();
+        for e in embeddings {
+            s.offer(0.9, *e, 10);
+        }
+        s
+    }
+
+    #[test]
+    fn a_leg_speaks_with_the_legs_that_agree_and_never_with_others() {
+        let alice = mix(0, 0.9, 5, 0.4);
+        let alice_again = mix(0, 0.85, 6, 0.5);
+        let bob = mix(1, 0.9, 5, 0.4);
+        // A U-turn: both legs are alice; each crossing uses both.
+        let legs = [samples_of(&[alice]), samples_of(&[alice_again])];
+        assert_eq!(leg_evidence(&legs, 1).len(), 2);
+        // A track that passed from alice to bob: bob's crossing is bob's alone.
+        let legs = [samples_of(&[alice, alice_again]), samples_of(&[bob])];
+        let evidence = leg_evidence(&legs, 1);
+        assert_eq!(evidence.len(), 1);
+        assert_eq!(decide(&evidence, &gallery(), &IdentityConfig::default()).person_id(), Some("bob"));
+        assert_eq!(leg_evidence(&legs, 0).len(), 2, "and alice's is alice's");
+    }
+
+    #[test]
+    fn a_leg_that_saw_no_face_borrows_the_nearest_that_did() {
+        let alice = mix(0, 0.9, 5, 0.4);
+        let legs = [samples_of(&[alice]), FaceSamples::default(), FaceSamples::default()];
+        assert_eq!(leg_evidence(&legs, 2).len(), 1);
+        let legs = [FaceSamples::default(), samples_of(&[alice])];
+        assert_eq!(leg_evidence(&legs, 0).len(), 1, "a later leg when no earlier one saw a face");
+        assert!(leg_evidence(&[FaceSamples::default()], 0).is_empty());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - [`embed`]: SFace face embeddings, L2-normalised.
 //! - [`quality`] and [`encode`]: landmark refinement at full resolution,
 //!   quality scoring, and embedding of the faces worth it.
-//! - [`track`]: multi-object tracking (ByteTrack-style, IoU + motion).
+//! - [`track`]: multi-object tracking in time units (ByteTrack/BoT-SORT-style:
+//!   motion and an [`appearance`] descriptor, optimal [`assignment`]).
 //! - [`identity`] and [`gallery`]: identity per track from its best faces,
 //!   against the enrolled people (sled-persisted, searched in memory).
 //! - [`line`] and [`passage`]: counting line, crossings, entry/exit passages.
@@ -21,6 +22,8 @@
 //! - [`frame`]: owned BGR frames and photo decoding.
 
 pub mod align;
+pub mod appearance;
+pub mod assignment;
 pub mod detect;
 pub mod embed;
 pub mod embed_worker;

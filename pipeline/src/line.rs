@@ -97,6 +97,17 @@ impl CountingLine {
         if len <= f32::EPSILON { 0.0 } else { self.side_of(p) * self.inside_sign() / len }
     }
 
+    /// Where the projection of a normalised point falls along the line:
+    /// 0 at `a`, 1 at `b` (clamped).
+    pub fn along(&self, p: [f32; 2]) -> f32 {
+        let (dx, dy) = (self.b[0] - self.a[0], self.b[1] - self.a[1]);
+        let len2 = dx * dx + dy * dy;
+        if len2 <= f32::EPSILON {
+            return 0.0;
+        }
+        (((p[0] - self.a[0]) * dx + (p[1] - self.a[1]) * dy) / len2).clamp(0.0, 1.0)
+    }
+
     /// The direction of a move from `from` to `to`, if it crosses the line.
     pub fn crossing(&self, from: [f32; 2], to: [f32; 2]) -> Option<Direction> {
         let (s0, s1) = (self.inwardness(from), self.inwardness(to));
@@ -137,6 +148,14 @@ mod tests {
         let l = CountingLine { a: [0.0, 0.5], b: [0.5, 0.5], inside: Side::Below };
         assert!((l.inwardness([0.2, 0.6]) - 0.1).abs() < 1e-6);
         assert!((l.inwardness([0.2, 0.3]) + 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn along_measures_from_a_to_b() {
+        let l = CountingLine { a: [0.2, 0.1], b: [0.2, 0.9], inside: Side::Right };
+        assert!((l.along([0.5, 0.5]) - 0.5).abs() < 1e-6);
+        assert!((l.along([0.1, 0.1]) - 0.0).abs() < 1e-6);
+        assert_eq!(l.along([0.2, 2.0]), 1.0, "clamped");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::engine::{CameraContext, Engine, EngineConfig, EngineError};
 use crate::enrol::{EnrolError, Enroller};
-use crate::evaluate::{Found, RunReport, score};
+use crate::evaluate::{Found, RunReport, evaluate};
 use crate::fixture::Fixture;
 use crate::frame::BgrImage;
 use crate::gallery::{Gallery, PersonInfo};
@@ -213,7 +213,8 @@ pub fn replay_fixture(
         });
     }
     let found: Vec<Found> = run.passages.iter().map(Found::from).collect();
-    let scores = score(&fixture.truth, &found);
-    let report = RunReport::new(&fixture.name, run.frames, run.wall.as_secs_f64(), &run.timings, scores);
+    let evaluation = evaluate(&fixture.truth, &found);
+    let report = RunReport::new(&fixture.name, run.frames, run.wall.as_secs_f64(), &run.timings, evaluation.scores)
+        .with_listing(evaluation);
     Ok((report, run))
 }

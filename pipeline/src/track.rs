@@ -1,23 +1,80 @@
-//! Multi-object tracking of faces, in the spirit of ByteTrack.
+//! Multi-object tracking of faces, in the spirit of ByteTrack and BoT-SORT.
 //!
-//! Each track predicts its box with a constant-velocity model (velocity
-//! smoothed exponentially). Detections are associated in two rounds:
-//! confident detections first, then the remaining weak ones — which only ever
-//! extend existing tracks, never start new ones — so a face that dims or blurs
-//! for a frame keeps its track without weak false positives spawning tracks.
-//! Association is greedy on IoU between predicted box and detection, best pair
-//! first, and never against a track's established motion (a detection behind
-//! a fast-moving track is someone else walking the other way, not the same
-//! person turning round within one frame). A track survives `max_misses` frames without a detection (occlusion,
-//! a missed detection) before it is finished — unless its predicted centre has
-//! left the frame: a person who walked out of view is gone, and keeping the
-//! track alive would hand it to the next person entering at the same edge.
+//! **Time, not frames.** Velocities are in pixels per second, smoothing has a
+//! time constant and patience is a duration, so a 10 fps and a 30 fps camera
+//! follow the same person the same way.
+//!
+//! **Prediction.** Each track extrapolates its last detected box with a
+//! constant velocity (smoothed exponentially over [`VELOCITY_TAU_S`]). While a
+//! track goes undetected — a gate post, a turned head, a smeared frame — it
+//! is predicted on from its last detection, and the place it may be re-found
+//! in widens with the time lost, as the prediction grows less certain.
+//!
+//! **Association.** In rounds, as ByteTrack: confirmed tracks take confident
+//! detections first, then weak ones (a face that dims or blurs keeps its
+//! track); tracks not yet confirmed take what is left. Any detection left
+//! over starts a track — at night or far from the camera a face may never
+//! score high — but a track is confirmed only after [`CONFIRM_HITS`]
+//! sightings and ends as soon as it is lost before that, so a flicker comes
+//! to nothing; and a detection lying on a track just seen starts none (it is
+//! that person, in a frame their track could not take it). Each round pairs
+//! tracks and detections optimally ([`crate::assignment`]) on a cost that
+//! mixes motion (1 − IoU of the predicted box and the detection; for a lost
+//! track, the distance from its prediction within a gate that widens with
+//! the time lost) with appearance (1 − similarity of a head's colour
+//! histogram, [`crate::appearance`], kept per track as a running mean).
+//! Two rules guard the pairings motion alone gets wrong: a track lost for a
+//! while is re-found only by a face that looks like it, not by whoever walks
+//! into its predicted place; and a track moving at speed never takes a face
+//! behind it — people slow down to turn round, so that face is someone else
+//! (one walker leaving through a doorway as another comes out of it).
+//!
+//! **Ending.** A track undetected for `max_lost_ms` ends; so does one whose
+//! predicted centre has left the frame (a person who walked out of view is
+//! gone, and keeping the track would hand it to the next person entering at
+//! the same edge).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::appearance::Appearance;
+use crate::assignment::assign;
 use crate::detect::{Detection, Rect};
+
+/// Time constant of the velocity smoothing, seconds.
+pub const VELOCITY_TAU_S: f32 = 0.1;
+/// A lost track may be re-found by a face this close to its prediction (face
+/// heights), plus this much more per second lost...
+const REFIND_RADIUS: f32 = 0.5;
+const REFIND_SPREAD_PER_S: f32 = 1.5;
+/// ...whose size is within this ratio of the prediction's.
+const REFIND_SIZE_RATIO: f32 = 1.5;
+/// Time constant of the smoothed face height, seconds.
+const HEIGHT_TAU_S: f32 = 0.3;
+/// How long a lost track's size keeps changing in the prediction, seconds.
+const SIZE_EXTRAPOLATION_S: f32 = 0.2;
+/// Detections a track needs before it is confirmed; an unconfirmed track
+/// (one or two sightings: a flicker, or a duplicate box) ends as soon as it
+/// is lost.
+const CONFIRM_HITS: u32 = 3;
+/// A track unseen longer than this is "lost": re-finding it needs appearance.
+/// (A little more than one frame interval at 10 fps.)
+const LOST_AFTER_S: f32 = 0.15;
+/// A track moving faster than this (face heights per second) has an
+/// established motion...
+const ESTABLISHED_SPEED: f32 = 0.6;
+/// ...and a detection that makes less than this fraction of the predicted
+/// travel reverses it (see `Track::off_course`; not more than zero: the
+/// smoothed velocity lags a person slowing to turn by a frame at 10 fps)...
+const MIN_PROGRESS: f32 = 0.0;
+/// ...judged only over steps where the predicted travel is at least this
+/// many face heights (shorter ones are within the detector's jitter).
+const JUDGED_TRAVEL: f32 = 0.15;
+/// A detection overlapping a track seen this recently by more than this IoU
+/// starts no track of its own: it is that person (the track could not take
+/// it this frame), not someone new.
+const DUPLICATE_IOU: f32 = 0.5;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,13 +83,58 @@ pub struct TrackerConfig {
     pub high_score: f32,
     /// Minimum IoU between a track's predicted box and a detection.
     pub match_iou: f32,
-    /// Frames a track may go undetected before it is finished.
-    pub max_misses: u32,
+    /// How long a track may go undetected before it ends, milliseconds.
+    pub max_lost_ms: u64,
+    /// Appearance similarity (0..1) a detection needs to re-find a lost track
+    /// or to reverse a track's motion.
+    pub min_appearance: f32,
+    /// Weight of appearance against motion in the association cost, 0..1.
+    pub appearance_weight: f32,
+    /// Replaced by `max_lost_ms`: frames meant different times at different
+    /// frame rates. Kept only to say so when an old configuration has it.
+    #[serde(skip_serializing)]
+    pub max_misses: Option<u32>,
 }
 
 impl Default for TrackerConfig {
     fn default() -> Self {
-        TrackerConfig { high_score: 0.7, match_iou: 0.15, max_misses: 12 }
+        TrackerConfig {
+            high_score: 0.7,
+            match_iou: 0.15,
+            max_lost_ms: 1500,
+            min_appearance: 0.6,
+            appearance_weight: 0.3,
+            max_misses: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TrackerConfigError {
+    #[error(
+        "max_misses (frames) is replaced by max_lost_ms (milliseconds), so that cameras at different frame rates behave alike; e.g. max_misses = 12 at 25 fps is max_lost_ms = 480"
+    )]
+    FramesNotTime,
+    #[error("{0} must be within 0..1")]
+    OutOfRange(&'static str),
+}
+
+impl TrackerConfig {
+    pub fn validate(&self) -> Result<(), TrackerConfigError> {
+        if self.max_misses.is_some() {
+            return Err(TrackerConfigError::FramesNotTime);
+        }
+        for (name, v) in [
+            ("high_score", self.high_score),
+            ("match_iou", self.match_iou),
+            ("min_appearance", self.min_appearance),
+            ("appearance_weight", self.appearance_weight),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(TrackerConfigError::OutOfRange(name));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -42,60 +144,173 @@ pub struct TrackId(pub u64);
 #[derive(Debug, Clone)]
 pub struct Track {
     pub id: TrackId,
-    /// Last matched box (or the prediction while missed).
+    /// The box now: the detection of this frame, or the prediction while undetected.
     pub bbox: Rect,
     /// The detection matched in the current frame, if any.
     pub detection: Option<Detection>,
+    /// The last detected box.
+    anchor: Rect,
+    /// Pixels per second: x, y, w, h.
     velocity: [f32; 4],
+    /// Face height, smoothed over [`HEIGHT_TAU_S`]: a face half hidden by a
+    /// post or cut by an edge shrinks its box for a frame or two, not its size.
+    height: f32,
+    appearance: Appearance,
     pub hits: u32,
-    pub misses: u32,
     pub first_seen: Duration,
     pub last_seen: Duration,
 }
 
 impl Track {
-    fn predicted(&self) -> Rect {
-        let [dx, dy, dw, dh] = self.velocity;
-        Rect {
-            x: self.bbox.x + dx,
-            y: self.bbox.y + dy,
-            w: (self.bbox.w + dw).max(1.0),
-            h: (self.bbox.h + dh).max(1.0),
+    fn new(id: TrackId, det: &Detection, look: &Appearance, ts: Duration) -> Track {
+        Track {
+            id,
+            bbox: det.bbox,
+            detection: Some(*det),
+            anchor: det.bbox,
+            velocity: [0.0; 4],
+            height: det.bbox.h,
+            appearance: *look,
+            hits: 1,
+            first_seen: ts,
+            last_seen: ts,
         }
     }
 
-    /// Would moving to `det` reverse this track's established motion?
-    fn reverses(&self, det: &Detection) -> bool {
+    /// Seconds since the last detection.
+    fn lost_for(&self, ts: Duration) -> f32 {
+        ts.saturating_sub(self.last_seen).as_secs_f32()
+    }
+
+    /// The box extrapolated to `ts`. Its position follows the velocity for
+    /// as long as the track is lost; its size only briefly, since a face cut by
+    /// an edge or a post makes size changes that do not last.
+    fn predicted(&self, ts: Duration) -> Rect {
+        let dt = self.lost_for(ts);
+        let ds = dt.min(SIZE_EXTRAPOLATION_S);
+        let [vx, vy, vw, vh] = self.velocity;
+        let (w, h) = ((self.anchor.w + vw * ds).max(1.0), (self.anchor.h + vh * ds).max(1.0));
+        // Centre-based, so a size change does not move the face.
+        let [cx, cy] = self.anchor.center();
+        let (cx, cy) = (cx + (vx + vw / 2.0) * dt, cy + (vy + vh / 2.0) * dt);
+        Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
+    }
+
+    /// How far `det` is from where this track should be at `ts`: 0 exactly
+    /// there, 1 at the edge of the gate; `None` outside it. While the track is
+    /// followed frame to frame that is the overlap (IoU) of the predicted box
+    /// and the detection. Once it is lost, the prediction grows less certain
+    /// with every moment hidden — a walker slows behind a post, a face emerging
+    /// from behind it is half cut — so the gate becomes a distance between
+    /// centres, in face heights, that widens with the time lost; and the size
+    /// must agree (a face does not halve or double while hidden).
+    fn motion_distance(&self, det: &Detection, ts: Duration, cfg: &TrackerConfig) -> Option<f32> {
+        let lost = self.lost_for(ts);
+        let p = self.predicted(ts);
+        if lost <= LOST_AFTER_S {
+            let iou = p.iou(&det.bbox);
+            return (iou >= cfg.match_iou).then_some(1.0 - iou);
+        }
+        let ratio = det.bbox.h / self.height;
+        if !(1.0 / REFIND_SIZE_RATIO..=REFIND_SIZE_RATIO).contains(&ratio) {
+            return None;
+        }
+        let ([px, py], [dx, dy]) = (p.center(), det.bbox.center());
+        let dist = ((dx - px).powi(2) + (dy - py).powi(2)).sqrt() / self.height;
+        let gate = REFIND_RADIUS + REFIND_SPREAD_PER_S * lost;
+        (dist <= gate).then_some(dist / gate)
+    }
+
+    /// Would `det` at `ts` reverse this track's established motion? People
+    /// slow down to turn round; a face that is suddenly behind a track moving
+    /// at full speed is someone else (one walker leaves through a doorway as
+    /// another comes out of it), so the track refuses it.
+    fn off_course(&self, det: &Detection, ts: Duration) -> bool {
         let [vx, vy] = [self.velocity[0] + self.velocity[2] / 2.0, self.velocity[1] + self.velocity[3] / 2.0];
-        let speed = (vx * vx + vy * vy).sqrt();
-        if self.hits < 3 || speed < 3.0 {
+        let speed2 = vx * vx + vy * vy;
+        let dt = self.lost_for(ts);
+        if self.hits < CONFIRM_HITS || speed2 < (ESTABLISHED_SPEED * self.height).powi(2) || dt <= 0.0 {
             return false;
         }
-        let [cx, cy] = self.bbox.center();
+        // Over a step this short the travel is within the detector's jitter:
+        // nothing can be judged.
+        if speed2.sqrt() * dt < JUDGED_TRAVEL * self.height {
+            return false;
+        }
+        let [cx, cy] = self.anchor.center();
         let [dx, dy] = det.bbox.center();
-        let (mx, my) = (dx - cx, dy - cy);
-        let dist = (mx * mx + my * my).sqrt();
-        dist > speed && (mx * vx + my * vy) < -0.5 * dist * speed
+        // The fraction of the predicted travel actually made (1 = as predicted).
+        let progress = ((dx - cx) * vx + (dy - cy) * vy) / (speed2 * dt);
+        progress < MIN_PROGRESS
     }
 
-    fn absorb(&mut self, det: &Detection, ts: Duration) {
-        let gap = (self.misses + 1) as f32;
-        let old = self.bbox;
-        let step = [
-            (det.bbox.x - old.x) / gap,
-            (det.bbox.y - old.y) / gap,
-            (det.bbox.w - old.w) / gap,
-            (det.bbox.h - old.h) / gap,
-        ];
-        let alpha = if self.hits == 1 { 1.0 } else { 0.5 };
-        for (v, s) in self.velocity.iter_mut().zip(step) {
-            *v = (1.0 - alpha) * *v + alpha * s;
+    /// The association cost of `det` for this track at `ts`, if allowed.
+    fn cost(&self, det: &Detection, look: &Appearance, ts: Duration, cfg: &TrackerConfig) -> Option<f32> {
+        let motion = self.motion_distance(det, ts, cfg)?;
+        if self.off_course(det, ts) {
+            return None;
         }
+        let alike = self.appearance.similarity(look);
+        if self.lost_for(ts) > LOST_AFTER_S && alike < cfg.min_appearance {
+            return None;
+        }
+        let w = cfg.appearance_weight;
+        Some((1.0 - w) * motion + w * (1.0 - alike))
+    }
+
+    fn absorb(&mut self, det: &Detection, look: &Appearance, ts: Duration) {
+        let dt = self.lost_for(ts);
+        if dt > 0.0 {
+            let old = self.anchor;
+            let step = [
+                (det.bbox.x - old.x) / dt,
+                (det.bbox.y - old.y) / dt,
+                (det.bbox.w - old.w) / dt,
+                (det.bbox.h - old.h) / dt,
+            ];
+            let alpha = if self.hits == 1 { 1.0 } else { 1.0 - (-dt / VELOCITY_TAU_S).exp() };
+            for (v, s) in self.velocity.iter_mut().zip(step) {
+                *v += alpha * (s - *v);
+            }
+        }
+        self.height += (1.0 - (-dt.max(0.0) / HEIGHT_TAU_S).exp()) * (det.bbox.h - self.height);
+        self.appearance.blend(look, 0.2);
+        self.anchor = det.bbox;
         self.bbox = det.bbox;
         self.detection = Some(*det);
         self.hits += 1;
-        self.misses = 0;
         self.last_seen = ts;
+    }
+}
+
+/// Which tracks an association round serves.
+#[derive(Clone, Copy)]
+enum Confirmed {
+    Yes,
+    No,
+}
+
+impl Confirmed {
+    fn admits(self, t: &Track) -> bool {
+        (t.hits >= CONFIRM_HITS) == matches!(self, Confirmed::Yes)
+    }
+}
+
+/// Which detections an association round offers.
+#[derive(Clone, Copy)]
+enum Confidence {
+    High,
+    Low,
+    Any,
+}
+
+impl Confidence {
+    fn admits(self, score: f32, high: f32) -> bool {
+        match self {
+            Confidence::High => score >= high,
+            Confidence::Low => score < high,
+            Confidence::Any => true,
+        }
     }
 }
 
@@ -104,7 +319,6 @@ pub struct Tracker {
     config: TrackerConfig,
     tracks: Vec<Track>,
     next_id: u64,
-    pairs: Vec<(f32, usize, usize)>,
 }
 
 impl Tracker {
@@ -117,73 +331,67 @@ impl Tracker {
         &self.tracks
     }
 
-    /// Feeds one frame's detections (frame of `width`×`height` px); tracks
-    /// that ended are moved to `finished`.
-    pub fn update(&mut self, detections: &[Detection], ts: Duration, frame: (f32, f32), finished: &mut Vec<Track>) {
+    /// Feeds one frame's detections and their appearances (`looks[i]` is
+    /// `detections[i]`'s) at stream time `ts`, in a frame of `width`×`height`
+    /// px; tracks that ended are moved to `finished`.
+    pub fn update(
+        &mut self,
+        detections: &[Detection],
+        looks: &[Appearance],
+        ts: Duration,
+        frame: (f32, f32),
+        finished: &mut Vec<Track>,
+    ) {
+        let look = |i: usize| looks.get(i).copied().unwrap_or_default();
         for t in &mut self.tracks {
             t.detection = None;
         }
         let mut det_used = vec![false; detections.len()];
         let mut track_used = vec![false; self.tracks.len()];
-        for round in [true, false] {
-            self.pairs.clear();
-            for (ti, t) in self.tracks.iter().enumerate() {
-                if track_used[ti] {
-                    continue;
-                }
-                let pred = t.predicted();
-                for (di, d) in detections.iter().enumerate() {
-                    if det_used[di] || (d.score >= self.config.high_score) != round {
-                        continue;
-                    }
-                    let iou = pred.iou(&d.bbox);
-                    if iou >= self.config.match_iou && !t.reverses(d) {
-                        self.pairs.push((iou, ti, di));
-                    }
-                }
-            }
-            self.pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-            for &(_, ti, di) in &self.pairs {
-                if !track_used[ti] && !det_used[di] {
-                    track_used[ti] = true;
-                    det_used[di] = true;
-                    self.tracks[ti].absorb(&detections[di], ts);
-                }
+        // Confirmed tracks take confident detections, then weak ones; tracks
+        // still unconfirmed take what is left (so a track lost behind a post
+        // is not beaten to the face re-emerging by a fresh track on its edge).
+        let rounds =
+            [(Confirmed::Yes, Confidence::High), (Confirmed::Yes, Confidence::Low), (Confirmed::No, Confidence::Any)];
+        for (confirmed, confidence) in rounds {
+            let rows: Vec<usize> =
+                (0..self.tracks.len()).filter(|&t| !track_used[t] && confirmed.admits(&self.tracks[t])).collect();
+            let cols: Vec<usize> = (0..detections.len())
+                .filter(|&d| !det_used[d] && confidence.admits(detections[d].score, self.config.high_score))
+                .collect();
+            let pairs = assign(rows.len(), cols.len(), |r, c| {
+                self.tracks[rows[r]].cost(&detections[cols[c]], &look(cols[c]), ts, &self.config)
+            });
+            for (r, c) in pairs {
+                let (ti, di) = (rows[r], cols[c]);
+                track_used[ti] = true;
+                det_used[di] = true;
+                self.tracks[ti].absorb(&detections[di], &look(di), ts);
             }
         }
-        for (ti, t) in self.tracks.iter_mut().enumerate() {
-            if !track_used[ti] {
-                t.bbox = t.predicted();
-                t.misses += 1;
-            }
-        }
-        let max_misses = self.config.max_misses;
-        let out_of_view = |t: &Track| {
-            let [cx, cy] = t.bbox.center();
-            t.misses > 0 && (cx < 0.0 || cy < 0.0 || cx > frame.0 || cy > frame.1)
-        };
+        let max_lost = Duration::from_millis(self.config.max_lost_ms);
         let mut i = 0;
         while i < self.tracks.len() {
-            if self.tracks[i].misses > max_misses || out_of_view(&self.tracks[i]) {
+            let t = &mut self.tracks[i];
+            if t.detection.is_none() {
+                t.bbox = t.predicted(ts);
+            }
+            let [cx, cy] = t.bbox.center();
+            let out_of_view = t.detection.is_none() && (cx < 0.0 || cy < 0.0 || cx > frame.0 || cy > frame.1);
+            let unconfirmed_and_lost = t.hits < CONFIRM_HITS && t.lost_for(ts) > LOST_AFTER_S;
+            if out_of_view || unconfirmed_and_lost || ts.saturating_sub(t.last_seen) > max_lost {
                 finished.push(self.tracks.swap_remove(i));
             } else {
                 i += 1;
             }
         }
         for (di, d) in detections.iter().enumerate() {
-            if !det_used[di] && d.score >= self.config.high_score {
+            let on_a_track =
+                || self.tracks.iter().any(|t| t.lost_for(ts) <= LOST_AFTER_S && t.bbox.iou(&d.bbox) > DUPLICATE_IOU);
+            if !det_used[di] && !on_a_track() {
                 let id = TrackId(self.next_id);
                 self.next_id += 1;
-                self.tracks.push(Track {
-                    id,
-                    bbox: d.bbox,
-                    detection: Some(*d),
-                    velocity: [0.0; 4],
-                    hits: 1,
-                    misses: 0,
-                    first_seen: ts,
-                    last_seen: ts,
-                });
+                self.tracks.push(Track::new(id, d, &look(di), ts));
             }
         }
     }
@@ -204,67 +412,169 @@ mod tests {
 
     const FRAME: (f32, f32) = (1280.0, 720.0);
 
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n * 40)
+    /// Frame `n` of a camera at `fps`.
+    fn at(n: u64, fps: u64) -> Duration {
+        Duration::from_micros(n * 1_000_000 / fps)
+    }
+
+    fn look(b: u8, g: u8, r: u8) -> Appearance {
+        Appearance::of_pixels(&[b, g, r].repeat(16))
+    }
+
+    fn update(tr: &mut Tracker, dets: &[Detection], ts: Duration, done: &mut Vec<Track>) {
+        let looks = vec![Appearance::default(); dets.len()];
+        tr.update(dets, &looks, ts, FRAME, done);
     }
 
     #[test]
     fn a_moving_face_keeps_one_track_through_missed_detections() {
-        let mut tr = Tracker::new(TrackerConfig::default());
-        let mut done = Vec::new();
-        for f in 0..40u64 {
-            let dets = if (10..15).contains(&f) { vec![] } else { vec![face(100.0 + 12.0 * f as f32, 200.0, 0.9)] };
-            tr.update(&dets, ms(f), FRAME, &mut done);
+        for fps in [10, 25, 30] {
+            let mut tr = Tracker::new(TrackerConfig::default());
+            let mut done = Vec::new();
+            // 300 px/s; undetected from 0.4 s to 0.9 s (a gate post).
+            for f in 0..(2 * fps) {
+                let t = at(f, fps);
+                let x = 100.0 + 300.0 * t.as_secs_f32();
+                let hidden = (0.4..0.9).contains(&t.as_secs_f32());
+                let dets = if hidden { vec![] } else { vec![face(x, 200.0, 0.9)] };
+                update(&mut tr, &dets, t, &mut done);
+            }
+            assert!(done.is_empty(), "{fps} fps: {done:?}");
+            assert_eq!(tr.tracks().len(), 1, "{fps} fps");
+            assert_eq!(tr.tracks()[0].id, TrackId(1), "{fps} fps");
         }
-        assert!(done.is_empty());
-        assert_eq!(tr.tracks().len(), 1);
-        assert_eq!(tr.tracks()[0].id, TrackId(1));
-        assert_eq!(tr.tracks()[0].hits, 35);
     }
 
     #[test]
     fn two_faces_passing_close_in_opposite_directions_keep_their_tracks() {
-        let mut tr = Tracker::new(TrackerConfig::default());
-        let mut done = Vec::new();
-        let mut ids_at_start = Vec::new();
-        for f in 0..60u64 {
-            let a = face(50.0 + 15.0 * f as f32, 200.0, 0.9);
-            let b = face(950.0 - 15.0 * f as f32, 290.0, 0.9);
-            tr.update(&[a, b], ms(f), FRAME, &mut done);
-            if f == 1 {
-                ids_at_start = tr.tracks().iter().map(|t| (t.id, t.bbox.y)).collect();
+        for fps in [10, 25] {
+            let mut tr = Tracker::new(TrackerConfig::default());
+            let mut done = Vec::new();
+            let mut ids_at_start = Vec::new();
+            for f in 0..(fps * 12 / 5) {
+                let s = at(f, fps).as_secs_f32();
+                let a = face(50.0 + 375.0 * s, 200.0, 0.9);
+                let b = face(950.0 - 375.0 * s, 290.0, 0.9);
+                update(&mut tr, &[a, b], at(f, fps), &mut done);
+                if f == 1 {
+                    ids_at_start = tr.tracks().iter().map(|t| (t.id, t.bbox.y)).collect();
+                }
             }
-        }
-        assert_eq!(tr.tracks().len(), 2, "no track was lost or created");
-        for t in tr.tracks() {
-            let start_y = ids_at_start.iter().find(|(id, _)| *id == t.id).expect("same ids").1;
-            assert_eq!(start_y, t.bbox.y, "each track stays on its own person");
+            assert_eq!(tr.tracks().len(), 2, "{fps} fps: no track was lost or created");
+            for t in tr.tracks() {
+                let start_y = ids_at_start.iter().find(|(id, _)| *id == t.id).expect("same ids").1;
+                assert_eq!(start_y, t.bbox.y, "{fps} fps: each track stays on its own person");
+            }
         }
     }
 
     #[test]
-    fn a_detection_against_the_tracks_motion_starts_a_new_track() {
+    fn a_detection_against_the_tracks_motion_that_looks_different_starts_a_new_track() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        let walker = look(120, 150, 210);
+        for f in 0..10u64 {
+            tr.update(&[face(600.0 - 20.0 * f as f32, 300.0, 0.9)], &[walker], at(f, 25), FRAME, &mut done);
+        }
+        // Next frame the only face is 25 px to the right of the last position,
+        // overlapping the predicted box — and it looks nothing like the walker.
+        tr.update(&[face(445.0, 300.0, 0.9)], &[look(200, 100, 40)], at(10, 25), FRAME, &mut done);
+        assert_eq!(tr.tracks().len(), 2);
+        assert!(tr.tracks()[0].detection.is_none(), "the original track missed");
+    }
+
+    #[test]
+    fn a_person_turning_round_keeps_their_track() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        let walker = look(120, 150, 210);
+        // Down the image and back up, slowing to turn as people do (up to
+        // 420 px/s), at 10 fps.
+        for f in 0..30u64 {
+            let s = at(f, 10).as_secs_f32();
+            let y = 100.0 + 400.0 * (1.0 - (std::f32::consts::PI * s / 1.5).cos()) / 2.0;
+            tr.update(&[face(400.0, y, 0.9)], &[walker], at(f, 10), FRAME, &mut done);
+        }
+        assert!(done.is_empty());
+        assert_eq!(tr.tracks().len(), 1);
+        assert_eq!(tr.tracks()[0].hits, 30);
+    }
+
+    #[test]
+    fn a_face_that_reverses_at_full_speed_in_one_frame_is_someone_else() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        // Down at 250 px/s, then the only face is back where the track was a
+        // frame earlier: the walker went on out of sight, someone else is there.
+        for f in 0..15u64 {
+            update(&mut tr, &[face(400.0, 100.0 + 25.0 * f as f32, 0.9)], at(f, 10), &mut done);
+        }
+        update(&mut tr, &[face(400.0, 100.0 + 25.0 * 13.0, 0.9)], at(15, 10), &mut done);
+        assert_eq!(tr.tracks().len(), 2);
+        assert!(tr.tracks()[0].detection.is_none());
+    }
+
+    #[test]
+    fn a_lost_track_is_refound_only_by_a_face_that_looks_like_it() {
+        let (a, b) = (look(120, 150, 210), look(30, 30, 30));
+        for (reappears, same) in [(a, true), (b, false)] {
+            let mut tr = Tracker::new(TrackerConfig::default());
+            let mut done = Vec::new();
+            for f in 0..10u64 {
+                tr.update(&[face(100.0 + 10.0 * f as f32, 300.0, 0.9)], &[a], at(f, 25), FRAME, &mut done);
+            }
+            // Hidden for 0.6 s, then a face where the track was heading.
+            let f = 25;
+            tr.update(&[face(100.0 + 10.0 * f as f32, 300.0, 0.9)], &[reappears], at(f, 25), FRAME, &mut done);
+            let refound = tr.tracks().iter().any(|t| t.id == TrackId(1) && t.detection.is_some());
+            assert_eq!(refound, same);
+        }
+    }
+
+    #[test]
+    fn a_flicker_starts_a_track_that_ends_as_soon_as_it_is_lost() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        update(&mut tr, &[face(100.0, 100.0, 0.5)], at(0, 25), &mut done);
+        update(&mut tr, &[face(104.0, 100.0, 0.5)], at(1, 25), &mut done);
+        assert_eq!(tr.tracks().len(), 1, "weak detections start a track");
+        for f in 2..7 {
+            update(&mut tr, &[], at(f, 25), &mut done);
+        }
+        assert_eq!(done.len(), 1, "unconfirmed and lost for more than {LOST_AFTER_S} s: ended");
+        assert_eq!(done[0].hits, 2);
+    }
+
+    #[test]
+    fn a_lost_track_takes_back_its_face_from_a_track_begun_on_its_edge() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        // 250 px/s for 0.4 s, then hidden; a half face shows at the post's edge...
+        for f in 0..10u64 {
+            update(&mut tr, &[face(100.0 + 10.0 * f as f32, 300.0, 0.9)], at(f, 25), &mut done);
+        }
+        let half =
+            Detection { bbox: Rect { x: 255.0, y: 320.0, w: 40.0, h: 60.0 }, landmarks: [[0.0; 2]; 5], score: 0.62 };
+        update(&mut tr, &[half], at(15, 25), &mut done);
+        assert_eq!(tr.tracks().len(), 2, "too small to be the lost face: a tentative track on the edge");
+        // ...and next frame the whole face, where the lost track predicts it.
+        update(&mut tr, &[face(250.0, 300.0, 0.9)], at(16, 25), &mut done);
+        let first = tr.tracks().iter().find(|t| t.id == TrackId(1)).expect("the first track lives");
+        assert!(first.detection.is_some(), "the lost track took its face back");
+    }
+
+    #[test]
+    fn a_detection_lying_on_a_track_just_seen_starts_no_track() {
         let mut tr = Tracker::new(TrackerConfig::default());
         let mut done = Vec::new();
         for f in 0..10u64 {
-            tr.update(&[face(600.0 - 20.0 * f as f32, 300.0, 0.9)], ms(f), FRAME, &mut done);
+            update(&mut tr, &[face(100.0 + 20.0 * f as f32, 300.0, 0.9)], at(f, 25), &mut done);
         }
-        // Next frame the only face is 25 px to the right of the last position:
-        // someone walking the other way, overlapping the track's predicted box.
-        tr.update(&[face(445.0, 300.0, 0.9)], ms(10), FRAME, &mut done);
-        assert_eq!(tr.tracks().len(), 2);
-        assert_eq!(tr.tracks()[0].misses, 1, "the original track missed");
-    }
-
-    #[test]
-    fn weak_detections_extend_tracks_but_never_start_them() {
-        let mut tr = Tracker::new(TrackerConfig::default());
-        let mut done = Vec::new();
-        tr.update(&[face(100.0, 100.0, 0.5)], ms(0), FRAME, &mut done);
-        assert!(tr.tracks().is_empty());
-        tr.update(&[face(100.0, 100.0, 0.9)], ms(1), FRAME, &mut done);
-        tr.update(&[face(105.0, 100.0, 0.5)], ms(2), FRAME, &mut done);
-        assert_eq!(tr.tracks()[0].hits, 2);
+        // 4 px behind the last sighting at 500 px/s: the track refuses it, but
+        // it lies on the track's predicted box — that face, not a new person.
+        update(&mut tr, &[face(276.0, 300.0, 0.9)], at(10, 25), &mut done);
+        assert_eq!(tr.tracks().len(), 1);
+        assert!(tr.tracks()[0].detection.is_none());
     }
 
     #[test]
@@ -273,27 +583,44 @@ mod tests {
         let mut done = Vec::new();
         // Walks left out of the frame...
         for f in 0..12u64 {
-            tr.update(&[face(200.0 - 30.0 * f as f32, 300.0, 0.9)], ms(f), FRAME, &mut done);
+            update(&mut tr, &[face(200.0 - 30.0 * f as f32, 300.0, 0.9)], at(f, 25), &mut done);
         }
         for f in 12..16u64 {
-            tr.update(&[], ms(f), FRAME, &mut done);
+            update(&mut tr, &[], at(f, 25), &mut done);
         }
         // ...and someone else appears at the same edge.
-        tr.update(&[face(-30.0, 300.0, 0.9)], ms(16), FRAME, &mut done);
+        update(&mut tr, &[face(-30.0, 300.0, 0.9)], at(16, 25), &mut done);
         assert_eq!(done.len(), 1, "the first track ended");
         assert_eq!(tr.tracks().len(), 1);
         assert_ne!(tr.tracks()[0].id, done[0].id);
     }
 
     #[test]
-    fn a_track_ends_after_max_misses() {
-        let mut tr = Tracker::new(TrackerConfig { max_misses: 3, ..Default::default() });
-        let mut done = Vec::new();
-        tr.update(&[face(200.0, 200.0, 0.9)], ms(0), FRAME, &mut done);
-        for f in 1..=4 {
-            tr.update(&[], ms(f), FRAME, &mut done);
+    fn a_track_ends_after_max_lost_whatever_the_frame_rate() {
+        for fps in [10, 30] {
+            let mut tr = Tracker::new(TrackerConfig { max_lost_ms: 500, ..Default::default() });
+            let mut done = Vec::new();
+            for f in 0..3 {
+                update(&mut tr, &[face(200.0, 200.0, 0.9)], at(f, fps), &mut done);
+            }
+            let seen = at(2, fps).as_secs_f32();
+            let mut ended_at = None;
+            for f in 3..2 * fps {
+                update(&mut tr, &[], at(f, fps), &mut done);
+                if ended_at.is_none() && !done.is_empty() {
+                    ended_at = Some(at(f, fps).as_secs_f32());
+                }
+            }
+            let t = ended_at.expect("ended") - seen;
+            assert!((0.5..=0.6).contains(&t), "{fps} fps: ended {t} s after it was last seen");
         }
-        assert_eq!(done.len(), 1);
-        assert!(tr.tracks().is_empty());
+    }
+
+    #[test]
+    fn frames_in_an_old_configuration_are_refused_with_the_replacement() {
+        let old: TrackerConfig = toml::from_str("max_misses = 12").expect("parses");
+        let e = old.validate().expect_err("frames");
+        assert!(e.to_string().contains("max_lost_ms"), "{e}");
+        assert!(TrackerConfig::default().validate().is_ok());
     }
 }

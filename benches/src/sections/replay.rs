@@ -223,7 +223,7 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
             .map(|(&streams, v)| StreamsResult { streams, aggregate_fps: Summary::of(v) })
             .collect(),
         stages: stages(&timings),
-        passages: [scores.passages.expected, scores.passages.found, scores.passages.matched_to_truth],
+        passages: [scores.passages.expected, scores.passages.found, scores.passages.matched],
         identities: first.passages.iter().filter_map(|p| p.identity.person_id().map(str::to_string)).collect(),
         truth_identities: fixture.truth.passages.iter().filter_map(|p| p.person.clone()).collect(),
     })
