@@ -40,4 +40,4 @@ bench: setup
 	target/release/gatewatch-bench all
 
 clean-fixtures:
-	rm -rf fixtures/s[0-9][0-9]_*/
+	rm -rf fixtures/s[0-9][0-9]_*/ fixtures/tune_*/ fixtures/test_*/

@@ -112,6 +112,29 @@ pub struct CameraSection {
     /// This gate's opening hours, where they differ from the site's (`[rules.schedule]`).
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// This camera's detector score threshold, where it differs from
+    /// `[recognition.detector]` (a far or dim camera whose faces score low).
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    /// This camera's low-light brightening threshold (mean luma), where it
+    /// differs from `[recognition.detector]`.
+    #[serde(default)]
+    pub low_light_luma: Option<f32>,
+}
+
+impl CameraSection {
+    /// The recognition settings for this camera: the agent's, with this
+    /// camera's own detector settings where it has them.
+    pub fn recognition(&self, agent: &EngineConfig) -> EngineConfig {
+        let mut c = *agent;
+        if let Some(t) = self.score_threshold {
+            c.detector.score_threshold = t;
+        }
+        if let Some(l) = self.low_light_luma {
+            c.detector.low_light_luma = l;
+        }
+        c
+    }
 }
 
 fn default_mode() -> CameraMode {
@@ -221,6 +244,7 @@ impl Config {
         if self.cameras.is_empty() {
             return Err(bad("camera", "at least one [[camera]] is needed".into()));
         }
+        self.recognition.validate().map_err(|e| bad("recognition", e.to_string()))?;
         let mut ids = BTreeSet::new();
         for (i, cam) in self.cameras.iter().enumerate() {
             let field = |f: &str| format!("camera[{i}].{f}");
@@ -232,8 +256,8 @@ impl Config {
             }
             SourceUrl::parse(&cam.url).map_err(|e| bad(&field("url"), e.to_string()))?;
             cam.line.validate().map_err(|e| bad(&field("line"), e.to_string()))?;
+            cam.recognition(&self.recognition).validate().map_err(|e| bad(&field("detector"), e.to_string()))?;
         }
-        self.recognition.validate().map_err(|e| bad("recognition", e.to_string()))?;
         if self.sync.interval_s == 0 {
             return Err(bad("sync.interval_s", "must be at least 1 second".into()));
         }
@@ -282,6 +306,16 @@ mod tests {
         assert!(e.contains("max_lost_ms") && e.contains("milliseconds"), "{e}");
         let e = broken("embed_every_ms = 160", "embed_every_frames = 2");
         assert!(e.contains("embed_every_ms"), "{e}");
+        let e = broken("# score_threshold = 0.5", "score_threshold = 1.5");
+        assert!(e.contains("camera[0].detector") && e.contains("score_threshold"), "{e}");
+    }
+
+    #[test]
+    fn a_camera_may_have_its_own_detector_threshold() {
+        let c = Config::parse(&EXAMPLE.replacen("# score_threshold = 0.5", "score_threshold = 0.5", 1), "x.toml")
+            .expect("valid");
+        assert_eq!(c.cameras[0].recognition(&c.recognition).detector.score_threshold, 0.5);
+        assert_eq!(c.recognition.detector.score_threshold, 0.6, "the agent's own is unchanged");
         let e = broken("url = \"rtsp://127.0.0.1:8554/gate1\"", "url = \"rtsp://127.0.0.1:85540/gate1\"");
         assert!(e.contains("camera[0].url") && e.contains("invalid port"), "{e}");
     }

@@ -55,7 +55,7 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
         engines.push(Engine::new(
             &models,
             context,
-            config.recognition,
+            camera.recognition(&config.recognition),
             Arc::clone(&cache.gallery),
             Threads::default(),
         )?);

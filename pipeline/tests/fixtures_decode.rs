@@ -33,6 +33,28 @@ fn the_fixture_set_covers_the_required_scenes() {
     let sizes: BTreeSet<u32> = fixtures.iter().map(|f| f.camera.height).collect();
     assert!(sizes.contains(&720) && sizes.contains(&1080), "{sizes:?}");
     assert!(fixtures.iter().any(|f| f.truth.passages.is_empty()), "a scene where nobody crosses");
+    let rates: BTreeSet<u32> = fixtures.iter().map(|f| f.camera.fps.round() as u32).collect();
+    assert!([10, 15, 25, 30].iter().all(|r| rates.contains(r)), "cameras at 10, 15, 25 and 30 fps: {rates:?}");
+    assert!(
+        fixtures.iter().all(|f| f.truth.passages.iter().all(|p| p.t_cross.is_some() && p.cross_pos.is_some())),
+        "every truth passage says when and where it crossed the line"
+    );
+    // One walk, two passages: the first's span ends where the second's begins.
+    let u_turn = |f: &Fixture| {
+        f.truth.passages.iter().any(|a| {
+            f.truth.passages.iter().any(|b| {
+                a.person.is_some()
+                    && a.person == b.person
+                    && a.direction != b.direction
+                    && (a.t_end - b.t_start).abs() < 1e-6
+            })
+        })
+    };
+    assert!(fixtures.iter().any(u_turn), "someone crosses and comes back");
+    for split in ["tune_", "test_"] {
+        let n = fixtures.iter().filter(|f| f.name.starts_with(split)).count();
+        assert!(n >= 15, "{n} scenes in the {split} split");
+    }
 }
 
 #[test]
