@@ -25,10 +25,20 @@ fn replay_of_all_fixtures_meets_the_accuracy_targets() {
             assert!(f["stages_ms"][key]["p50"].is_number(), "{key} timing in {}", f["name"]);
         }
         assert!(f["fps"].as_f64().is_some_and(|x| x > 0.0));
+        // Each fixture lists what it found, paired with its truth.
+        let found = f["passages_found"].as_array().expect("passages_found");
+        assert_eq!(found.len() as u64, f["passages"]["found"].as_u64().expect("found"), "{}", f["name"]);
+        for p in found {
+            assert!(p["t_cross"].is_number() && p["direction"].is_string() && p["verdicts"].is_array(), "{p}");
+        }
     }
     let total = &report["total"];
     let expected = total["passages"]["expected"].as_u64().expect("expected");
     assert!(expected >= 40);
+    let recall = total["passages"]["recall"].as_f64().expect("recall");
+    let precision = total["passages"]["precision"].as_f64().expect("precision");
+    assert!(recall >= 0.98, "recall {recall}: {total}");
+    assert!(precision >= 0.98, "precision {precision}: {total}");
     let id_acc = total["identity"]["accuracy"].as_f64().expect("accuracy");
     let dir_acc = total["direction"]["accuracy"].as_f64().expect("accuracy");
     assert!(id_acc >= 0.97, "identity accuracy {id_acc}: {total}");

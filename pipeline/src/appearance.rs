@@ -26,6 +26,10 @@ pub const BINS: usize = HUES * SATURATIONS + GREYS;
 const SIDE: i32 = 16;
 /// Below this saturation (0..1) a pixel counts by its brightness alone.
 const GREY_SATURATION: f32 = 0.18;
+/// A region darker than this (mean of each pixel's brightest channel, 0..1)
+/// is brightened to it before binning, by at most [`MAX_REGION_GAIN`].
+const DARK_REGION: f32 = 0.35;
+const MAX_REGION_GAIN: f32 = 6.0;
 
 /// A normalised colour histogram of a head (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,11 +57,25 @@ impl Appearance {
     }
 
     /// The histogram of 8-bit BGR pixels (normalised; uniform when empty).
+    /// A dark region is first brought up to [`DARK_REGION`] brightness, as an
+    /// auto-exposure would: at night every head is otherwise all "dark grey".
     pub fn of_pixels(bgr: &[u8]) -> Appearance {
+        let pixels = bgr.chunks_exact(3);
+        let count = pixels.len();
+        if count == 0 {
+            return Appearance::default();
+        }
+        let brightness = pixels.clone().map(|p| p[0].max(p[1]).max(p[2]) as f32).sum::<f32>() / (255.0 * count as f32);
+        let gain = if brightness > 0.0 && brightness < DARK_REGION {
+            (DARK_REGION / brightness).min(MAX_REGION_GAIN)
+        } else {
+            1.0
+        };
+        let lift = |v: u8| (v as f32 * gain).min(255.0) as u8;
         let mut h = [0.0f32; BINS];
         let mut n = 0.0f32;
-        for px in bgr.chunks_exact(3) {
-            h[bin(px[0], px[1], px[2])] += 1.0;
+        for px in pixels {
+            h[bin(lift(px[0]), lift(px[1]), lift(px[2]))] += 1.0;
             n += 1.0;
         }
         if n == 0.0 {
@@ -139,6 +157,15 @@ mod tests {
         assert!((skin.similarity(&skin) - 1.0).abs() < 1e-5);
         assert!(skin.similarity(&solid(200, 120, 60)) < 0.05, "blue is not skin");
         assert!(solid(20, 20, 20).similarity(&solid(230, 230, 230)) < 0.05, "black hair is not white hair");
+    }
+
+    #[test]
+    fn at_night_heads_are_told_apart_by_their_colours_as_by_day() {
+        // Skin and blue, and the same scene at a tenth of the light.
+        let day = (solid(120, 150, 210), solid(200, 120, 60));
+        let night = (solid(12, 15, 21), solid(20, 12, 6));
+        assert!(night.0.similarity(&night.1) < 0.05, "{}", night.0.similarity(&night.1));
+        assert!(night.0.similarity(&day.0) > 0.9, "the same colour, lit less");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::embed::{EmbedError, Embedder, Embedding};
 use crate::track::TrackId;
@@ -26,7 +26,7 @@ const QUEUE_DEPTH: usize = 16;
 
 struct Job {
     track: TrackId,
-    leg: u32,
+    seen_at: Duration,
     quality: f32,
     bgr: Vec<u8>,
 }
@@ -34,8 +34,8 @@ struct Job {
 /// One finished embedding.
 pub struct Embedded {
     pub track: TrackId,
-    /// Which leg of the track (between turns) the face was seen in.
-    pub leg: u32,
+    /// Stream time of the frame the face was seen in.
+    pub seen_at: Duration,
     pub quality: f32,
     pub embedding: Result<Embedding, EmbedError>,
     /// Time the recogniser took, ms.
@@ -62,7 +62,7 @@ impl EmbedWorker {
                     let started = Instant::now();
                     let embedding = embedder.embed_aligned_bytes(&job.bgr);
                     let ms = started.elapsed().as_secs_f32() * 1000.0;
-                    let out = Embedded { track: job.track, leg: job.leg, quality: job.quality, embedding, ms };
+                    let out = Embedded { track: job.track, seen_at: job.seen_at, quality: job.quality, embedding, ms };
                     if finished.send((out, job.bgr)).is_err() {
                         return;
                     }
@@ -72,13 +72,18 @@ impl EmbedWorker {
         Ok(EmbedWorker { jobs: Some(jobs), done, spare: Vec::new(), in_flight: HashMap::new(), thread: Some(thread) })
     }
 
-    /// Queues an aligned crop (packed BGR) of `track`'s face, seen in the
-    /// track's leg `leg`; waits while the queue is full.
-    pub fn submit(&mut self, (track, leg): (TrackId, u32), quality: f32, bgr: &[u8]) -> Result<(), EmbedError> {
+    /// Queues an aligned crop (packed BGR) of `track`'s face, seen at stream
+    /// time `seen_at`; waits while the queue is full.
+    pub fn submit(
+        &mut self,
+        (track, seen_at): (TrackId, Duration),
+        quality: f32,
+        bgr: &[u8],
+    ) -> Result<(), EmbedError> {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(bgr);
-        let sent = self.jobs.as_ref().map(|j| j.send(Job { track, leg, quality, bgr: buf }));
+        let sent = self.jobs.as_ref().map(|j| j.send(Job { track, seen_at, quality, bgr: buf }));
         if !matches!(sent, Some(Ok(()))) {
             return Err(EmbedError::Inference("the recogniser thread has stopped".into()));
         }

@@ -3,10 +3,13 @@
 //! Per frame: detect faces on the (downscaled) frame → describe each head's
 //! appearance → update tracks → for tracks due an embedding, refine landmarks
 //! at full resolution, score quality and embed the good faces → watch each
-//! track for confident line crossings → emit each crossing as a passage with
-//! the track's identity (decided from its best faces) a moment after it, or
-//! when the track ends. Every crossing is a passage, whether or not a face
-//! was ever good enough to name: counting does not wait for recognition.
+//! track for confident line crossings and turns ([`crate::journey`]) → emit
+//! each crossing as a passage a moment after it (or when the track ends),
+//! named from the best faces of the leg it was made on. Every crossing is a
+//! passage whether or not a face was ever good enough to name — counting does
+//! not wait for recognition — except a flicker's (a track of fewer than
+//! `min_hits` sightings) and a second one by the same face at the same moment
+//! and place (one face followed twice).
 //!
 //! The engine runs on its caller's thread; concurrency lives around it:
 //! decoding in GStreamer's threads behind a bounded frame queue (see
@@ -28,10 +31,11 @@ use crate::embed_worker::{EmbedWorker, Embedded};
 use crate::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
 use crate::frame::BgrImage;
 use crate::gallery::{Gallery, SharedGallery};
-use crate::identity::{self, FaceSamples, Identity, IdentityConfig};
+use crate::identity::{self, Identity, IdentityConfig};
+use crate::journey::{Due, Journey};
 use crate::line::CountingLine;
 use crate::models::Models;
-use crate::passage::{Crossing, CrossingDetector, Passage, PassageConfig, TurnDetector};
+use crate::passage::{Crossing, Passage, PassageConfig, PassageConfigError};
 use crate::runtime::Threads;
 use crate::stats::StageTimings;
 use crate::track::{Track, TrackId, Tracker, TrackerConfig, TrackerConfigError};
@@ -46,6 +50,8 @@ pub enum EngineError {
     Tracker(#[from] TrackerConfigError),
     #[error("identity: {0}")]
     Identity(String),
+    #[error("passage: {0}")]
+    Passage(#[from] PassageConfigError),
 }
 
 /// Every tunable of recognition, with defaults that work for the fixtures.
@@ -65,6 +71,7 @@ impl EngineConfig {
         self.detector.validate()?;
         self.tracker.validate()?;
         self.identity.validate().map_err(EngineError::Identity)?;
+        self.passage.validate()?;
         Ok(())
     }
 }
@@ -86,58 +93,11 @@ pub struct LiveTrack {
     pub crossed: bool,
 }
 
-/// How far (normalised, across the line) a track must come back from the
-/// furthest it went to have turned (see [`TurnDetector`]).
-const TURN: f32 = 0.05;
-
-/// What the engine keeps per track.
-#[derive(Default)]
-struct TrackState {
-    crossing: CrossingDetector,
-    turns: TurnDetector,
-    /// The track's stretches between turns, the current one last (never empty
-    /// once the track has been seen).
-    legs: Vec<Leg>,
-    /// Confirmed crossings not yet emitted, oldest first, with their leg.
-    pending: Vec<(Crossing, usize)>,
-    crossings: u32,
-}
-
-/// One stretch of a track between turns, and the faces seen in it.
-#[derive(Default)]
-struct Leg {
-    samples: FaceSamples,
-    /// Qualities of this leg's faces still with the recogniser.
-    in_flight: Vec<f32>,
-    embeds: u32,
-    last_attempt: Option<Duration>,
-    /// A passage of this leg is out.
-    emitted: bool,
-    best_quality: f32,
-    best_face: BgrImage,
-}
-
-impl TrackState {
-    fn leg(&mut self) -> (usize, &mut Leg) {
-        if self.legs.is_empty() {
-            self.legs.push(Leg::default());
-        }
-        let k = self.legs.len() - 1;
-        (k, &mut self.legs[k])
-    }
-
-    /// Once a leg's passage is out and nothing of it is pending, who walked it
-    /// is settled: embedding it further would only spend the CPU the next
-    /// person needs. (A turn starts a new leg, and new faces are wanted.)
-    fn settled(&self, k: usize) -> bool {
-        self.legs.get(k).is_some_and(|l| l.emitted) && !self.pending.iter().any(|(_, leg)| *leg == k)
-    }
-}
-
-/// The crossings of the last few seconds, to refuse a second one by the same
+/// The passages of the last few seconds, to refuse a second one by the same
 /// face: one person cannot cross twice at the same place in the same moment,
 /// so two tracks that did (one face followed twice, say while a smeared
-/// frame shifted its box) count once.
+/// frame shifted its box) count once. Checked when a passage is emitted, the
+/// better-established track first.
 #[derive(Default)]
 struct RecentCrossings(Vec<(TrackId, Crossing)>);
 
@@ -145,7 +105,7 @@ impl RecentCrossings {
     /// How close in time and along the line two crossings are the same one.
     const SAME_TIME: Duration = Duration::from_millis(300);
     const SAME_PLACE: f32 = 0.03;
-    const KEEP: Duration = Duration::from_secs(2);
+    const KEEP: Duration = Duration::from_secs(3);
 
     fn is_duplicate(&self, track: TrackId, c: &Crossing) -> bool {
         self.0.iter().any(|(t, o)| {
@@ -189,7 +149,9 @@ pub struct Engine {
     recognition: Recognition,
     tracker: Tracker,
     gallery: SharedGallery,
-    states: HashMap<TrackId, TrackState>,
+    journeys: HashMap<TrackId, Journey>,
+    /// The latest frame time seen: stream time never runs backwards here.
+    clock: Duration,
     detections: Vec<Detection>,
     looks: Vec<Appearance>,
     recent: RecentCrossings,
@@ -220,7 +182,8 @@ impl Engine {
             camera,
             config,
             gallery,
-            states: HashMap::new(),
+            journeys: HashMap::new(),
+            clock: Duration::ZERO,
             detections: Vec::new(),
             looks: Vec::new(),
             recent: RecentCrossings::default(),
@@ -249,14 +212,18 @@ impl Engine {
                 id: t.id,
                 first_seen: t.first_seen,
                 last_seen: t.last_seen,
-                crossed: self.states.get(&t.id).is_some_and(|s| s.crossings > 0),
+                crossed: self.journeys.get(&t.id).is_some_and(|j| j.crossings > 0),
             })
             .collect()
     }
 
     /// Processes one frame at stream time `ts`; passages that became due are appended to `out`.
     pub fn process(&mut self, frame: &BgrImage, ts: Duration, out: &mut Vec<Passage>) -> Result<(), EngineError> {
-        self.settle(Settle::Ready)?;
+        // A camera whose clock steps back (a reconnection, a damaged recording)
+        // must not freeze the tracker's patience or the passages' delay.
+        let ts = ts.max(self.clock);
+        self.clock = ts;
+        self.settle(Settle::Ready);
         let t0 = Instant::now();
         self.detector.detect_into(frame, &mut self.detections)?;
         let t1 = Instant::now();
@@ -270,79 +237,56 @@ impl Engine {
         self.timings.detect.push(ms(t1 - t0));
         self.timings.track.push(ms(t2 - t1));
 
-        let gallery = self.gallery();
         let emit_delay = Duration::from_millis(self.config.passage.emit_delay_ms);
+        let mut due = Vec::new();
         for ti in 0..self.tracker.tracks().len() {
             let track = &self.tracker.tracks()[ti];
-            let id = track.id;
             tracing::trace!(
                 t = ts.as_secs_f32(),
-                track = id.0,
+                track = track.id.0,
                 x = track.bbox.center()[0],
                 y = track.bbox.center()[1],
                 h = track.bbox.h,
                 score = track.detection.map(|d| d.score),
                 "track"
             );
-            let state = self.states.entry(id).or_default();
+            let journey = self.journeys.entry(track.id).or_default();
             if let Some(det) = track.detection {
                 let [cx, cy] = det.bbox.center();
-                let p = [cx / w, cy / h];
-                let min_travel = self.config.passage.min_travel;
-                if state.turns.observe(self.camera.line.inwardness(p), TURN) {
-                    state.legs.push(Leg::default());
-                }
-                if let Some(crossing) = state.crossing.observe(&self.camera.line, p, ts, min_travel) {
-                    if self.recent.is_duplicate(id, &crossing) {
-                        tracing::debug!(camera = %self.camera.id, track = id.0, "a second track crossed with the same face");
-                    } else {
-                        self.recent.record(id, crossing);
-                        let (k, _) = state.leg();
-                        state.pending.push((crossing, k));
-                        state.crossings += 1;
-                    }
-                }
+                journey.observe(&self.camera.line, [cx / w, cy / h], ts, track.gap, self.config.passage.min_travel);
                 Self::maybe_embed(
                     &mut self.recognition,
                     &self.config,
-                    state,
-                    (id, &det),
+                    journey,
+                    (track.id, &det),
                     frame,
                     ts,
                     &mut self.timings,
                 )?;
             }
-            // Emission after the delay, once the track's faces are all embedded.
-            let due =
-                |state: &TrackState| state.pending.first().is_some_and(|(c, _)| ts.saturating_sub(c.at) >= emit_delay);
-            if due(state) {
-                self.settle(Settle::Track(id))?;
-                let track = &self.tracker.tracks()[ti];
-                if let Some(state) = self.states.get_mut(&id) {
-                    while due(state) {
-                        let (crossing, leg) = state.pending.remove(0);
-                        Self::emit(
-                            &self.camera,
-                            &self.config,
-                            &gallery,
-                            track,
-                            state,
-                            (crossing, leg),
-                            &mut self.timings,
-                            out,
-                        );
-                    }
-                }
+            if journey.due(ts, emit_delay).is_some() {
+                due.push(ti);
+            }
+        }
+        // Passages due now, the best-established track's first (see RecentCrossings).
+        due.sort_by_key(|&ti| std::cmp::Reverse(self.tracker.tracks()[ti].hits));
+        let gallery = self.gallery();
+        for ti in due {
+            let id = self.tracker.tracks()[ti].id;
+            self.settle(Settle::Track(id));
+            while self.journeys.get(&id).is_some_and(|j| j.due(ts, emit_delay).is_some()) {
+                self.emit_oldest(ti, None, &gallery, out);
             }
         }
         let finished = std::mem::take(&mut self.finished);
-        self.finish_tracks(finished, &gallery, out)?;
+        self.finish_tracks(finished, &gallery, out);
         Ok(())
     }
 
     /// Takes in the recogniser's finished embeddings (waiting as `wait` says)
-    /// and gives each to its track.
-    fn settle(&mut self, wait: Settle) -> Result<(), EngineError> {
+    /// and files each with its track. A face the recogniser failed on is
+    /// logged and left out: the passage is counted all the same.
+    fn settle(&mut self, wait: Settle) {
         let rec = &mut self.recognition;
         match wait {
             Settle::Ready => rec.worker.collect(&mut rec.embedded),
@@ -350,88 +294,68 @@ impl Engine {
             Settle::All => rec.worker.wait(None, &mut rec.embedded),
         }
         let max = self.config.identity.max_samples;
-        let mut failed = None;
         for e in rec.embedded.drain(..) {
             self.timings.embed.push(e.ms);
-            let Some(leg) = self.states.get_mut(&e.track).and_then(|s| s.legs.get_mut(e.leg as usize)) else {
-                continue;
+            let embedding = match e.embedding {
+                Ok(embedding) => Some(embedding),
+                Err(err) => {
+                    tracing::error!(camera = %self.camera.id, track = e.track.0, error = %err, "a face could not be embedded");
+                    None
+                }
             };
-            if let Some(i) = leg.in_flight.iter().position(|q| *q == e.quality) {
-                leg.in_flight.swap_remove(i);
+            if let Some(journey) = self.journeys.get_mut(&e.track) {
+                journey.embedded(e.seen_at, e.quality, embedding, max);
             }
-            match e.embedding {
-                Ok(embedding) => leg.samples.offer(e.quality, embedding, max),
-                Err(err) => failed = Some(err),
-            }
-        }
-        match failed {
-            Some(err) => Err(EngineError::Encode(EncodeError::Embed(err))),
-            None => Ok(()),
         }
     }
 
     /// End of stream: every live track ends now.
     pub fn flush(&mut self, out: &mut Vec<Passage>) {
-        if let Err(e) = self.settle(Settle::All) {
-            tracing::error!(camera = %self.camera.id, error = %e, "a face could not be embedded");
-        }
+        self.settle(Settle::All);
         let gallery = self.gallery();
         let mut finished = Vec::new();
         self.tracker.finish_all(&mut finished);
-        if let Err(e) = self.finish_tracks(finished, &gallery, out) {
-            tracing::error!(camera = %self.camera.id, error = %e, "a face could not be embedded");
-        }
+        self.finish_tracks(finished, &gallery, out);
     }
 
     /// Tracks that ended: emit what is pending, forget the rest. The vector's
     /// allocation goes back to `self.finished` for the next frame.
-    fn finish_tracks(
-        &mut self,
-        mut finished: Vec<Track>,
-        gallery: &Gallery,
-        out: &mut Vec<Passage>,
-    ) -> Result<(), EngineError> {
+    fn finish_tracks(&mut self, mut finished: Vec<Track>, gallery: &Gallery, out: &mut Vec<Passage>) {
+        finished.sort_by_key(|t| std::cmp::Reverse(t.hits));
         for track in finished.drain(..) {
-            if self.states.get(&track.id).is_some_and(|s| !s.pending.is_empty()) {
-                self.settle(Settle::Track(track.id))?;
+            if self.journeys.get(&track.id).is_some_and(Journey::has_pending) {
+                self.settle(Settle::Track(track.id));
             }
-            if let Some(mut state) = self.states.remove(&track.id) {
-                for pending in std::mem::take(&mut state.pending) {
-                    Self::emit(
-                        &self.camera,
-                        &self.config,
-                        gallery,
-                        &track,
-                        &mut state,
-                        pending,
-                        &mut self.timings,
-                        out,
-                    );
-                }
+            while self.journeys.get(&track.id).is_some_and(Journey::has_pending) {
+                self.emit_oldest(usize::MAX, Some(&track), gallery, out);
             }
+            self.journeys.remove(&track.id);
         }
         if self.finished.capacity() < finished.capacity() {
             self.finished = finished;
         }
-        Ok(())
     }
 
     fn maybe_embed(
         rec: &mut Recognition,
         config: &EngineConfig,
-        state: &mut TrackState,
+        journey: &mut Journey,
         (id, det): (TrackId, &Detection),
         frame: &BgrImage,
         ts: Duration,
         timings: &mut StageTimings,
     ) -> Result<(), EngineError> {
         let id_cfg = &config.identity;
-        let (k, _) = state.leg();
-        let settled = state.settled(k);
-        let leg = &mut state.legs[k];
+        let Some((k, _)) = journey.current() else { return Ok(()) };
+        let settled = journey.settled(k);
+        // Per leg, and over the whole track twice that: someone swaying on the
+        // line makes legs, not an unbounded number of embeddings.
+        let spent = journey.embeds >= 2 * id_cfg.max_embeds_per_track;
+        let Some((_, leg)) = journey.current() else { return Ok(()) };
         let due = leg.last_attempt.is_none_or(|t| ts >= t + Duration::from_millis(id_cfg.embed_every_ms));
         if !due
             || settled
+            || spent
             || leg.embeds >= id_cfg.max_embeds_per_track
             || det.bbox.h < config.encoder.quality.min_face_px
             || cut_by_the_edge(&det.bbox, frame)
@@ -446,59 +370,47 @@ impl Engine {
         let Some(face) = assessed else { return Ok(()) };
         let q = face.quality;
         if !q.acceptable(&config.encoder.quality)
-            || !leg.samples.wants_counting(&leg.in_flight, q.score, id_cfg.max_samples)
+            || !leg.samples.wants_counting(leg.in_flight.iter().map(|(q, _)| *q), q.score, id_cfg.max_samples)
         {
             return Ok(());
         }
-        rec.worker.submit((id, k as u32), q.score, rec.encoder.last_aligned()?).map_err(EncodeError::from)?;
-        leg.in_flight.push(q.score);
+        rec.worker.submit((id, ts), q.score, rec.encoder.last_aligned()?).map_err(EncodeError::from)?;
+        leg.in_flight.push((q.score, ts));
         leg.embeds += 1;
         if q.score > leg.best_quality {
             leg.best_quality = q.score;
             copy_region(frame, &face.detection.bbox, 1.5, &mut leg.best_face);
         }
+        journey.embeds += 1;
         Ok(())
     }
 
-    /// Emits one crossing of `track` as a passage — unless the track is too
-    /// short-lived to be a person (`min_hits`): a flicker of detections. Who
-    /// crossed is decided from the faces of the crossing's leg and of the legs
-    /// that agree with it ([`identity::leg_evidence`]).
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        camera: &CameraContext,
-        config: &EngineConfig,
-        gallery: &Gallery,
-        track: &Track,
-        state: &mut TrackState,
-        (crossing, k): (Crossing, usize),
-        timings: &mut StageTimings,
-        out: &mut Vec<Passage>,
-    ) {
-        if track.hits < config.passage.min_hits {
-            tracing::debug!(camera = %camera.id, track = track.id.0, hits = track.hits, "crossing of a flicker dropped");
+    /// Emits the oldest pending crossing of a track — the live track at index
+    /// `ti`, or `ended` — as a passage, unless the track is too short-lived to
+    /// be a person (`min_hits`: a flicker of detections) or another track has
+    /// just emitted the same crossing (see [`RecentCrossings`]). Who crossed
+    /// is decided from the faces of the crossing's leg and of the legs that
+    /// agree with it ([`identity::leg_evidence`]).
+    fn emit_oldest(&mut self, ti: usize, ended: Option<&Track>, gallery: &Gallery, out: &mut Vec<Passage>) {
+        let Some(track) = ended.or_else(|| self.tracker.tracks().get(ti)) else { return };
+        let Some(journey) = self.journeys.get_mut(&track.id) else { return };
+        let Some(Due { crossing, faces: samples, best_face: face }) = journey.take_oldest() else { return };
+        if track.hits < self.config.passage.min_hits {
+            tracing::debug!(camera = %self.camera.id, track = track.id.0, hits = track.hits, "crossing of a flicker dropped");
             return;
         }
-        let samples = identity::leg_evidence(&state.legs.iter().map(|l| l.samples.clone()).collect::<Vec<_>>(), k);
-        let started = Instant::now();
-        let identity: Identity = identity::decide(&samples, gallery, &config.identity);
-        timings.matching.push(ms(started.elapsed()));
-        // The thumbnail: this leg's best face, else the best of any leg.
-        let face = state
-            .legs
-            .get(k)
-            .filter(|l| l.best_quality > 0.0)
-            .or_else(|| state.legs.iter().max_by(|a, b| a.best_quality.total_cmp(&b.best_quality)))
-            .filter(|l| l.best_quality > 0.0);
-        let face_jpeg = face.and_then(|l| thumbnail_jpeg(&l.best_face));
-        let face_quality = face.map_or(0.0, |l| l.best_quality);
-        if let Some(leg) = state.legs.get_mut(k) {
-            leg.emitted = true;
+        if self.recent.is_duplicate(track.id, &crossing) {
+            tracing::debug!(camera = %self.camera.id, track = track.id.0, "a second track crossed with the same face");
+            return;
         }
+        self.recent.record(track.id, crossing);
+        let started = Instant::now();
+        let identity: Identity = identity::decide(&samples, gallery, &self.config.identity);
+        self.timings.matching.push(ms(started.elapsed()));
+        let face_jpeg = face.and_then(|(_, img)| thumbnail_jpeg(img));
         tracing::debug!(
-            camera = %camera.id,
+            camera = %self.camera.id,
             track = track.id.0,
-            leg = k,
             direction = crossing.direction.as_str(),
             first = track.first_seen.as_secs_f32(),
             last = track.last_seen.as_secs_f32(),
@@ -508,7 +420,7 @@ impl Engine {
         );
         out.push(Passage {
             id: uuid::Uuid::new_v4().to_string(),
-            camera: camera.id.clone(),
+            camera: self.camera.id.clone(),
             track: track.id.0,
             direction: crossing.direction,
             identity,
@@ -517,7 +429,7 @@ impl Engine {
             last_seen: track.last_seen,
             crossed_at: crossing.at,
             face_jpeg,
-            face_quality,
+            face_quality: face.map_or(0.0, |(q, _)| q),
             samples: samples.len(),
             probe: samples.mean(),
         });

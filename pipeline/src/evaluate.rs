@@ -22,15 +22,16 @@
 
 use serde::Serialize;
 
-use crate::assignment::assign;
+use crate::assignment::{Unpaired, assign};
 use crate::fixture::{Truth, TruthPassage};
 use crate::line::Direction;
 use crate::passage::Passage;
 use crate::stats::{Percentiles, StageTimings, percentiles};
 
 /// How far a found crossing time may be from the truth's, seconds. A crossing
-/// is confirmed once the face is `min_travel` past the line, and a face hidden
-/// at the line (a post, a turned head) is confirmed when it reappears.
+/// is timed by interpolating between the sightings either side of the line,
+/// which for a face hidden at the line (a post, a turned head) is only as good
+/// as the assumption that the walk was steady meanwhile.
 pub const MATCH_TOLERANCE_S: f64 = 1.0;
 
 /// How far along the line (normalised, 0..1 from `a` to `b`) a found crossing
@@ -280,7 +281,8 @@ pub fn score(truth: &Truth, found: &[Found]) -> Scores {
 
 /// [`score`], with the listing of every found and missed passage.
 pub fn evaluate(truth: &Truth, found: &[Found]) -> Evaluation {
-    let pairs = assign(truth.passages.len(), found.len(), |ti, fi| pair_cost(&truth.passages[ti], &found[fi]));
+    let pairs =
+        assign(truth.passages.len(), found.len(), |ti, fi| pair_cost(&truth.passages[ti], &found[fi]), Unpaired::Never);
     let mut truth_of = vec![None; found.len()];
     for &(ti, fi) in &pairs {
         truth_of[fi] = Some(ti);

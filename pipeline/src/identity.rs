@@ -7,6 +7,8 @@
 //! who resembles two enrolled people a little is therefore `Unknown`, not
 //! "matched with high similarity" to one of them.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{EMBEDDING_DIM, Embedding};
@@ -20,9 +22,11 @@ pub struct IdentityConfig {
     pub threshold: f32,
     /// Minimum lead of the best person over the second best.
     pub margin: f32,
-    /// Embeddings kept per track (the best by quality).
+    /// Embeddings kept per leg of a track (the stretches between its turns;
+    /// the best by quality).
     pub max_samples: usize,
-    /// Embeddings computed per track at most (bounds the cost of a long track).
+    /// Embeddings computed per leg at most, and twice that per track (bounds
+    /// the cost of a long track, and of one that sways back and forth).
     pub max_embeds_per_track: u32,
     /// Time between two embedding attempts on the same track, milliseconds.
     pub embed_every_ms: u64,
@@ -83,10 +87,18 @@ impl Identity {
     }
 }
 
-/// The best faces of one track.
+/// The best faces of one track (or one leg of it), each with the stream time
+/// it was seen at.
 #[derive(Debug, Clone, Default)]
 pub struct FaceSamples {
-    samples: Vec<(f32, Embedding)>,
+    samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    quality: f32,
+    embedding: Embedding,
+    seen_at: Duration,
 }
 
 impl FaceSamples {
@@ -100,17 +112,17 @@ impl FaceSamples {
 
     /// Would a face of this quality be kept?
     pub fn wants(&self, quality: f32, max: usize) -> bool {
-        self.samples.len() < max || self.samples.iter().any(|(q, _)| *q < quality)
+        self.samples.len() < max || self.samples.iter().any(|s| s.quality < quality)
     }
 
     /// [`FaceSamples::wants`], counting faces still being embedded (their
     /// qualities) as if they were kept already: the answer the inline
     /// recogniser would have given.
-    pub fn wants_counting(&self, in_flight: &[f32], quality: f32, max: usize) -> bool {
+    pub fn wants_counting(&self, in_flight: impl Iterator<Item = f32>, quality: f32, max: usize) -> bool {
         if max == 0 {
             return false;
         }
-        let mut kept: Vec<f32> = self.samples.iter().map(|(q, _)| *q).chain(in_flight.iter().copied()).collect();
+        let mut kept: Vec<f32> = self.samples.iter().map(|s| s.quality).chain(in_flight).collect();
         if kept.len() < max {
             return true;
         }
@@ -120,21 +132,39 @@ impl FaceSamples {
 
     /// Keeps the embedding if it is among the `max` best so far.
     pub fn offer(&mut self, quality: f32, embedding: Embedding, max: usize) {
+        self.offer_seen_at(Duration::ZERO, quality, embedding, max);
+    }
+
+    /// [`FaceSamples::offer`] for a face seen at stream time `seen_at`.
+    pub fn offer_seen_at(&mut self, seen_at: Duration, quality: f32, embedding: Embedding, max: usize) {
+        let sample = Sample { quality, embedding, seen_at };
         if self.samples.len() < max {
-            self.samples.push((quality, embedding));
-        } else if let Some(worst) = self.samples.iter_mut().min_by(|a, b| a.0.total_cmp(&b.0))
-            && worst.0 < quality
+            self.samples.push(sample);
+        } else if let Some(worst) = self.samples.iter_mut().min_by(|a, b| a.quality.total_cmp(&b.quality))
+            && worst.quality < quality
         {
-            *worst = (quality, embedding);
+            *worst = sample;
         }
+    }
+
+    /// Moves out the faces seen at or after `at`.
+    pub fn split_off_from(&mut self, at: Duration) -> FaceSamples {
+        let (later, earlier): (Vec<Sample>, Vec<Sample>) = self.samples.iter().partition(|s| s.seen_at >= at);
+        self.samples = earlier;
+        FaceSamples { samples: later }
+    }
+
+    /// Adds every sample of `other` (no cap: a decision's evidence, not a track's store).
+    pub fn extend_from(&mut self, other: &FaceSamples) {
+        self.samples.extend(other.samples.iter().copied());
     }
 
     /// The normalised mean of the kept embeddings.
     pub fn mean(&self) -> Option<Embedding> {
         let mut sum = [0.0f32; EMBEDDING_DIM];
-        for (_, e) in &self.samples {
-            for (s, x) in sum.iter_mut().zip(e.0.iter()) {
-                *s += x;
+        for s in &self.samples {
+            for (acc, x) in sum.iter_mut().zip(s.embedding.0.iter()) {
+                *acc += x;
             }
         }
         Embedding::from_raw(&sum)
@@ -146,37 +176,42 @@ impl FaceSamples {
 /// (notes on the models); means of several faces spread less than single faces.
 pub const SAME_PERSON: f32 = 0.5;
 
-impl FaceSamples {
-    /// Adds every sample of `other` (no cap: a decision's evidence, not a track's store).
-    pub fn extend_from(&mut self, other: &FaceSamples) {
-        self.samples.extend(other.samples.iter().cloned());
-    }
+/// One leg of a track, as [`leg_evidence`] sees it.
+pub struct LegFaces<'a> {
+    pub faces: &'a FaceSamples,
+    /// The leg began where the track had been lost for a while: it may have
+    /// been re-found on someone else, so no other leg speaks for it, nor it
+    /// for them, unless their faces agree.
+    pub after_gap: bool,
 }
 
 /// The faces that speak for a crossing made in leg `k` of a track (a track's
 /// legs are the stretches between its turns): leg `k`'s own, joined by those
 /// of every other leg that agrees with them (a U-turn: the same person both
 /// ways). When leg `k` saw no face — someone who walks back with their back to
-/// the camera — the nearest leg that did speaks for it. A leg that disagrees is
+/// the camera — the nearest leg that did speaks for it, provided the track was
+/// followed without a gap from that leg to this one. A leg that disagrees is
 /// someone else (a track that passed from one person to another where one
-/// left and the other came in) and never names this crossing.
-pub fn leg_evidence(legs: &[FaceSamples], k: usize) -> FaceSamples {
+/// left and the other came in) and never names this crossing; neither does
+/// one beyond a gap, when this leg has no face to compare with: better
+/// unknown than someone else's name.
+pub fn leg_evidence(legs: &[LegFaces], k: usize) -> FaceSamples {
     let mut out = FaceSamples::default();
-    let own = match legs.get(k).and_then(|l| l.mean()) {
+    let own = match legs.get(k).and_then(|l| l.faces.mean()) {
         Some(mean) => mean,
         None => {
-            // The nearest earlier leg with faces, else the nearest later one.
-            let nearest = (0..k).rev().chain(k + 1..legs.len()).find(|&j| !legs[j].is_empty());
-            if let Some(j) = nearest {
-                out.extend_from(&legs[j]);
+            // A leg starting after a gap cuts the track in two for borrowing.
+            let earlier = (0..k).rev().take_while(|&j| !legs[j + 1].after_gap);
+            let later = (k + 1..legs.len()).take_while(|&j| !legs[j].after_gap);
+            if let Some(j) = earlier.chain(later).find(|&j| !legs[j].faces.is_empty()) {
+                out.extend_from(legs[j].faces);
             }
             return out;
         }
     };
     for (j, leg) in legs.iter().enumerate() {
-        let agrees = j == k || leg.mean().is_some_and(|m| m.cosine(&own) >= SAME_PERSON);
-        if agrees {
-            out.extend_from(leg);
+        if j == k || leg.faces.mean().is_some_and(|m| m.cosine(&own) >= SAME_PERSON) {
+            out.extend_from(leg.faces);
         }
     }
     out
@@ -243,11 +278,14 @@ mod tests {
         let mut s = FaceSamples::default();
         s.offer(0.5, unit(0), 3);
         // Two more in flight: 0.9 and 0.7 — the three best would be 0.9, 0.7, 0.5.
-        assert!(s.wants_counting(&[0.9], 0.1, 3), "room for a third");
-        assert!(!s.wants_counting(&[0.9, 0.7], 0.4, 3), "worse than the worst of the three best");
-        assert!(s.wants_counting(&[0.9, 0.7], 0.6, 3), "better than 0.5");
-        assert_eq!(s.wants_counting(&[], 0.4, 1), s.wants(0.4, 1));
-        assert!(!s.wants_counting(&[], 0.9, 0));
+        fn q(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
+            v.iter().copied()
+        }
+        assert!(s.wants_counting(q(&[0.9]), 0.1, 3), "room for a third");
+        assert!(!s.wants_counting(q(&[0.9, 0.7]), 0.4, 3), "worse than the worst of the three best");
+        assert!(s.wants_counting(q(&[0.9, 0.7]), 0.6, 3), "better than 0.5");
+        assert_eq!(s.wants_counting(q(&[]), 0.4, 1), s.wants(0.4, 1));
+        assert!(!s.wants_counting(q(&[]), 0.9, 0));
     }
 
     fn mix(a: usize, wa: f32, b: usize, wb: f32) -> Embedding {
@@ -316,30 +354,54 @@ mod tests {
         s
     }
 
+    fn legs<'a>(faces: &'a [FaceSamples], after_gap: &[bool]) -> Vec<LegFaces<'a>> {
+        faces.iter().zip(after_gap).map(|(faces, &after_gap)| LegFaces { faces, after_gap }).collect()
+    }
+
     #[test]
     fn a_leg_speaks_with_the_legs_that_agree_and_never_with_others() {
         let alice = mix(0, 0.9, 5, 0.4);
         let alice_again = mix(0, 0.85, 6, 0.5);
         let bob = mix(1, 0.9, 5, 0.4);
         // A U-turn: both legs are alice; each crossing uses both.
-        let legs = [samples_of(&[alice]), samples_of(&[alice_again])];
-        assert_eq!(leg_evidence(&legs, 1).len(), 2);
+        let faces = [samples_of(&[alice]), samples_of(&[alice_again])];
+        assert_eq!(leg_evidence(&legs(&faces, &[false, false]), 1).len(), 2);
         // A track that passed from alice to bob: bob's crossing is bob's alone.
-        let legs = [samples_of(&[alice, alice_again]), samples_of(&[bob])];
-        let evidence = leg_evidence(&legs, 1);
+        let faces = [samples_of(&[alice, alice_again]), samples_of(&[bob])];
+        let evidence = leg_evidence(&legs(&faces, &[false, false]), 1);
         assert_eq!(evidence.len(), 1);
         assert_eq!(decide(&evidence, &gallery(), &IdentityConfig::default()).person_id(), Some("bob"));
-        assert_eq!(leg_evidence(&legs, 0).len(), 2, "and alice's is alice's");
+        assert_eq!(leg_evidence(&legs(&faces, &[false, false]), 0).len(), 2, "and alice's is alice's");
     }
 
     #[test]
-    fn a_leg_that_saw_no_face_borrows_the_nearest_that_did() {
+    fn a_leg_that_saw_no_face_borrows_the_nearest_that_did_but_not_across_a_gap() {
         let alice = mix(0, 0.9, 5, 0.4);
-        let legs = [samples_of(&[alice]), FaceSamples::default(), FaceSamples::default()];
-        assert_eq!(leg_evidence(&legs, 2).len(), 1);
-        let legs = [FaceSamples::default(), samples_of(&[alice])];
-        assert_eq!(leg_evidence(&legs, 0).len(), 1, "a later leg when no earlier one saw a face");
-        assert!(leg_evidence(&[FaceSamples::default()], 0).is_empty());
+        let faces = [samples_of(&[alice]), FaceSamples::default(), FaceSamples::default()];
+        assert_eq!(leg_evidence(&legs(&faces, &[false, false, false]), 2).len(), 1);
+        assert!(
+            leg_evidence(&legs(&faces, &[false, false, true]), 2).is_empty(),
+            "a leg re-found after a gap may be someone else: unknown rather than alice"
+        );
+        assert!(leg_evidence(&legs(&faces, &[false, true, false]), 2).is_empty(), "a gap further back cuts too");
+        let faces = [FaceSamples::default(), samples_of(&[alice])];
+        assert_eq!(
+            leg_evidence(&legs(&faces, &[false, false]), 0).len(),
+            1,
+            "a later leg when no earlier one saw a face"
+        );
+        assert!(leg_evidence(&legs(&faces, &[false, true]), 0).is_empty());
+        assert!(leg_evidence(&legs(&[FaceSamples::default()], &[false]), 0).is_empty());
+    }
+
+    #[test]
+    fn faces_split_by_when_they_were_seen() {
+        let mut s = FaceSamples::default();
+        for (t, i) in [(1, 0), (2, 1), (3, 2)] {
+            s.offer_seen_at(Duration::from_secs(t), 0.9, unit(i), 5);
+        }
+        let later = s.split_off_from(Duration::from_secs(2));
+        assert_eq!((s.len(), later.len()), (1, 2));
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   motion and an [`appearance`] descriptor, optimal [`assignment`]).
 //! - [`identity`] and [`gallery`]: identity per track from its best faces,
 //!   against the enrolled people (sled-persisted, searched in memory).
-//! - [`line`] and [`passage`]: counting line, crossings, entry/exit passages.
+//! - [`line`] and [`passage`]: counting line, crossings, entry/exit passages;
+//!   [`journey`]: one track's crossings, turns and the faces of each leg.
 //! - [`engine`]: one camera's stages wired together; [`replay`] runs it over
 //!   recorded fixtures and [`evaluate`] scores the result against the truth.
 //! - [`fixture`]: the recorded-scene format every accuracy test and benchmark reads.
@@ -39,6 +40,7 @@ mod fuzz_tests;
 pub mod gallery;
 pub mod gallery_sync;
 pub mod identity;
+pub mod journey;
 pub mod line;
 pub mod live;
 pub mod models;

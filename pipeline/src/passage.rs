@@ -8,9 +8,11 @@
 //! The crossing's time is when the face was on the line (interpolated between
 //! the two sightings either side of it), not when it was confirmed.
 //!
-//! Counting does not depend on recognition: every confirmed crossing of a
-//! track with at least `min_hits` detections becomes a passage, `unknown`
-//! when no face of it was good enough to embed. A passage is emitted
+//! Counting does not depend on recognition: every confirmed crossing becomes
+//! a passage, `unknown` when no face of it was good enough to embed — except
+//! the crossing of a track with fewer than `min_hits` detections (a flicker),
+//! and a second crossing by the same face at the same moment and place (one
+//! face followed by two tracks; see the engine). A passage is emitted
 //! `emit_delay_ms` after its crossing (so the track can gather more good
 //! faces, usually its best: people walking in come closer to the camera) or
 //! when the track ends, whichever is first.
@@ -36,6 +38,31 @@ pub struct PassageConfig {
 impl Default for PassageConfig {
     fn default() -> Self {
         PassageConfig { min_travel: 0.03, emit_delay_ms: 1000, min_hits: 3 }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PassageConfigError {
+    #[error("min_travel must be within 0.005..0.5 of the image (a distance each side of the line), got {0}")]
+    MinTravel(f32),
+    #[error("emit_delay_ms must be at most 60000 (a minute), got {0}")]
+    EmitDelay(u64),
+    #[error("min_hits must be at least 1")]
+    MinHits,
+}
+
+impl PassageConfig {
+    pub fn validate(&self) -> Result<(), PassageConfigError> {
+        if !(0.005..=0.5).contains(&self.min_travel) {
+            return Err(PassageConfigError::MinTravel(self.min_travel));
+        }
+        if self.emit_delay_ms > 60_000 {
+            return Err(PassageConfigError::EmitDelay(self.emit_delay_ms));
+        }
+        if self.min_hits == 0 {
+            return Err(PassageConfigError::MinHits);
+        }
+        Ok(())
     }
 }
 
@@ -148,37 +175,41 @@ pub struct TurnDetector {
     start: Option<f32>,
     /// Heading across the line: +1 inwards, −1 outwards, 0 not yet known.
     heading: f32,
-    /// The furthest the current leg got along its heading.
+    /// The furthest the current leg got along its heading, and when.
     peak: f32,
+    peak_at: Duration,
 }
 
 impl TurnDetector {
     /// Feeds the track's signed distance from the line (see
-    /// [`CountingLine::inwardness`]); true when this sighting starts a new leg.
-    pub fn observe(&mut self, d: f32, turn: f32) -> bool {
+    /// [`CountingLine::inwardness`]) at stream time `ts`; when this sighting
+    /// shows the track has turned, returns when it turned (the moment it was
+    /// furthest along its old heading).
+    pub fn observe(&mut self, d: f32, ts: Duration, turn: f32) -> Option<Duration> {
         let Some(start) = self.start else {
             self.start = Some(d);
-            self.peak = d;
-            return false;
+            (self.peak, self.peak_at) = (d, ts);
+            return None;
         };
         if self.heading == 0.0 {
             if (d - start).abs() >= turn {
                 self.heading = (d - start).signum();
-                self.peak = d;
+                (self.peak, self.peak_at) = (d, ts);
             }
-            return false;
+            return None;
         }
         if (d - self.peak) * self.heading > 0.0 {
-            self.peak = d;
-            return false;
+            (self.peak, self.peak_at) = (d, ts);
+            return None;
         }
         if (self.peak - d) * self.heading >= turn {
+            let turned_at = self.peak_at;
             self.heading = -self.heading;
             self.start = Some(self.peak);
-            self.peak = d;
-            return true;
+            (self.peak, self.peak_at) = (d, ts);
+            return Some(turned_at);
         }
-        false
+        None
     }
 }
 
@@ -197,6 +228,15 @@ mod tests {
 
     fn walk(c: &mut CrossingDetector, ys: &[f32], step_ms: u64) -> Vec<Crossing> {
         ys.iter().enumerate().filter_map(|(i, y)| c.observe(&line(), [0.4, *y], ms(i as u64 * step_ms), 0.03)).collect()
+    }
+
+    #[test]
+    fn a_travel_that_is_no_distance_is_refused() {
+        let nan = PassageConfig { min_travel: f32::NAN, ..Default::default() };
+        assert!(matches!(nan.validate(), Err(PassageConfigError::MinTravel(_))));
+        assert!(PassageConfig { min_travel: 0.0, ..Default::default() }.validate().is_err());
+        assert_eq!(PassageConfig { min_hits: 0, ..Default::default() }.validate(), Err(PassageConfigError::MinHits));
+        assert!(PassageConfig::default().validate().is_ok());
     }
 
     #[test]
@@ -247,15 +287,22 @@ mod tests {
     fn a_track_that_turns_starts_a_new_leg() {
         let mut t = TurnDetector::default();
         let path = [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.18, 0.14, 0.1, 0.0, -0.1, -0.08, -0.12, -0.2];
-        let turns: Vec<usize> = path.iter().enumerate().filter(|(_, d)| t.observe(**d, 0.05)).map(|(i, _)| i).collect();
-        // Turned once it was 0.05 back from its furthest (0.2): at 0.14.
-        assert_eq!(turns, vec![7]);
+        let turns: Vec<(usize, Duration)> = path
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| t.observe(*d, ms(100 * i as u64), 0.05).map(|at| (i, at)))
+            .collect();
+        // Known once it was 0.05 back from its furthest (0.2, at 0.5 s): at 0.14.
+        assert_eq!(turns, vec![(7, ms(500))]);
     }
 
     #[test]
     fn jitter_and_a_straight_walk_are_one_leg() {
         let mut t = TurnDetector::default();
-        assert!((0..40).all(|i| !t.observe(-0.3 + 0.02 * i as f32 + if i % 2 == 0 { 0.02 } else { -0.02 }, 0.05)));
+        assert!((0..40).all(|i| {
+            let d = -0.3 + 0.02 * i as f32 + if i % 2 == 0 { 0.02 } else { -0.02 };
+            t.observe(d, ms(40 * i), 0.05).is_none()
+        }));
     }
 
     #[test]

@@ -39,17 +39,32 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::appearance::Appearance;
-use crate::assignment::assign;
+use crate::assignment::{Unpaired, assign};
 use crate::detect::{Detection, Rect};
 
 /// Time constant of the velocity smoothing, seconds.
 pub const VELOCITY_TAU_S: f32 = 0.1;
 /// A lost track may be re-found by a face this close to its prediction (face
-/// heights), plus this much more per second lost...
+/// heights), plus this much more per second lost, up to a limit...
 const REFIND_RADIUS: f32 = 0.5;
 const REFIND_SPREAD_PER_S: f32 = 1.5;
-/// ...whose size is within this ratio of the prediction's.
+const REFIND_RADIUS_MAX: f32 = 2.0;
+/// ...whose size is within this ratio of the track's smoothed face height.
 const REFIND_SIZE_RATIO: f32 = 1.5;
+/// A track seen once has no velocity yet: its second sighting may be this far
+/// (face heights) plus this much per second since the first — a walker covers
+/// up to about four face heights a second, a whole face per frame at 5 fps.
+const FIRST_STEP_RADIUS: f32 = 0.5;
+const FIRST_STEP_PER_S: f32 = 5.0;
+/// No face moves faster than this (face heights per second); a velocity
+/// estimate beyond it comes from two frames stamped almost together.
+const MAX_SPEED: f32 = 20.0;
+/// Two sightings closer in time than this give no velocity.
+const MIN_VELOCITY_STEP_S: f32 = 0.005;
+/// A slow track (slower than [`ESTABLISHED_SPEED`]: someone standing at a
+/// turnstile, head bowed over a badge reader) may stay unseen this many times
+/// `max_lost_ms`: where it was is where it still is.
+const STANDING_PATIENCE: u32 = 3;
 /// Time constant of the smoothed face height, seconds.
 const HEIGHT_TAU_S: f32 = 0.3;
 /// How long a lost track's size keeps changing in the prediction, seconds.
@@ -58,8 +73,9 @@ const SIZE_EXTRAPOLATION_S: f32 = 0.2;
 /// (one or two sightings: a flicker, or a duplicate box) ends as soon as it
 /// is lost.
 const CONFIRM_HITS: u32 = 3;
-/// A track unseen longer than this is "lost": re-finding it needs appearance.
-/// (A little more than one frame interval at 10 fps.)
+/// A track unseen longer than this, or than one and a half frame intervals
+/// (whichever is longer, so that a 5 fps camera is not always "lost"), is
+/// lost: re-finding it needs appearance, and an unconfirmed one ends.
 const LOST_AFTER_S: f32 = 0.15;
 /// A track moving faster than this (face heights per second) has an
 /// established motion...
@@ -71,6 +87,9 @@ const MIN_PROGRESS: f32 = 0.0;
 /// ...judged only over steps where the predicted travel is at least this
 /// many face heights (shorter ones are within the detector's jitter).
 const JUDGED_TRAVEL: f32 = 0.15;
+/// What leaving a track unpaired in a frame costs, against pairs costing
+/// 0..1: one good pair is better than two poor ones (see [`Unpaired`]).
+const UNPAIRED_COST: f32 = 0.9;
 /// A detection overlapping a track seen this recently by more than this IoU
 /// starts no track of its own: it is that person (the track could not take
 /// it this frame), not someone new.
@@ -79,14 +98,14 @@ const DUPLICATE_IOU: f32 = 0.5;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrackerConfig {
-    /// Detections at or above this score may start tracks and are matched first.
+    /// Detections at or above this score are offered to tracks first (any
+    /// detection left over starts a track, confirmed after three sightings).
     pub high_score: f32,
     /// Minimum IoU between a track's predicted box and a detection.
     pub match_iou: f32,
     /// How long a track may go undetected before it ends, milliseconds.
     pub max_lost_ms: u64,
-    /// Appearance similarity (0..1) a detection needs to re-find a lost track
-    /// or to reverse a track's motion.
+    /// Appearance similarity (0..1) a detection needs to re-find a lost track.
     pub min_appearance: f32,
     /// Weight of appearance against motion in the association cost, 0..1.
     pub appearance_weight: f32,
@@ -141,6 +160,14 @@ impl TrackerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TrackId(pub u64);
 
+/// The moment an update is for, and how long unseen counts as lost at the
+/// camera's frame rate.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    ts: Duration,
+    lost_after: f32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Track {
     pub id: TrackId,
@@ -159,6 +186,9 @@ pub struct Track {
     pub hits: u32,
     pub first_seen: Duration,
     pub last_seen: Duration,
+    /// How long the track had been unseen before its latest sighting: a
+    /// track re-found after a gap may have been re-found on someone else.
+    pub gap: Duration,
 }
 
 impl Track {
@@ -174,7 +204,19 @@ impl Track {
             hits: 1,
             first_seen: ts,
             last_seen: ts,
+            gap: Duration::ZERO,
         }
+    }
+
+    /// Is the track moving slower than an established walk?
+    fn slow(&self) -> bool {
+        let [vx, vy] = self.centre_velocity();
+        vx * vx + vy * vy < (ESTABLISHED_SPEED * self.height).powi(2)
+    }
+
+    /// Pixels per second of the box's centre.
+    fn centre_velocity(&self) -> [f32; 2] {
+        [self.velocity[0] + self.velocity[2] / 2.0, self.velocity[1] + self.velocity[3] / 2.0]
     }
 
     /// Seconds since the last detection.
@@ -188,11 +230,12 @@ impl Track {
     fn predicted(&self, ts: Duration) -> Rect {
         let dt = self.lost_for(ts);
         let ds = dt.min(SIZE_EXTRAPOLATION_S);
-        let [vx, vy, vw, vh] = self.velocity;
+        let [_, _, vw, vh] = self.velocity;
         let (w, h) = ((self.anchor.w + vw * ds).max(1.0), (self.anchor.h + vh * ds).max(1.0));
         // Centre-based, so a size change does not move the face.
         let [cx, cy] = self.anchor.center();
-        let (cx, cy) = (cx + (vx + vw / 2.0) * dt, cy + (vy + vh / 2.0) * dt);
+        let [cvx, cvy] = self.centre_velocity();
+        let (cx, cy) = (cx + cvx * dt, cy + cvy * dt);
         Rect { x: cx - w / 2.0, y: cy - h / 2.0, w, h }
     }
 
@@ -204,32 +247,42 @@ impl Track {
     /// from behind it is half cut — so the gate becomes a distance between
     /// centres, in face heights, that widens with the time lost; and the size
     /// must agree (a face does not halve or double while hidden).
-    fn motion_distance(&self, det: &Detection, ts: Duration, cfg: &TrackerConfig) -> Option<f32> {
-        let lost = self.lost_for(ts);
-        let p = self.predicted(ts);
-        if lost <= LOST_AFTER_S {
+    ///
+    /// A track seen only once has no velocity to predict with: its second
+    /// sighting is gated by distance too, as far as a walker goes meanwhile.
+    fn motion_distance(&self, det: &Detection, clock: Clock, cfg: &TrackerConfig) -> Option<f32> {
+        let lost = self.lost_for(clock.ts);
+        let p = self.predicted(clock.ts);
+        let gate = if self.hits == 1 {
+            FIRST_STEP_RADIUS + FIRST_STEP_PER_S * lost
+        } else if lost <= clock.lost_after {
             let iou = p.iou(&det.bbox);
             return (iou >= cfg.match_iou).then_some(1.0 - iou);
-        }
+        } else {
+            (REFIND_RADIUS + REFIND_SPREAD_PER_S * lost).min(REFIND_RADIUS_MAX)
+        };
         let ratio = det.bbox.h / self.height;
         if !(1.0 / REFIND_SIZE_RATIO..=REFIND_SIZE_RATIO).contains(&ratio) {
             return None;
         }
         let ([px, py], [dx, dy]) = (p.center(), det.bbox.center());
         let dist = ((dx - px).powi(2) + (dy - py).powi(2)).sqrt() / self.height;
-        let gate = REFIND_RADIUS + REFIND_SPREAD_PER_S * lost;
         (dist <= gate).then_some(dist / gate)
     }
 
     /// Would `det` at `ts` reverse this track's established motion? People
     /// slow down to turn round; a face that is suddenly behind a track moving
     /// at full speed is someone else (one walker leaves through a doorway as
-    /// another comes out of it), so the track refuses it.
+    /// another comes out of it), so the track refuses it. Judged only over a
+    /// step long enough for the travel to stand out from the detector's
+    /// jitter: at 25 fps and more that is after a missed frame or two, at
+    /// 5 fps every frame (where a quick real turn may then start a new track —
+    /// whose own crossing still counts).
     fn off_course(&self, det: &Detection, ts: Duration) -> bool {
-        let [vx, vy] = [self.velocity[0] + self.velocity[2] / 2.0, self.velocity[1] + self.velocity[3] / 2.0];
+        let [vx, vy] = self.centre_velocity();
         let speed2 = vx * vx + vy * vy;
         let dt = self.lost_for(ts);
-        if self.hits < CONFIRM_HITS || speed2 < (ESTABLISHED_SPEED * self.height).powi(2) || dt <= 0.0 {
+        if self.hits < CONFIRM_HITS || self.slow() || dt <= 0.0 {
             return false;
         }
         // Over a step this short the travel is within the detector's jitter:
@@ -244,14 +297,14 @@ impl Track {
         progress < MIN_PROGRESS
     }
 
-    /// The association cost of `det` for this track at `ts`, if allowed.
-    fn cost(&self, det: &Detection, look: &Appearance, ts: Duration, cfg: &TrackerConfig) -> Option<f32> {
-        let motion = self.motion_distance(det, ts, cfg)?;
-        if self.off_course(det, ts) {
+    /// The association cost of `det` for this track at `clock`, if allowed.
+    fn cost(&self, det: &Detection, look: &Appearance, clock: Clock, cfg: &TrackerConfig) -> Option<f32> {
+        let motion = self.motion_distance(det, clock, cfg)?;
+        if self.off_course(det, clock.ts) {
             return None;
         }
         let alike = self.appearance.similarity(look);
-        if self.lost_for(ts) > LOST_AFTER_S && alike < cfg.min_appearance {
+        if self.lost_for(clock.ts) > clock.lost_after && alike < cfg.min_appearance {
             return None;
         }
         let w = cfg.appearance_weight;
@@ -260,19 +313,22 @@ impl Track {
 
     fn absorb(&mut self, det: &Detection, look: &Appearance, ts: Duration) {
         let dt = self.lost_for(ts);
-        if dt > 0.0 {
+        if dt >= MIN_VELOCITY_STEP_S {
             let old = self.anchor;
+            let limit = MAX_SPEED * self.height;
             let step = [
                 (det.bbox.x - old.x) / dt,
                 (det.bbox.y - old.y) / dt,
                 (det.bbox.w - old.w) / dt,
                 (det.bbox.h - old.h) / dt,
-            ];
+            ]
+            .map(|v| v.clamp(-limit, limit));
             let alpha = if self.hits == 1 { 1.0 } else { 1.0 - (-dt / VELOCITY_TAU_S).exp() };
             for (v, s) in self.velocity.iter_mut().zip(step) {
                 *v += alpha * (s - *v);
             }
         }
+        self.gap = ts.saturating_sub(self.last_seen);
         self.height += (1.0 - (-dt.max(0.0) / HEIGHT_TAU_S).exp()) * (det.bbox.h - self.height);
         self.appearance.blend(look, 0.2);
         self.anchor = det.bbox;
@@ -319,6 +375,9 @@ pub struct Tracker {
     config: TrackerConfig,
     tracks: Vec<Track>,
     next_id: u64,
+    /// The previous update's time, and the smoothed interval between updates.
+    last_update: Option<Duration>,
+    frame_interval: f32,
 }
 
 impl Tracker {
@@ -331,8 +390,18 @@ impl Tracker {
         &self.tracks
     }
 
+    /// How long unseen counts as lost at this camera's frame rate.
+    fn lost_after(&mut self, ts: Duration) -> f32 {
+        if let Some(previous) = self.last_update.replace(ts) {
+            let dt = ts.saturating_sub(previous).as_secs_f32();
+            self.frame_interval =
+                if self.frame_interval == 0.0 { dt } else { self.frame_interval + 0.1 * (dt - self.frame_interval) };
+        }
+        LOST_AFTER_S.max(1.5 * self.frame_interval)
+    }
+
     /// Feeds one frame's detections and their appearances (`looks[i]` is
-    /// `detections[i]`'s) at stream time `ts`, in a frame of `width`×`height`
+    /// `detections[i]`'s) at stream time `ts`, in a frame `(width, height)`
     /// px; tracks that ended are moved to `finished`.
     pub fn update(
         &mut self,
@@ -342,6 +411,7 @@ impl Tracker {
         frame: (f32, f32),
         finished: &mut Vec<Track>,
     ) {
+        let clock = Clock { ts, lost_after: self.lost_after(ts) };
         let look = |i: usize| looks.get(i).copied().unwrap_or_default();
         for t in &mut self.tracks {
             t.detection = None;
@@ -359,9 +429,12 @@ impl Tracker {
             let cols: Vec<usize> = (0..detections.len())
                 .filter(|&d| !det_used[d] && confidence.admits(detections[d].score, self.config.high_score))
                 .collect();
-            let pairs = assign(rows.len(), cols.len(), |r, c| {
-                self.tracks[rows[r]].cost(&detections[cols[c]], &look(cols[c]), ts, &self.config)
-            });
+            let pairs = assign(
+                rows.len(),
+                cols.len(),
+                |r, c| self.tracks[rows[r]].cost(&detections[cols[c]], &look(cols[c]), clock, &self.config),
+                Unpaired::Costs(UNPAIRED_COST),
+            );
             for (r, c) in pairs {
                 let (ti, di) = (rows[r], cols[c]);
                 track_used[ti] = true;
@@ -378,16 +451,18 @@ impl Tracker {
             }
             let [cx, cy] = t.bbox.center();
             let out_of_view = t.detection.is_none() && (cx < 0.0 || cy < 0.0 || cx > frame.0 || cy > frame.1);
-            let unconfirmed_and_lost = t.hits < CONFIRM_HITS && t.lost_for(ts) > LOST_AFTER_S;
-            if out_of_view || unconfirmed_and_lost || ts.saturating_sub(t.last_seen) > max_lost {
+            let unconfirmed_and_lost = t.hits < CONFIRM_HITS && t.lost_for(ts) > clock.lost_after;
+            let patience = if t.slow() { max_lost * STANDING_PATIENCE } else { max_lost };
+            if out_of_view || unconfirmed_and_lost || ts.saturating_sub(t.last_seen) > patience {
                 finished.push(self.tracks.swap_remove(i));
             } else {
                 i += 1;
             }
         }
         for (di, d) in detections.iter().enumerate() {
-            let on_a_track =
-                || self.tracks.iter().any(|t| t.lost_for(ts) <= LOST_AFTER_S && t.bbox.iou(&d.bbox) > DUPLICATE_IOU);
+            let on_a_track = || {
+                self.tracks.iter().any(|t| t.lost_for(ts) <= clock.lost_after && t.bbox.iou(&d.bbox) > DUPLICATE_IOU)
+            };
             if !det_used[di] && !on_a_track() {
                 let id = TrackId(self.next_id);
                 self.next_id += 1;
@@ -443,6 +518,46 @@ mod tests {
             assert_eq!(tr.tracks().len(), 1, "{fps} fps");
             assert_eq!(tr.tracks()[0].id, TrackId(1), "{fps} fps");
         }
+    }
+
+    #[test]
+    fn a_walker_crossing_the_view_at_5_fps_keeps_one_track() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        // 470 px/s sideways: almost a whole face (80 px wide) per frame.
+        for f in 0..12u64 {
+            update(&mut tr, &[face(50.0 + 94.0 * f as f32, 300.0, 0.9)], at(f, 5), &mut done);
+        }
+        assert!(done.is_empty(), "{done:?}");
+        assert_eq!(tr.tracks().len(), 1);
+        assert_eq!(tr.tracks()[0].hits, 12);
+    }
+
+    #[test]
+    fn someone_standing_unseen_at_a_turnstile_keeps_their_track() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        // Walks up, stands a second, bows over the reader for 3 s, walks on.
+        for f in 0..25u64 {
+            let y = 100.0 + 8.0 * f.min(12) as f32;
+            update(&mut tr, &[face(400.0, y, 0.9)], at(f, 25), &mut done);
+        }
+        for f in 25..100u64 {
+            update(&mut tr, &[], at(f, 25), &mut done);
+        }
+        update(&mut tr, &[face(400.0, 198.0, 0.9)], at(100, 25), &mut done);
+        assert!(done.is_empty(), "{done:?}");
+        assert_eq!(tr.tracks()[0].id, TrackId(1));
+        assert!(tr.tracks()[0].detection.is_some());
+        // A walker unseen that long is gone.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..25u64 {
+            update(&mut tr, &[face(400.0, 100.0 + 8.0 * f as f32, 0.9)], at(f, 25), &mut done);
+        }
+        for f in 25..100u64 {
+            update(&mut tr, &[], at(f, 25), &mut done);
+        }
+        assert_eq!(done.len(), 1);
     }
 
     #[test]
@@ -600,8 +715,9 @@ mod tests {
         for fps in [10, 30] {
             let mut tr = Tracker::new(TrackerConfig { max_lost_ms: 500, ..Default::default() });
             let mut done = Vec::new();
+            // Walking at 300 px/s (someone standing still is given longer).
             for f in 0..3 {
-                update(&mut tr, &[face(200.0, 200.0, 0.9)], at(f, fps), &mut done);
+                update(&mut tr, &[face(200.0 + 300.0 * at(f, fps).as_secs_f32(), 200.0, 0.9)], at(f, fps), &mut done);
             }
             let seen = at(2, fps).as_secs_f32();
             let mut ended_at = None;
