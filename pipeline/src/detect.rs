@@ -219,7 +219,7 @@ impl Detector {
             let s = stride as f32;
             for idx in 0..n {
                 let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
-                if score < threshold {
+                if score.is_nan() || score < threshold {
                     continue;
                 }
                 let (r, c) = ((idx / cols) as f32, (idx % cols) as f32);

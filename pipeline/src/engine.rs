@@ -122,6 +122,39 @@ impl RecentCrossings {
     }
 }
 
+/// A track the engine emits for: one it follows, or one that has ended.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    Live(usize),
+    Ended(usize),
+}
+
+/// Stream time that never runs backwards. A camera whose clock steps back (a
+/// reconnection, a damaged or spliced recording) would otherwise freeze the
+/// tracker's patience and every passage's delay until it caught up: time
+/// goes on from where it was, a frame later.
+#[derive(Default)]
+struct StreamClock {
+    offset: Duration,
+    last: Option<Duration>,
+}
+
+impl StreamClock {
+    const STEP: Duration = Duration::from_millis(1);
+
+    fn tick(&mut self, ts: Duration) -> Duration {
+        let mut t = ts + self.offset;
+        if let Some(last) = self.last
+            && t <= last
+        {
+            self.offset += last - t + Self::STEP;
+            t = last + Self::STEP;
+        }
+        self.last = Some(t);
+        t
+    }
+}
+
 /// From a detected face to an embedding: alignment and quality inline, the
 /// recogniser on its worker thread.
 struct Recognition {
@@ -150,8 +183,9 @@ pub struct Engine {
     tracker: Tracker,
     gallery: SharedGallery,
     journeys: HashMap<TrackId, Journey>,
-    /// The latest frame time seen: stream time never runs backwards here.
-    clock: Duration,
+    /// Tracks that ended with crossings still to emit (when they fall due).
+    ended: Vec<Track>,
+    clock: StreamClock,
     detections: Vec<Detection>,
     looks: Vec<Appearance>,
     recent: RecentCrossings,
@@ -183,7 +217,8 @@ impl Engine {
             config,
             gallery,
             journeys: HashMap::new(),
-            clock: Duration::ZERO,
+            ended: Vec::new(),
+            clock: StreamClock::default(),
             detections: Vec::new(),
             looks: Vec::new(),
             recent: RecentCrossings::default(),
@@ -219,10 +254,7 @@ impl Engine {
 
     /// Processes one frame at stream time `ts`; passages that became due are appended to `out`.
     pub fn process(&mut self, frame: &BgrImage, ts: Duration, out: &mut Vec<Passage>) -> Result<(), EngineError> {
-        // A camera whose clock steps back (a reconnection, a damaged recording)
-        // must not freeze the tracker's patience or the passages' delay.
-        let ts = ts.max(self.clock);
-        self.clock = ts;
+        let ts = self.clock.tick(ts);
         self.settle(Settle::Ready);
         let t0 = Instant::now();
         self.detector.detect_into(frame, &mut self.detections)?;
@@ -237,8 +269,7 @@ impl Engine {
         self.timings.detect.push(ms(t1 - t0));
         self.timings.track.push(ms(t2 - t1));
 
-        let emit_delay = Duration::from_millis(self.config.passage.emit_delay_ms);
-        let mut due = Vec::new();
+        let gap = Duration::from_secs_f32(self.tracker.lost_after());
         for ti in 0..self.tracker.tracks().len() {
             let track = &self.tracker.tracks()[ti];
             tracing::trace!(
@@ -251,36 +282,88 @@ impl Engine {
                 "track"
             );
             let journey = self.journeys.entry(track.id).or_default();
-            if let Some(det) = track.detection {
-                let [cx, cy] = det.bbox.center();
-                journey.observe(&self.camera.line, [cx / w, cy / h], ts, track.gap, self.config.passage.min_travel);
-                Self::maybe_embed(
-                    &mut self.recognition,
-                    &self.config,
-                    journey,
-                    (track.id, &det),
-                    frame,
-                    ts,
-                    &mut self.timings,
-                )?;
-            }
-            if journey.due(ts, emit_delay).is_some() {
-                due.push(ti);
-            }
-        }
-        // Passages due now, the best-established track's first (see RecentCrossings).
-        due.sort_by_key(|&ti| std::cmp::Reverse(self.tracker.tracks()[ti].hits));
-        let gallery = self.gallery();
-        for ti in due {
-            let id = self.tracker.tracks()[ti].id;
-            self.settle(Settle::Track(id));
-            while self.journeys.get(&id).is_some_and(|j| j.due(ts, emit_delay).is_some()) {
-                self.emit_oldest(ti, None, &gallery, out);
+            let Some(det) = track.detection else { continue };
+            let [cx, cy] = det.bbox.center();
+            let refound = track.gap > gap;
+            journey.observe(&self.camera.line, [cx / w, cy / h], ts, refound, self.config.passage.min_travel);
+            let rec = &mut self.recognition;
+            let embedding =
+                Self::maybe_embed(rec, &self.config, journey, (track.id, &det), frame, ts, &mut self.timings);
+            if let Err(e) = embedding {
+                // The face goes unnamed; its track and passages go on.
+                tracing::error!(camera = %self.camera.id, track = track.id.0, error = %e, "a face could not be prepared for recognition");
             }
         }
         let finished = std::mem::take(&mut self.finished);
-        self.finish_tracks(finished, &gallery, out);
+        self.park(finished);
+        self.emit_due(Some(ts), out);
         Ok(())
+    }
+
+    /// Tracks that ended: those with crossings still pending wait in
+    /// `ended` for them to fall due; the others are forgotten. The vector's
+    /// allocation goes back to `self.finished` for the next frame.
+    fn park(&mut self, mut finished: Vec<Track>) {
+        for track in finished.drain(..) {
+            if self.journeys.get(&track.id).is_some_and(Journey::has_pending) {
+                self.ended.push(track);
+            } else {
+                self.journeys.remove(&track.id);
+            }
+        }
+        if self.finished.capacity() < finished.capacity() {
+            self.finished = finished;
+        }
+    }
+
+    /// Emits the passages due at `now` (all that are pending, with `None`),
+    /// of live and ended tracks alike, the best-established track's first:
+    /// of two tracks that followed one face, the one followed longer speaks
+    /// for it (see [`RecentCrossings`]).
+    fn emit_due(&mut self, now: Option<Duration>, out: &mut Vec<Passage>) {
+        let delay = Duration::from_millis(self.config.passage.emit_delay_ms);
+        let is_due = |j: &Journey| match now {
+            Some(now) => j.due(now, delay).is_some(),
+            None => j.has_pending(),
+        };
+        let mut due: Vec<(u32, Who)> = Vec::new();
+        for (i, t) in self.tracker.tracks().iter().enumerate() {
+            if self.journeys.get(&t.id).is_some_and(is_due) {
+                due.push((t.hits, Who::Live(i)));
+            }
+        }
+        for (i, t) in self.ended.iter().enumerate() {
+            if self.journeys.get(&t.id).is_some_and(is_due) {
+                due.push((t.hits, Who::Ended(i)));
+            }
+        }
+        if due.is_empty() {
+            return;
+        }
+        due.sort_by_key(|(hits, _)| std::cmp::Reverse(*hits));
+        let gallery = self.gallery();
+        for (_, who) in due {
+            let Some(id) = self.track(who).map(|t| t.id) else { continue };
+            self.settle(Settle::Track(id));
+            while self.journeys.get(&id).is_some_and(is_due) {
+                self.emit_oldest(who, &gallery, out);
+            }
+        }
+        let journeys = &mut self.journeys;
+        self.ended.retain(|t| {
+            let pending = journeys.get(&t.id).is_some_and(Journey::has_pending);
+            if !pending {
+                journeys.remove(&t.id);
+            }
+            pending
+        });
+    }
+
+    fn track(&self, who: Who) -> Option<&Track> {
+        match who {
+            Who::Live(i) => self.tracker.tracks().get(i),
+            Who::Ended(i) => self.ended.get(i),
+        }
     }
 
     /// Takes in the recogniser's finished embeddings (waiting as `wait` says)
@@ -309,31 +392,13 @@ impl Engine {
         }
     }
 
-    /// End of stream: every live track ends now.
+    /// End of stream: every track ends now and every pending crossing is emitted.
     pub fn flush(&mut self, out: &mut Vec<Passage>) {
         self.settle(Settle::All);
-        let gallery = self.gallery();
-        let mut finished = Vec::new();
+        let mut finished = std::mem::take(&mut self.finished);
         self.tracker.finish_all(&mut finished);
-        self.finish_tracks(finished, &gallery, out);
-    }
-
-    /// Tracks that ended: emit what is pending, forget the rest. The vector's
-    /// allocation goes back to `self.finished` for the next frame.
-    fn finish_tracks(&mut self, mut finished: Vec<Track>, gallery: &Gallery, out: &mut Vec<Passage>) {
-        finished.sort_by_key(|t| std::cmp::Reverse(t.hits));
-        for track in finished.drain(..) {
-            if self.journeys.get(&track.id).is_some_and(Journey::has_pending) {
-                self.settle(Settle::Track(track.id));
-            }
-            while self.journeys.get(&track.id).is_some_and(Journey::has_pending) {
-                self.emit_oldest(usize::MAX, Some(&track), gallery, out);
-            }
-            self.journeys.remove(&track.id);
-        }
-        if self.finished.capacity() < finished.capacity() {
-            self.finished = finished;
-        }
+        self.park(finished);
+        self.emit_due(None, out);
     }
 
     fn maybe_embed(
@@ -350,7 +415,7 @@ impl Engine {
         let settled = journey.settled(k);
         // Per leg, and over the whole track twice that: someone swaying on the
         // line makes legs, not an unbounded number of embeddings.
-        let spent = journey.embeds >= 2 * id_cfg.max_embeds_per_track;
+        let spent = journey.embeds >= id_cfg.max_embeds_per_track.saturating_mul(2);
         let Some((_, leg)) = journey.current() else { return Ok(()) };
         let due = leg.last_attempt.is_none_or(|t| ts >= t + Duration::from_millis(id_cfg.embed_every_ms));
         if !due
@@ -379,20 +444,24 @@ impl Engine {
         leg.embeds += 1;
         if q.score > leg.best_quality {
             leg.best_quality = q.score;
+            leg.best_seen_at = ts;
             copy_region(frame, &face.detection.bbox, 1.5, &mut leg.best_face);
         }
         journey.embeds += 1;
         Ok(())
     }
 
-    /// Emits the oldest pending crossing of a track — the live track at index
-    /// `ti`, or `ended` — as a passage, unless the track is too short-lived to
+    /// Emits the oldest pending crossing of a track (live or ended) as a passage, unless the track is too short-lived to
     /// be a person (`min_hits`: a flicker of detections) or another track has
     /// just emitted the same crossing (see [`RecentCrossings`]). Who crossed
     /// is decided from the faces of the crossing's leg and of the legs that
     /// agree with it ([`identity::leg_evidence`]).
-    fn emit_oldest(&mut self, ti: usize, ended: Option<&Track>, gallery: &Gallery, out: &mut Vec<Passage>) {
-        let Some(track) = ended.or_else(|| self.tracker.tracks().get(ti)) else { return };
+    fn emit_oldest(&mut self, who: Who, gallery: &Gallery, out: &mut Vec<Passage>) {
+        let track = match who {
+            Who::Live(i) => self.tracker.tracks().get(i),
+            Who::Ended(i) => self.ended.get(i),
+        };
+        let Some(track) = track else { return };
         let Some(journey) = self.journeys.get_mut(&track.id) else { return };
         let Some(Due { crossing, faces: samples, best_face: face }) = journey.take_oldest() else { return };
         if track.hits < self.config.passage.min_hits {
@@ -465,4 +534,37 @@ fn thumbnail_jpeg(face: &BgrImage) -> Option<Vec<u8>> {
 
 fn ms(d: Duration) -> f32 {
     d.as_secs_f32() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_time_goes_on_when_a_camera_clock_steps_back() {
+        let mut c = StreamClock::default();
+        let ms = Duration::from_millis;
+        assert_eq!(c.tick(ms(1000)), ms(1000));
+        assert_eq!(c.tick(ms(1040)), ms(1040));
+        // The camera restarts its clock at zero: time goes on a step later...
+        assert_eq!(c.tick(ms(0)), ms(1041));
+        // ...and then at the camera's own pace.
+        assert_eq!(c.tick(ms(40)), ms(1081));
+        assert_eq!(c.tick(ms(40)), ms(1082), "a repeated stamp still moves on");
+    }
+
+    #[test]
+    fn the_same_face_crossing_twice_at_once_is_one_crossing() {
+        let mut r = RecentCrossings::default();
+        let c = |at: u64, pos: f32| Crossing {
+            direction: crate::line::Direction::Entry,
+            at: Duration::from_millis(at),
+            pos,
+        };
+        r.record(TrackId(1), c(1000, 0.40));
+        assert!(r.is_duplicate(TrackId(2), &c(1100, 0.41)), "another track, same moment and place");
+        assert!(!r.is_duplicate(TrackId(2), &c(1100, 0.50)), "side by side is two people");
+        assert!(!r.is_duplicate(TrackId(2), &c(1600, 0.40)), "one close behind the other is two people");
+        assert!(!r.is_duplicate(TrackId(1), &c(1100, 0.40)), "a track's own second crossing is its own");
+    }
 }

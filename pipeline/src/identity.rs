@@ -189,14 +189,15 @@ pub struct LegFaces<'a> {
 /// legs are the stretches between its turns): leg `k`'s own, joined by those
 /// of every other leg that agrees with them (a U-turn: the same person both
 /// ways). When leg `k` saw no face — someone who walks back with their back to
-/// the camera — the nearest leg that did speaks for it, provided the track was
-/// followed without a gap from that leg to this one. A leg that disagrees is
+/// the camera — the nearest earlier leg that did speaks for it (else the
+/// nearest later one), provided the track was followed without a gap from that
+/// leg to this one. A leg that disagrees is
 /// someone else (a track that passed from one person to another where one
 /// left and the other came in) and never names this crossing; neither does
 /// one beyond a gap, when this leg has no face to compare with: better
 /// unknown than someone else's name.
-pub fn leg_evidence(legs: &[LegFaces], k: usize) -> FaceSamples {
-    let mut out = FaceSamples::default();
+pub fn leg_evidence(legs: &[LegFaces], k: usize) -> Evidence {
+    let mut out = Evidence::default();
     let own = match legs.get(k).and_then(|l| l.faces.mean()) {
         Some(mean) => mean,
         None => {
@@ -204,17 +205,26 @@ pub fn leg_evidence(legs: &[LegFaces], k: usize) -> FaceSamples {
             let earlier = (0..k).rev().take_while(|&j| !legs[j + 1].after_gap);
             let later = (k + 1..legs.len()).take_while(|&j| !legs[j].after_gap);
             if let Some(j) = earlier.chain(later).find(|&j| !legs[j].faces.is_empty()) {
-                out.extend_from(legs[j].faces);
+                out.faces.extend_from(legs[j].faces);
+                out.legs.push(j);
             }
             return out;
         }
     };
     for (j, leg) in legs.iter().enumerate() {
         if j == k || leg.faces.mean().is_some_and(|m| m.cosine(&own) >= SAME_PERSON) {
-            out.extend_from(leg.faces);
+            out.faces.extend_from(leg.faces);
+            out.legs.push(j);
         }
     }
     out
+}
+
+/// What [`leg_evidence`] found: the faces, and the legs they came from.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    pub faces: FaceSamples,
+    pub legs: Vec<usize>,
 }
 
 /// Decides who a track is (see the module doc).
@@ -365,33 +375,33 @@ mod tests {
         let bob = mix(1, 0.9, 5, 0.4);
         // A U-turn: both legs are alice; each crossing uses both.
         let faces = [samples_of(&[alice]), samples_of(&[alice_again])];
-        assert_eq!(leg_evidence(&legs(&faces, &[false, false]), 1).len(), 2);
+        assert_eq!(leg_evidence(&legs(&faces, &[false, false]), 1).faces.len(), 2);
         // A track that passed from alice to bob: bob's crossing is bob's alone.
         let faces = [samples_of(&[alice, alice_again]), samples_of(&[bob])];
-        let evidence = leg_evidence(&legs(&faces, &[false, false]), 1);
+        let evidence = leg_evidence(&legs(&faces, &[false, false]), 1).faces;
         assert_eq!(evidence.len(), 1);
         assert_eq!(decide(&evidence, &gallery(), &IdentityConfig::default()).person_id(), Some("bob"));
-        assert_eq!(leg_evidence(&legs(&faces, &[false, false]), 0).len(), 2, "and alice's is alice's");
+        assert_eq!(leg_evidence(&legs(&faces, &[false, false]), 0).faces.len(), 2, "and alice's is alice's");
     }
 
     #[test]
     fn a_leg_that_saw_no_face_borrows_the_nearest_that_did_but_not_across_a_gap() {
         let alice = mix(0, 0.9, 5, 0.4);
         let faces = [samples_of(&[alice]), FaceSamples::default(), FaceSamples::default()];
-        assert_eq!(leg_evidence(&legs(&faces, &[false, false, false]), 2).len(), 1);
+        assert_eq!(leg_evidence(&legs(&faces, &[false, false, false]), 2).faces.len(), 1);
         assert!(
-            leg_evidence(&legs(&faces, &[false, false, true]), 2).is_empty(),
+            leg_evidence(&legs(&faces, &[false, false, true]), 2).faces.is_empty(),
             "a leg re-found after a gap may be someone else: unknown rather than alice"
         );
-        assert!(leg_evidence(&legs(&faces, &[false, true, false]), 2).is_empty(), "a gap further back cuts too");
+        assert!(leg_evidence(&legs(&faces, &[false, true, false]), 2).faces.is_empty(), "a gap further back cuts too");
         let faces = [FaceSamples::default(), samples_of(&[alice])];
         assert_eq!(
-            leg_evidence(&legs(&faces, &[false, false]), 0).len(),
+            leg_evidence(&legs(&faces, &[false, false]), 0).faces.len(),
             1,
             "a later leg when no earlier one saw a face"
         );
-        assert!(leg_evidence(&legs(&faces, &[false, true]), 0).is_empty());
-        assert!(leg_evidence(&legs(&[FaceSamples::default()], &[false]), 0).is_empty());
+        assert!(leg_evidence(&legs(&faces, &[false, true]), 0).faces.is_empty());
+        assert!(leg_evidence(&legs(&[FaceSamples::default()], &[false]), 0).faces.is_empty());
     }
 
     #[test]

@@ -38,8 +38,10 @@ pub struct Leg {
     pub last_attempt: Option<Duration>,
     /// A passage of this leg is out.
     pub emitted: bool,
+    /// The leg's best face so far: its quality, picture and when it was seen.
     pub best_quality: f32,
     pub best_face: BgrImage,
+    pub best_seen_at: Duration,
 }
 
 /// A track's crossings, turns and faces (see the module doc).
@@ -59,26 +61,22 @@ pub struct Journey {
     pub embeds: u32,
 }
 
-/// How much longer than one frame a track must have been unseen for its
-/// re-finding to count as a gap (see [`Leg::after_gap`]).
-const GAP: Duration = Duration::from_millis(250);
-
 impl Journey {
-    /// Feeds a sighting: the face centre `p` (normalised) at stream time `ts`,
-    /// after the track was unseen for `gap`. Returns the crossing this
-    /// sighting confirms, if any (also kept pending).
+    /// Feeds a sighting: the face centre `p` (normalised) at stream time
+    /// `ts`; `refound` when the track had been lost just before it. Returns
+    /// the crossing this sighting confirms, if any (also kept pending).
     pub fn observe(
         &mut self,
         line: &CountingLine,
         p: [f32; 2],
         ts: Duration,
-        gap: Duration,
+        refound: bool,
         min_travel: f32,
     ) -> Option<Crossing> {
         if self.legs.is_empty() {
             self.legs.push(Leg { start: ts, ..Leg::default() });
         }
-        if gap >= GAP {
+        if refound {
             self.gap_ended_at = Some(ts);
         }
         if let Some(turned_at) = self.turns.observe(line.inwardness(p), ts, TURN) {
@@ -96,9 +94,17 @@ impl Journey {
         let samples = old.samples.split_off_from(at);
         let (later, earlier): (Vec<_>, Vec<_>) = old.in_flight.iter().partition(|(_, seen)| *seen >= at);
         old.in_flight = earlier;
+        // A best face seen after the turn is the new leg's (the old leg's
+        // best before it is gone: it shows no face rather than someone else's).
+        let mut new = Leg { start: at, samples, in_flight: later, ..Leg::default() };
+        if old.best_quality > 0.0 && old.best_seen_at >= at {
+            std::mem::swap(&mut new.best_face, &mut old.best_face);
+            (new.best_quality, new.best_seen_at) = (old.best_quality, old.best_seen_at);
+            old.best_quality = 0.0;
+        }
         // The gap that ended at or after the peak is the new leg's beginning.
-        let after_gap = self.gap_ended_at.is_some_and(|g| g >= at);
-        self.legs.push(Leg { start: at, after_gap, samples, in_flight: later, ..Leg::default() });
+        new.after_gap = self.gap_ended_at.is_some_and(|g| g >= at);
+        self.legs.push(new);
     }
 
     /// The leg a moment belongs to.
@@ -154,20 +160,22 @@ impl Journey {
         if let Some(leg) = self.legs.get_mut(k) {
             leg.emitted = true;
         }
-        // The thumbnail: this leg's best face, else that of a leg whose faces
-        // named the crossing.
+        // The thumbnail: this leg's best face, else the best of the legs whose
+        // faces named the crossing — never a face that did not.
         let face = self
             .legs
             .get(k)
             .filter(|l| l.best_quality > 0.0)
             .or_else(|| {
-                (!evidence.is_empty())
-                    .then(|| self.legs.iter().max_by(|a, b| a.best_quality.total_cmp(&b.best_quality)))
-                    .flatten()
+                evidence
+                    .legs
+                    .iter()
+                    .filter_map(|&j| self.legs.get(j))
+                    .max_by(|a, b| a.best_quality.total_cmp(&b.best_quality))
             })
             .filter(|l| l.best_quality > 0.0)
             .map(|l| (l.best_quality, &l.best_face));
-        Some(Due { crossing, faces: evidence, best_face: face })
+        Some(Due { crossing, faces: evidence.faces, best_face: face })
     }
 }
 
@@ -205,8 +213,8 @@ mod tests {
         let ys = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.74, 0.68, 0.6, 0.5, 0.4, 0.3];
         let mut found = Vec::new();
         for (i, y) in ys.iter().enumerate() {
-            let gap = if gap_at_turn && i == 6 { ms(600) } else { ms(100) };
-            if let Some(c) = j.observe(&line(), [0.5, *y], ms(100 * i as u64), gap, 0.03) {
+            let refound = gap_at_turn && i == 6;
+            if let Some(c) = j.observe(&line(), [0.5, *y], ms(100 * i as u64), refound, 0.03) {
                 found.push(c.direction);
             }
         }
@@ -228,12 +236,12 @@ mod tests {
         let mut j = Journey::default();
         // Sightings up to the peak (0.8 at 500 ms).
         for (i, y) in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8].iter().enumerate() {
-            j.observe(&line(), [0.5, *y], ms(100 * i as u64), ms(100), 0.03);
+            j.observe(&line(), [0.5, *y], ms(100 * i as u64), false, 0.03);
         }
         // A face at 600 ms goes to the recogniser before the turn shows.
         j.current().expect("leg").1.in_flight.push((0.9, ms(600)));
-        j.observe(&line(), [0.5, 0.77], ms(600), ms(100), 0.03);
-        j.observe(&line(), [0.5, 0.72], ms(700), ms(100), 0.03);
+        j.observe(&line(), [0.5, 0.77], ms(600), false, 0.03);
+        j.observe(&line(), [0.5, 0.72], ms(700), false, 0.03);
         assert_eq!(j.leg_at(ms(650)), 1, "turned at the peak, 500 ms");
         j.embedded(ms(600), 0.9, Some(unit(1)), 5);
         j.embedded(ms(200), 0.8, Some(unit(0)), 5);
@@ -246,7 +254,7 @@ mod tests {
     fn the_exit_of_a_turn_after_a_gap_is_not_named_from_the_entry() {
         for (gap, borrowed) in [(false, 1), (true, 0)] {
             let mut j = Journey::default();
-            j.observe(&line(), [0.5, 0.3], ms(0), ms(0), 0.03);
+            j.observe(&line(), [0.5, 0.3], ms(0), false, 0.03);
             j.embedded(ms(0), 0.9, Some(unit(0)), 5);
             u_turn(&mut j, gap);
             let entry_faces = j.take_oldest().expect("entry").faces;
@@ -260,7 +268,7 @@ mod tests {
     fn a_leg_is_settled_once_its_passage_is_out() {
         let mut j = Journey::default();
         for (i, y) in [0.3, 0.4, 0.5, 0.6].iter().enumerate() {
-            j.observe(&line(), [0.5, *y], ms(100 * i as u64), ms(100), 0.03);
+            j.observe(&line(), [0.5, *y], ms(100 * i as u64), false, 0.03);
         }
         assert!(!j.settled(0));
         assert!(j.due(ms(500), ms(1000)).is_none(), "not yet a second after the crossing");

@@ -375,14 +375,19 @@ pub struct Tracker {
     config: TrackerConfig,
     tracks: Vec<Track>,
     next_id: u64,
-    /// The previous update's time, and the smoothed interval between updates.
+    /// The previous update's time, and the latest intervals between updates.
     last_update: Option<Duration>,
-    frame_interval: f32,
+    intervals: [f32; INTERVALS],
+    interval_count: usize,
+    lost_after: f32,
 }
+
+/// Frame intervals the lost threshold is the median of.
+const INTERVALS: usize = 9;
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Tracker {
-        Tracker { config, next_id: 1, ..Default::default() }
+        Tracker { config, next_id: 1, lost_after: LOST_AFTER_S, ..Default::default() }
     }
 
     /// Live tracks after the last update.
@@ -390,14 +395,27 @@ impl Tracker {
         &self.tracks
     }
 
-    /// How long unseen counts as lost at this camera's frame rate.
-    fn lost_after(&mut self, ts: Duration) -> f32 {
+    /// How long unseen counts as lost at this camera's frame rate, as of the
+    /// last update: one and a half times the median of the latest frame
+    /// intervals (a burst of frames or a stall of the stream does not move a
+    /// median), and at least [`LOST_AFTER_S`].
+    pub fn lost_after(&self) -> f32 {
+        self.lost_after
+    }
+
+    fn note_frame(&mut self, ts: Duration) -> f32 {
         if let Some(previous) = self.last_update.replace(ts) {
             let dt = ts.saturating_sub(previous).as_secs_f32();
-            self.frame_interval =
-                if self.frame_interval == 0.0 { dt } else { self.frame_interval + 0.1 * (dt - self.frame_interval) };
+            self.intervals[self.interval_count % INTERVALS] = dt;
+            self.interval_count += 1;
         }
-        LOST_AFTER_S.max(1.5 * self.frame_interval)
+        let n = self.interval_count.min(INTERVALS);
+        let mut recent = self.intervals;
+        let recent = &mut recent[..n];
+        recent.sort_by(f32::total_cmp);
+        let median = recent.get(n / 2).copied().unwrap_or(0.0);
+        self.lost_after = LOST_AFTER_S.max(1.5 * median);
+        self.lost_after
     }
 
     /// Feeds one frame's detections and their appearances (`looks[i]` is
@@ -411,7 +429,7 @@ impl Tracker {
         frame: (f32, f32),
         finished: &mut Vec<Track>,
     ) {
-        let clock = Clock { ts, lost_after: self.lost_after(ts) };
+        let clock = Clock { ts, lost_after: self.note_frame(ts) };
         let look = |i: usize| looks.get(i).copied().unwrap_or_default();
         for t in &mut self.tracks {
             t.detection = None;
@@ -730,6 +748,24 @@ mod tests {
             let t = ended_at.expect("ended") - seen;
             assert!((0.5..=0.6).contains(&t), "{fps} fps: ended {t} s after it was last seen");
         }
+    }
+
+    #[test]
+    fn lost_means_one_and_a_half_frames_at_the_camera_s_rate_whatever_the_bursts() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut done = Vec::new();
+        // 5 fps, with one burst (two frames 5 ms apart) and one 3 s stall.
+        let mut t = 0u64;
+        for step in [200, 200, 5, 195, 200, 3000, 200, 200, 200, 200] {
+            t += step;
+            update(&mut tr, &[], Duration::from_millis(t), &mut done);
+        }
+        assert!((tr.lost_after() - 0.3).abs() < 1e-6, "{}", tr.lost_after());
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..10 {
+            update(&mut tr, &[], at(f, 30), &mut done);
+        }
+        assert!((tr.lost_after() - LOST_AFTER_S).abs() < 1e-6, "at 30 fps the floor: {}", tr.lost_after());
     }
 
     #[test]
