@@ -136,13 +136,13 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
     let full = since <= 0 || since > version;
     let rows = if full {
         sqlx::query(
-            "SELECT id, name, category, cccd, valid_until, valid_from, version, deleted, sites FROM people WHERE deleted = 0",
+            "SELECT id, name, category, valid_until, valid_from, version, deleted, sites FROM people WHERE deleted = 0",
         )
         .fetch_all(&mut *tx)
         .await?
     } else {
         sqlx::query(
-            "SELECT id, name, category, cccd, valid_until, valid_from, version, deleted, sites FROM people WHERE version > $1",
+            "SELECT id, name, category, valid_until, valid_from, version, deleted, sites FROM people WHERE version > $1",
         )
         .bind(since)
         .fetch_all(&mut *tx)
@@ -166,7 +166,9 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
         let person = PersonInfo {
             name: row.try_get("name")?,
             category: parse_category(&category)?,
-            cccd: row.try_get("cccd")?,
+            // Edges never use a CCCD number: a stolen gate box must not
+            // yield the site's (data minimisation, Law 91/2025/QH15).
+            cccd: None,
             valid_until,
             valid_from: row.try_get("valid_from")?,
             id,

@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod cccd;
+mod csv_sheet;
 mod db;
 mod enrol;
 mod error;

@@ -135,7 +135,49 @@ pub async fn sites_of(db: &AnyPool, id: &str) -> Result<Option<Vec<String>>, Api
     let row = sqlx::query("SELECT sites FROM people WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(db).await?;
     let Some(row) = row else { return Ok(None) };
     let sites: String = row.try_get("sites")?;
-    Ok(Some(sites.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()))
+    Ok(Some(split_sites(&sites)))
+}
+
+/// Who holds a person id already.
+pub enum IdHolder {
+    Free,
+    /// A living person, enrolled at these sites (empty: every site).
+    Living(Vec<String>),
+    /// A deleted person's tombstone (edges were told of the removal).
+    Tombstone,
+}
+
+pub async fn holder_of(db: &AnyPool, id: &str) -> Result<IdHolder, ApiError> {
+    let row = sqlx::query("SELECT sites, deleted FROM people WHERE id = $1").bind(id).fetch_optional(db).await?;
+    let Some(row) = row else { return Ok(IdHolder::Free) };
+    if row.try_get::<i32, _>("deleted")? != 0 {
+        return Ok(IdHolder::Tombstone);
+    }
+    let sites: String = row.try_get("sites")?;
+    Ok(IdHolder::Living(split_sites(&sites)))
+}
+
+pub fn split_sites(sites: &str) -> Vec<String> {
+    sites.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// SQL condition: the person `p` may be named at the site of event `e`
+/// (enrolled there, or everywhere). Sites are a comma-joined list; the
+/// event's site is escaped so `_` or `%` in a site name match only
+/// themselves. Same text for SQLite and PostgreSQL.
+pub const PERSON_AT_EVENT_SITE: &str = "(p.sites = '' OR (',' || p.sites || ',') LIKE ('%,' || \
+     REPLACE(REPLACE(REPLACE(e.site, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || ',%') ESCAPE '\\')";
+
+/// May this person be named at `site`: living and enrolled there (or
+/// everywhere)? A deleted person's tombstone may be named too: an edge
+/// recognised them before it learnt of the deletion, and nothing personal
+/// is left to show.
+pub async fn may_be_named_at(db: &AnyPool, id: &str, site: &str) -> Result<bool, ApiError> {
+    Ok(match holder_of(db, id).await? {
+        IdHolder::Free => false,
+        IdHolder::Tombstone => true,
+        IdHolder::Living(sites) => sites.is_empty() || sites.iter().any(|s| s == site),
+    })
 }
 
 /// May `user` see this person (their photo, their record)? When the person
@@ -193,17 +235,27 @@ pub async fn set_enrolment(db: &AnyPool, id: &str, e: &Enrolment) -> Result<(), 
     Ok(())
 }
 
-/// Display names of these people (unknown ids are left out).
-pub async fn names_of(db: &AnyPool, ids: impl Iterator<Item = String>) -> Result<HashMap<String, String>, ApiError> {
+/// Display names of these people as seen from `site` (`None`: any site):
+/// unknown and deleted ids, and people not enrolled at that site, are left out.
+pub async fn names_of(
+    db: &AnyPool,
+    ids: impl Iterator<Item = String>,
+    site: Option<&str>,
+) -> Result<HashMap<String, String>, ApiError> {
     let mut out = HashMap::new();
     for id in ids {
         if out.contains_key(&id) {
             continue;
         }
-        if let Some(row) =
-            sqlx::query("SELECT name FROM people WHERE id = $1 AND deleted = 0").bind(&id).fetch_optional(db).await?
+        if let Some(row) = sqlx::query("SELECT name, sites FROM people WHERE id = $1 AND deleted = 0")
+            .bind(&id)
+            .fetch_optional(db)
+            .await?
         {
-            out.insert(id, row.try_get("name")?);
+            let sites = split_sites(&row.try_get::<String, _>("sites")?);
+            if site.is_none_or(|site| sites.is_empty() || sites.iter().any(|s| s == site)) {
+                out.insert(id, row.try_get("name")?);
+            }
         }
     }
     Ok(out)

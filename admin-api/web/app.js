@@ -132,7 +132,7 @@ function renderAlerts() {
     div.className = "alert " + a.priority + (a.acked_by ? " acked" : "");
     div.dataset.id = a.id; div.dataset.kind = a.kind;
     const crop = document.createElement("img"); crop.alt = "crop";
-    if (a.passage_id && a.has_face) crop.src = "/api/v1/faces/crop/" + a.passage_id;
+    if (a.passage_id && a.has_face) crop.src = "/api/v1/faces/crop/" + encodeURIComponent(a.passage_id);
     const photo = document.createElement("img"); photo.alt = "enrolled";
     if (a.person_id) photo.src = "/api/v1/faces/photo/" + encodeURIComponent(a.person_id);
     const info = document.createElement("div"); info.className = "info";
@@ -186,7 +186,7 @@ async function loadLog() {
     const cells = [fmtTime(row.at_ms), row.site, row.camera, t(row.direction), row.name || row.person_id || t("unknown"), row.cccd || "", row.similarity != null ? row.similarity.toFixed(2) : "", row.anomalies.join(", ")];
     for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
     const td = document.createElement("td");
-    if (row.has_face) { const img = document.createElement("img"); img.loading = "lazy"; img.src = "/api/v1/faces/crop/" + row.id; img.alt = "face"; td.appendChild(img); }
+    if (row.has_face) { const img = document.createElement("img"); img.loading = "lazy"; img.src = "/api/v1/faces/crop/" + encodeURIComponent(row.id); img.alt = "face"; td.appendChild(img); }
     if (row.person_id) {
       const b = document.createElement("button"); b.type = "button"; b.className = "not-person"; b.dataset.t = "not_person"; b.textContent = t("not_person");
       b.onclick = async () => { if (confirm(t("not_person") + ": " + (row.name || row.person_id) + "?")) { await api("/api/v1/passages/" + row.id + "/not-person", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }); loadLog(); } };
@@ -200,7 +200,7 @@ async function loadLog() {
 function showDetail(row) {
   const d = $("detail"); d.hidden = false; d.innerHTML = "";
   const imgs = document.createElement("div"); imgs.className = "faces";
-  if (row.has_face) { const i = document.createElement("img"); i.src = "/api/v1/faces/crop/" + row.id; i.alt = "face"; imgs.append(i); }
+  if (row.has_face) { const i = document.createElement("img"); i.src = "/api/v1/faces/crop/" + encodeURIComponent(row.id); i.alt = "face"; imgs.append(i); }
   if (row.person_id) { const i = document.createElement("img"); i.src = "/api/v1/faces/photo/" + encodeURIComponent(row.person_id); i.alt = "enrolled"; imgs.append(i); }
   const dl = document.createElement("dl");
   const fields = [["time", fmtTime(row.at_ms)], ["site", row.site], ["gate", row.camera], ["direction", t(row.direction)],

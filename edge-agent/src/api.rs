@@ -30,6 +30,13 @@ struct Ack {
 impl ApiClient {
     pub fn new(config: &Config) -> Result<ApiClient, ConfigError> {
         let token = config.token()?;
+        if config.admin_api.is_cleartext_over_network() {
+            tracing::warn!(
+                url = %config.admin_api.url,
+                "INSECURE: insecure_http = true — the agent's token, face crops and embeddings cross the network \
+                 unencrypted; use https:// outside a closed test network"
+            );
+        }
         let mut builder =
             ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(15))).http_status_as_error(false);
         if let Some(ca) = &config.admin_api.ca_file {

@@ -56,6 +56,32 @@ pub struct AdminApiSection {
     /// certificate, for a site's own CA; without it the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Allow `http://` to a host other than this machine: the token, face
+    /// crops and embeddings then cross the network in clear. Only for a
+    /// closed test network; logged loudly at every start.
+    #[serde(default)]
+    pub insecure_http: bool,
+}
+
+impl AdminApiSection {
+    /// `http://` to another machine (allowed only with `insecure_http`).
+    pub fn is_cleartext_over_network(&self) -> bool {
+        self.url.strip_prefix("http://").is_some_and(|rest| !is_loopback_host(host_of(rest)))
+    }
+}
+
+/// The host of `authority[/path…]`: without user info, port or IPv6 brackets.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    host_port.split(':').next().unwrap_or("")
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn default_batch() -> usize {
@@ -235,6 +261,17 @@ impl Config {
         if !(self.admin_api.url.starts_with("http://") || self.admin_api.url.starts_with("https://")) {
             return Err(bad("admin_api.url", format!("{:?} must start with http:// or https://", self.admin_api.url)));
         }
+        if self.admin_api.is_cleartext_over_network() && !self.admin_api.insecure_http {
+            return Err(bad(
+                "admin_api.url",
+                format!(
+                    "{:?} is plain http:// to another machine: the agent's token, face crops and embeddings would \
+                     cross the network in clear. Use https:// (with ca_file for a site's own CA), or set \
+                     insecure_http = true in [admin_api] on a closed test network",
+                    self.admin_api.url
+                ),
+            ));
+        }
         if self.admin_api.batch_size == 0 || self.admin_api.batch_size > 1000 {
             return Err(bad("admin_api.batch_size", "must be within 1..1000".into()));
         }
@@ -294,6 +331,28 @@ mod tests {
     fn broken(from: &str, to: &str) -> String {
         assert!(EXAMPLE.contains(from), "example contains {from:?}");
         Config::parse(&EXAMPLE.replacen(from, to, 1), "x.toml").expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn cleartext_to_another_machine_is_refused_unless_allowed() {
+        for url in
+            ["http://10.0.0.5:8080", "http://antt.example.gov.vn", "http://user@192.168.1.2/", "http://[fe80::1]:80"]
+        {
+            let e = broken("url = \"http://127.0.0.1:8080\"", &format!("url = \"{url}\""));
+            assert!(e.contains("admin_api.url") && e.contains("insecure_http"), "{url}: {e}");
+            let allowed = EXAMPLE.replacen(
+                "url = \"http://127.0.0.1:8080\"",
+                &format!("url = \"{url}\"\ninsecure_http = true"),
+                1,
+            );
+            assert!(Config::parse(&allowed, "x.toml").is_ok(), "{url} with insecure_http");
+        }
+        for url in
+            ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:8080/", "https://10.0.0.5", "http://127.3.2.1"]
+        {
+            let ok = EXAMPLE.replacen("url = \"http://127.0.0.1:8080\"", &format!("url = \"{url}\""), 1);
+            assert!(Config::parse(&ok, "x.toml").is_ok(), "{url} is loopback or TLS");
+        }
     }
 
     #[test]

@@ -85,7 +85,12 @@ impl GalleryCache {
     /// One sync with the admin API.
     fn sync(&self, api: &ApiClient, metrics: &Metrics) -> Result<(), String> {
         let since = self.store.version().map_err(|e| e.to_string())?;
-        let delta = api.gallery(since)?;
+        let mut delta = api.gallery(since)?;
+        // A CCCD number is never used on the edge: not stored at rest, even
+        // if an older admin API still sends it.
+        for record in &mut delta.people {
+            record.person.cccd = None;
+        }
         let applied = self.store.apply(&delta).map_err(|e| e.to_string())?;
         if applied.upserted + applied.removed > 0 || delta.full {
             let people = self.rebuild().map_err(|e| e.to_string())?;

@@ -82,7 +82,8 @@ async fn recent(
         EventBody::Anomaly(a) => a.person_id.clone(),
         EventBody::Passage(_) => None,
     });
-    let names = crate::people::names_of(&state.db, ids).await?;
+    // Ingest accepts only people enrolled at the event's site.
+    let names = crate::people::names_of(&state.db, ids, None).await?;
     let mut alerts = from_batch(&events, &names);
     for a in &mut alerts {
         if let Some(r) =

@@ -65,6 +65,57 @@ async fn write_crops(dir: &std::path::Path, crops: Vec<(String, Vec<u8>)>) -> Re
     Ok(())
 }
 
+/// A token names one agent at one site, so an event may name only what that
+/// site may: a person enrolled there (or everywhere), and a passage of the
+/// same site (in this batch, or stored before). A stolen gate-box token must
+/// not put another site's person — their name and CCCD — into this site's log.
+async fn check_references(state: &AppState, agent: &Agent, events: &[Event]) -> Result<(), ApiError> {
+    let mut allowed: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    let passages_here: std::collections::HashSet<&str> =
+        events.iter().filter(|e| matches!(e.body, EventBody::Passage(_))).map(|e| e.id.as_str()).collect();
+    for (i, e) in events.iter().enumerate() {
+        let (person, passage) = match &e.body {
+            EventBody::Passage(p) => (p.person_id.as_deref(), None),
+            EventBody::Anomaly(a) => (a.person_id.as_deref(), a.passage_id.as_deref()),
+        };
+        if let Some(person) = person {
+            let ok = match allowed.get(person) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = crate::people::may_be_named_at(&state.db, person, &agent.site).await?;
+                    allowed.insert(person, ok);
+                    ok
+                }
+            };
+            if !ok {
+                return Err(ApiError::Forbidden(format!(
+                    "event {i} ({}) names person {person:?}, who is not enrolled at site {:?}",
+                    e.id, agent.site
+                )));
+            }
+        }
+        if let Some(passage) = passage {
+            let known = uuid::Uuid::parse_str(passage).is_ok()
+                && (passages_here.contains(passage)
+                    || sqlx::query("SELECT 1 AS x FROM events WHERE id = $1 AND site = $2 AND kind = 'passage'")
+                        .bind(passage)
+                        .bind(&agent.site)
+                        .fetch_optional(&state.db)
+                        .await?
+                        .is_some());
+            if !known {
+                return Err(ApiError::Forbidden(format!(
+                    "event {i} ({}) refers to passage {:?}, which is not a passage of site {:?}",
+                    e.id,
+                    passage.chars().take(64).collect::<String>(),
+                    agent.site
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn ingest(
     State(state): State<AppState>,
     agent: Agent,
@@ -84,6 +135,7 @@ async fn ingest(
             )));
         }
     }
+    check_references(&state, &agent, &events).await?;
     let received_ms = pipeline::events::now_ms();
     // Face crops go to disk before this batch's turn at the database: writing
     // ≈ 100 files takes time the single SQLite writer should not wait for. A
@@ -149,6 +201,7 @@ async fn ingest(
                 EventBody::Anomaly(a) => a.person_id.clone(),
                 EventBody::Passage(_) => None,
             }),
+            Some(&agent.site),
         )
         .await?;
         state.alerts.publish(&state.db, crate::alerts::from_batch(&inserted, &names)).await;

@@ -60,9 +60,9 @@ async fn set_expectation(
         return Err(ApiError::Forbidden(format!("site {site:?} is not yours")));
     }
     if let Some(p) = &body.person_id
-        && crate::people::names_of(&state.db, std::iter::once(p.clone())).await?.is_empty()
+        && crate::people::names_of(&state.db, std::iter::once(p.clone()), Some(&site)).await?.is_empty()
     {
-        return Err(ApiError::NotFound(format!("no enrolled person {p:?}")));
+        return Err(ApiError::NotFound(format!("no person {p:?} is enrolled at site {site:?}")));
     }
     crate::gallery::set_expectation(&state.db, &site, &camera, body.person_id.as_deref()).await?;
     let target = format!("{site}/{camera}");

@@ -142,7 +142,12 @@ async fn fetch(
     limit: Option<(i64, i64)>,
 ) -> Result<(Vec<Row_>, i64), ApiError> {
     let (cond, binds) = where_clause(f, user)?;
-    let from = "FROM events e LEFT JOIN people p ON p.id = e.person_id AND p.deleted = 0";
+    // A person is named only at sites they are enrolled at: a passage that
+    // names someone else's person shows their id and nothing personal.
+    let from = format!(
+        "FROM events e LEFT JOIN people p ON p.id = e.person_id AND p.deleted = 0 AND {}",
+        crate::people::PERSON_AT_EVENT_SITE
+    );
     let total: i64 = bind_all(sqlx::query(&format!("SELECT COUNT(*) AS n {from} WHERE {cond}")), &binds)
         .fetch_one(&state.db)
         .await?
@@ -208,8 +213,7 @@ async fn csv_export(
     Query(f): Query<Filter>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (rows, total) = fetch(&state, &f, &s.user, None).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
+    let mut sheet = crate::csv_sheet::CsvSheet::new(&[
         "time_local",
         "site",
         "gate",
@@ -221,11 +225,9 @@ async fn csv_export(
         "similarity",
         "anomalies",
         "event_id",
-    ];
-    let io = |e: csv::Error| ApiError::Unavailable(format!("CSV: {e}"));
-    w.write_record(header).map_err(io)?;
+    ])?;
     for r in &rows {
-        w.write_record([
+        sheet.row([
             local_time(r.at_ms),
             r.site.clone(),
             r.camera.clone(),
@@ -237,10 +239,9 @@ async fn csv_export(
             r.similarity.map(|x| format!("{x:.3}")).unwrap_or_default(),
             r.anomalies.join(" "),
             r.id.clone(),
-        ])
-        .map_err(io)?;
+        ])?;
     }
-    let bytes = w.into_inner().map_err(|e| ApiError::Unavailable(format!("CSV: {e}")))?;
+    let bytes = sheet.finish()?;
     let filter = serde_json::to_string(&f).unwrap_or_default();
     crate::audit::record(&state.db, &s.user.username, "export", "log.csv", &format!("{total} rows; filter {filter}"))
         .await?;

@@ -140,6 +140,20 @@ pub async fn enrol_one(
     if !valid_person_id(&id) {
         return Err(ApiError::BadRequest("id: 1–64 letters, digits, '-' or '_'".into()));
     }
+    // An id already in use is updated only by someone who may manage that
+    // person: else an admin of one site could move another site's person to
+    // theirs, add their own faces to that identity and read its photo.
+    let may_update = match people::holder_of(&state.db, &id).await? {
+        people::IdHolder::Free => true,
+        people::IdHolder::Living(sites) => people::removable_by(user, &sites),
+        people::IdHolder::Tombstone => user.role == crate::users::Role::Superadmin,
+    };
+    if !may_update {
+        return Err(ApiError::Conflict(format!(
+            "id {id:?} is already in use by a person you do not manage (or by a deleted person); \
+             leave the id empty to get a new one, or ask a superadmin"
+        )));
+    }
     let now_s = pipeline::events::now_ms() / 1000;
     let valid_until =
         p.valid_until.or((category == pipeline::fixture::Category::Visitor).then(|| end_of_day_vn(now_s)));

@@ -287,11 +287,17 @@ async fn report(
     )
     .await?;
     if q.format.as_deref() == Some("csv") {
-        let io = |e: csv::Error| ApiError::Unavailable(format!("CSV: {e}"));
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(["date", "gate", "entries", "exits", "unique_people", "unknown", "anomalies"]).map_err(io)?;
+        let mut sheet = crate::csv_sheet::CsvSheet::new(&[
+            "date",
+            "gate",
+            "entries",
+            "exits",
+            "unique_people",
+            "unknown",
+            "anomalies",
+        ])?;
         for r in out.iter().chain(std::iter::once(&total)) {
-            w.write_record([
+            sheet.row([
                 r.date.clone(),
                 r.gate.clone(),
                 r.entries.to_string(),
@@ -299,10 +305,9 @@ async fn report(
                 r.unique_people.to_string(),
                 r.unknown.to_string(),
                 r.anomalies.to_string(),
-            ])
-            .map_err(io)?;
+            ])?;
         }
-        let bytes = w.into_inner().map_err(|e| ApiError::Unavailable(format!("CSV: {e}")))?;
+        let bytes = sheet.finish()?;
         let name = format!("attachment; filename=\"gatewatch-{kind}-{}-{start}.csv\"", q.site);
         return Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)],

@@ -261,6 +261,39 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// `POST /api/v1/people/import`: a CSV of people and a zip of their photos.
+    pub fn import(&self, csv: &str, photos: &[(&str, Vec<u8>)]) -> (u16, Value) {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, bytes) in photos {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default()).expect("zip");
+            zip.write_all(bytes).expect("zip");
+        }
+        let zip_bytes = zip.finish().expect("zip").into_inner();
+        let boundary = "import-boundary-3f9a";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"people.csv\"\r\n\r\n{csv}\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"photos.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
+        body.extend_from_slice(&zip_bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut r = self
+            .agent
+            .post(&format!("{}/api/v1/people/import", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .header("Cookie", &self.cookie)
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..])
+            .expect("post");
+        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+}
+
 /// Sends events as an edge agent would.
 pub fn ingest(server: &Server, token: &str, events: &[Value]) -> (u16, Value) {
     let mut r = http()
