@@ -95,11 +95,16 @@ fn one_site_cannot_reach_another(backend: Backend) {
     let (s, body) = ingest(&server, &token_b, &[anomaly("agent-b", SITE_B, "cam", "watchlist", Some("nobody"), None)]);
     assert_eq!(s, 403, "a person id nobody holds: {body}");
     assert_eq!(db.events().len(), before + 1, "only A's own passage was stored");
-    // B's own person and own passage go in, in one batch.
+    // B's own person and own passage go in, in one batch; an anomaly may
+    // also arrive ahead of its passage (it is sent first, by priority).
     let own_b = passage("agent-b", SITE_B, "cam", Some("pb1"), "entry", now_ms());
     let about = anomaly("agent-b", SITE_B, "cam", "watchlist", Some("pb1"), own_b["id"].as_str());
     let (s, body) = ingest(&server, &token_b, &[own_b.clone(), about]);
     assert_eq!(s, 200, "{body}");
+    let later = passage("agent-b", SITE_B, "cam", None, "exit", now_ms());
+    let ahead = anomaly("agent-b", SITE_B, "cam", "unknown_person", None, later["id"].as_str());
+    assert_eq!(ingest(&server, &token_b, &[ahead]).0, 200, "an anomaly ahead of its passage");
+    assert_eq!(ingest(&server, &token_b, &[later]).0, 200);
 
     // Expectations name only a person of that site.
     let (s, body) = send(&a, "PUT", &format!("/api/v1/expectations/{SITE_A}/door"), Some(json!({"person_id": "pb1"})));

@@ -27,6 +27,31 @@ struct Ack {
     accepted: Vec<String>,
 }
 
+/// Why a batch was not acknowledged.
+#[derive(Debug)]
+pub enum SendError {
+    /// Try again later: the network, the API busy or down (5xx, 429, 408),
+    /// the token refused (401: fixed by an operator, not by dropping events),
+    /// or an address that is not the events route (404, 405: misconfigured).
+    Retry(String),
+    /// The API will never accept this batch as it is (400, 403, 409, 413,
+    /// 415, 422): one of its events is refused — find it, set it aside.
+    Refused(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Retry(r) | SendError::Refused(r) => f.write_str(r),
+        }
+    }
+}
+
+/// Answers that refuse a batch for good; every other failure is retried.
+fn refuses_for_good(status: u16) -> bool {
+    matches!(status, 400 | 403 | 409 | 413 | 415 | 422)
+}
+
 impl ApiClient {
     pub fn new(config: &Config) -> Result<ApiClient, ConfigError> {
         let token = config.token()?;
@@ -61,13 +86,16 @@ impl ApiClient {
     }
 
     /// Sends a batch; returns the ids the API acknowledged.
-    pub fn post_events(&self, events: &[&Event]) -> Result<Vec<String>, String> {
+    pub fn post_events(&self, events: &[&Event]) -> Result<Vec<String>, SendError> {
         let resp = self
             .http
             .post(&format!("{}/api/v1/events", self.base))
             .header("Authorization", &self.authorization)
             .send_json(events);
-        Self::read::<Ack>(resp).map(|a| a.accepted)
+        let status = resp.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
+        Self::read::<Ack>(resp).map(|a| a.accepted).map_err(|reason| {
+            if refuses_for_good(status) { SendError::Refused(reason) } else { SendError::Retry(reason) }
+        })
     }
 
     pub fn gallery(&self, since: u64) -> Result<GalleryDelta, String> {

@@ -73,6 +73,16 @@ enum Command {
         /// A fixture folder (its gallery/ is enrolled).
         fixture: PathBuf,
     },
+    /// List the events the admin API refused for good (one JSON line each:
+    /// reason, when, the event), or send them again once the cause is fixed.
+    /// Run it while the agent is stopped (the outbox has one user at a time).
+    Quarantine {
+        #[arg(long)]
+        config: PathBuf,
+        /// Put every event set aside back in the sending queue.
+        #[arg(long)]
+        release: bool,
+    },
     /// Validate a configuration file and print what it configures.
     CheckConfig {
         /// Path to the agent's TOML configuration (see agent.example.toml).
@@ -119,6 +129,7 @@ fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Watch { url, seconds, fixture } => watch(&url, seconds.map(Duration::from_secs), fixture.as_deref()),
         Command::CheckConfig { config } => check_config(&config),
+        Command::Quarantine { config, release } => quarantine(&config, release),
         Command::Run { config, drain_secs } => run::run(&config, Duration::from_secs(drain_secs)),
         Command::EnrolFixture { config, fixture } => enrol_into_cache(&config, &fixture),
         Command::Replay { fixtures, json, passages, recognition, threads } => {
@@ -127,6 +138,20 @@ fn run() -> Result<()> {
             replay::run(&fixtures, output, config, Threads { intra_op: threads, ..Threads::default() })
         }
     }
+}
+
+fn quarantine(config: &std::path::Path, release: bool) -> Result<()> {
+    let c = config::Config::load(config)?;
+    let outbox = pipeline::outbox::Outbox::open(&c.agent.data_dir.join("outbox"), c.outbox.budget_bytes())?;
+    if release {
+        let n = outbox.release_quarantine()?;
+        eprintln!("{n} event(s) back in the sending queue");
+        return Ok(());
+    }
+    for q in outbox.quarantined()? {
+        println!("{}", serde_json::to_string(&q)?);
+    }
+    Ok(())
 }
 
 fn enrol_into_cache(config: &std::path::Path, dir: &std::path::Path) -> Result<()> {

@@ -45,6 +45,7 @@ pub struct Metrics {
     pub outbox_refused: Counter,
     pub events_lost: Counter,
     pub events_delivered: Counter,
+    pub events_quarantined: Counter,
     pub gallery_version: Gauge,
     pub gallery_people: Gauge,
     pub gallery_last_sync_timestamp_seconds: Gauge,
@@ -69,6 +70,7 @@ impl Metrics {
             outbox_refused: Counter::default(),
             events_lost: Counter::default(),
             events_delivered: Counter::default(),
+            events_quarantined: Counter::default(),
             gallery_version: Gauge::default(),
             gallery_people: Gauge::default(),
             gallery_last_sync_timestamp_seconds: Gauge::default(),
@@ -101,6 +103,11 @@ impl Metrics {
             m.events_lost.clone(),
         );
         r.register("events_delivered", "Events acknowledged by the admin API", m.events_delivered.clone());
+        r.register(
+            "events_quarantined",
+            "Events the admin API refused for good, set aside in the outbox's quarantine",
+            m.events_quarantined.clone(),
+        );
         r.register("gallery_version", "Gallery version held", m.gallery_version.clone());
         r.register("gallery_people", "People searchable in the gallery", m.gallery_people.clone());
         r.register(

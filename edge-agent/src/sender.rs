@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use pipeline::events::Event;
+use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody, MAX_BATCH_BYTES};
 use pipeline::outbox::Pending;
 
-use crate::api::ApiClient;
+use crate::api::{ApiClient, SendError};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::EventStore;
@@ -34,27 +34,29 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
             store.wait_for_stored(Duration::from_millis(200));
             continue;
         }
-        match api.post_events(&batch.events()) {
-            Ok(accepted) => {
-                let accepted: HashSet<&str> = accepted.iter().map(String::as_str).collect();
-                let delivered = match &batch {
-                    Batch::Stored(pending) => {
-                        let keys: Vec<Vec<u8>> = pending
-                            .iter()
-                            .filter(|p| accepted.contains(p.event.id.as_str()))
-                            .map(|p| p.key.clone())
-                            .collect();
-                        if let Err(e) = outbox.ack(&keys) {
-                            tracing::error!(error = %e, "acknowledged events could not be removed (they will be re-sent)");
-                        }
-                        keys.len()
-                    }
-                    Batch::Held(events) => {
-                        store.forget_held(&accepted);
-                        events.iter().filter(|e| accepted.contains(e.id.as_str())).count()
-                    }
-                };
-                metrics.events_delivered.inc_by(delivered as u64);
+        let mut outcome = Outcome::default();
+        deliver(api, &batch.events(), 0, &mut outcome);
+        let accepted: HashSet<&str> = outcome.accepted.iter().map(String::as_str).collect();
+        let delivered = match &batch {
+            Batch::Stored(pending) => {
+                let keys: Vec<Vec<u8>> =
+                    pending.iter().filter(|p| accepted.contains(p.event.id.as_str())).map(|p| p.key.clone()).collect();
+                if let Err(e) = outbox.ack(&keys) {
+                    tracing::error!(error = %e, "acknowledged events could not be removed (they will be re-sent)");
+                }
+                keys.len()
+            }
+            Batch::Held(events) => {
+                store.forget_held(&accepted);
+                events.iter().filter(|e| accepted.contains(e.id.as_str())).count()
+            }
+        };
+        metrics.events_delivered.inc_by(delivered as u64);
+        if !outcome.refused.is_empty() {
+            set_aside(&batch, &outcome.refused, store, metrics);
+        }
+        match outcome.retry {
+            None => {
                 store.retry_overflow();
                 tracing::debug!(
                     sent = batch.len(),
@@ -64,7 +66,7 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
                 );
                 backoff = BACKOFF_MIN;
             }
-            Err(reason) => {
+            Some(reason) => {
                 if shutdown.requested() {
                     return;
                 }
@@ -74,6 +76,81 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
             }
         }
     }
+}
+
+/// What became of a batch: the ids acknowledged, the events refused for
+/// good (index in the batch, the API's reason), and why the rest must wait.
+#[derive(Default)]
+struct Outcome {
+    accepted: Vec<String>,
+    refused: Vec<(usize, String)>,
+    retry: Option<String>,
+}
+
+/// Sends `events` (at `offset` in the batch). A batch the API refuses for
+/// good is split in halves until each refused event is alone: one bad event
+/// costs about 2·log2(batch) requests, and every other event is delivered.
+/// Halves go in order, so a passage still precedes what refers to it.
+fn deliver(api: &ApiClient, events: &[&Event], offset: usize, out: &mut Outcome) {
+    if out.retry.is_some() || events.is_empty() {
+        return;
+    }
+    match api.post_events(events) {
+        Ok(accepted) => out.accepted.extend(accepted),
+        Err(SendError::Retry(reason)) => out.retry = Some(reason),
+        Err(SendError::Refused(reason)) if events.len() == 1 => out.refused.push((offset, reason)),
+        Err(SendError::Refused(_)) => {
+            let mid = events.len() / 2;
+            deliver(api, &events[..mid], offset, out);
+            deliver(api, &events[mid..], offset + mid, out);
+        }
+    }
+}
+
+/// Sets refused events aside in the outbox's quarantine (kept, with the
+/// reason, for an operator: `edge-agent quarantine`), counts them, and
+/// raises one `event_refused` anomaly for them — unless what was refused is
+/// such an anomaly itself (an API that refuses everything from this agent
+/// must not start a loop).
+fn set_aside(batch: &Batch, refused: &[(usize, String)], store: &EventStore, metrics: &Metrics) {
+    let mut kinds = Vec::new();
+    for (i, reason) in refused {
+        let event = match batch {
+            Batch::Stored(pending) => {
+                let Some(p) = pending.get(*i) else { continue };
+                if let Err(e) = store.outbox.quarantine(&p.key, &p.event, reason) {
+                    tracing::error!(error = %e, event = %p.event.id, "a refused event could not be set aside; it will be sent again");
+                    continue;
+                }
+                p.event.clone()
+            }
+            Batch::Held(events) => {
+                let Some(event) = events.get(*i) else { continue };
+                // The outbox cannot write: the event is logged whole, so nothing is lost.
+                let json = serde_json::to_string(event).unwrap_or_default();
+                tracing::error!(event = %event.id, %reason, %json, "EVENT REFUSED by the admin API while the outbox cannot write; it is kept only in this log line");
+                store.forget_held(&std::iter::once(event.id.as_str()).collect());
+                event.clone()
+            }
+        };
+        metrics.events_quarantined.inc();
+        tracing::error!(event = %event.id, %reason, "event refused by the admin API for good; set aside in the outbox's quarantine");
+        if !matches!(&event.body, EventBody::Anomaly(a) if a.kind == AnomalyKind::EventRefused) {
+            kinds.push((event.id.clone(), reason.clone()));
+        }
+    }
+    let Some((first_id, first_reason)) = kinds.first() else { return };
+    let detail = format!(
+        "the admin API refused {} event(s) for good; they are kept aside on the agent (`edge-agent quarantine --config …` lists them, `--release` sends them again once the cause is fixed). First: event {first_id}: {}",
+        kinds.len(),
+        first_reason.chars().take(300).collect::<String>()
+    );
+    store.store(Event::new(
+        store.agent(),
+        store.site(),
+        "",
+        EventBody::Anomaly(AnomalyEvent { kind: AnomalyKind::EventRefused, detail, person_id: None, passage_id: None }),
+    ));
 }
 
 /// Sleeps out the API backoff; meanwhile, events held in memory (the outbox
@@ -122,13 +199,34 @@ impl Batch {
 
 fn next_batch(store: &EventStore, batch_size: usize) -> Batch {
     if !store.outbox.is_available() {
-        return Batch::Held(store.held_batch(batch_size));
+        let mut held = store.held_batch(batch_size);
+        held.truncate(within_bytes(held.iter()));
+        return Batch::Held(held);
     }
     match store.outbox.peek(batch_size) {
-        Ok(b) => Batch::Stored(b),
+        Ok(mut b) => {
+            b.truncate(within_bytes(b.iter().map(|p| &p.event)));
+            Batch::Stored(b)
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot read the outbox");
             Batch::Stored(Vec::new())
         }
     }
+}
+
+/// How many of these events fit one request of at most [`MAX_BATCH_BYTES`]
+/// (at least one: an event too large alone is refused by the API and set aside).
+fn within_bytes<'a>(events: impl Iterator<Item = &'a Event>) -> usize {
+    let mut bytes = 2; // `[` and `]`
+    let mut n = 0;
+    for e in events {
+        let size = serde_json::to_vec(e).map(|v| v.len()).unwrap_or(0) + 1;
+        if n > 0 && bytes + size > MAX_BATCH_BYTES {
+            break;
+        }
+        bytes += size;
+        n += 1;
+    }
+    n
 }

@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::line::Direction;
 
+/// Most events in one `POST /api/v1/events` batch.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+/// Most bytes of one batch's JSON: the agent fills batches up to it, the
+/// admin API's ingest accepts bodies up to it (with room for one event more,
+/// since the agent always sends at least one).
+pub const MAX_BATCH_BYTES: usize = 24 << 20;
+/// Largest face crop (JPEG bytes) an event may carry; the engine's 192-px
+/// thumbnails are 5–20 KB.
+pub const MAX_CROP_BYTES: usize = 256 << 10;
+
 /// Kinds of anomaly (ANTT rules), in the admin API's vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +33,9 @@ pub enum AnomalyKind {
     CameraTampered,
     OutboxFull,
     VerificationFailed,
+    /// The admin API refused an event for good (4xx): it was set aside in
+    /// the agent's outbox quarantine, with the reason, so later events flow.
+    EventRefused,
 }
 
 impl AnomalyKind {
@@ -36,7 +49,8 @@ impl AnomalyKind {
             | AnomalyKind::AntiPassback
             | AnomalyKind::VerificationFailed
             | AnomalyKind::CameraTampered
-            | AnomalyKind::OutboxFull => Priority::High,
+            | AnomalyKind::OutboxFull
+            | AnomalyKind::EventRefused => Priority::High,
             _ => Priority::Normal,
         }
     }

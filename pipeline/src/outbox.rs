@@ -52,10 +52,22 @@ pub struct Pending {
     pub event: Event,
 }
 
+/// An event the admin API refused for good, set aside with the reason.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Quarantined {
+    pub reason: String,
+    /// Unix ms when it was set aside.
+    pub at_ms: i64,
+    pub event: Event,
+}
+
 #[derive(Clone)]
 struct Handle {
     db: sled::Db,
     events: sled::Tree,
+    /// Events the admin API refused for good: kept (never sent again unless
+    /// an operator releases them) so one bad event cannot block the rest.
+    quarantine: sled::Tree,
 }
 
 impl Handle {
@@ -63,7 +75,8 @@ impl Handle {
         let open = || -> Result<Handle, sled::Error> {
             let db = sled::Config::new().path(path).open()?;
             let events = db.open_tree("events")?;
-            Ok(Handle { db, events })
+            let quarantine = db.open_tree("quarantine")?;
+            Ok(Handle { db, events, quarantine })
         };
         open().map_err(|e| OutboxError::Open { path: path.display().to_string(), reason: e.to_string() })
     }
@@ -197,6 +210,55 @@ impl Outbox {
         write().map_err(|e| self.fail(e))
     }
 
+    /// Sets a stored event aside (it leaves the sending queue), with why the
+    /// admin API refused it; durable on return. Setting aside twice (a
+    /// crash between the two writes) keeps one copy.
+    pub fn quarantine(&self, key: &[u8], event: &Event, reason: &str) -> Result<(), OutboxError> {
+        let record = Quarantined { reason: reason.to_string(), at_ms: crate::events::now_ms(), event: event.clone() };
+        let bytes = serde_json::to_vec(&record).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
+        let h = self.handle()?;
+        let write = || -> Result<(), sled::Error> {
+            h.quarantine.insert(key, bytes)?;
+            h.events.remove(key)?;
+            h.db.flush()?;
+            Ok(())
+        };
+        write().map_err(|e| self.fail(e))
+    }
+
+    /// Every event set aside, oldest first within a priority.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>, OutboxError> {
+        let h = self.handle()?;
+        h.quarantine
+            .iter()
+            .map(|kv| {
+                let (_, v) = kv?;
+                serde_json::from_slice(&v).map_err(|e| OutboxError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Puts every event set aside back in the sending queue (once the cause
+    /// is fixed at the admin API); returns how many.
+    pub fn release_quarantine(&self) -> Result<usize, OutboxError> {
+        let h = self.handle()?;
+        let mut released = 0;
+        for kv in h.quarantine.iter() {
+            let (k, v) = kv?;
+            let record: Quarantined = serde_json::from_slice(&v).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
+            let bytes = serde_json::to_vec(&record.event).map_err(|e| OutboxError::Corrupt(e.to_string()))?;
+            let write = || -> Result<(), sled::Error> {
+                h.events.insert(&k, bytes)?;
+                h.quarantine.remove(&k)?;
+                Ok(())
+            };
+            write().map_err(|e| self.fail(e))?;
+            released += 1;
+        }
+        h.db.flush().map_err(|e| self.fail(e))?;
+        Ok(released)
+    }
+
     /// Events waiting (0 while the outbox is closed).
     pub fn len(&self) -> usize {
         self.handle().map(|h| h.events.len()).unwrap_or(0)
@@ -307,6 +369,33 @@ mod tests {
             }
         }
         assert!(refused, "a 1-byte budget must be exceeded");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_quarantined_event_leaves_the_queue_keeps_its_reason_and_can_be_released() {
+        let dir = tmp("quarantine");
+        let evs: Vec<Event> = (0..3).map(passage).collect();
+        {
+            let ob = Outbox::open(&dir, 1 << 30).expect("open");
+            for e in &evs {
+                ob.push(e).expect("push");
+            }
+            let pending = ob.peek(3).expect("peek");
+            ob.quarantine(&pending[1].key, &pending[1].event, "403: not enrolled here").expect("quarantine");
+            let left: Vec<String> = ob.peek(10).expect("peek").into_iter().map(|p| p.event.id).collect();
+            assert_eq!(left, vec![evs[0].id.clone(), evs[2].id.clone()]);
+        }
+        let ob = Outbox::open(&dir, 1 << 30).expect("reopen");
+        let q = ob.quarantined().expect("list");
+        assert_eq!(
+            (q.len(), q[0].event.id.as_str(), q[0].reason.as_str()),
+            (1, evs[1].id.as_str(), "403: not enrolled here")
+        );
+        assert_eq!(ob.release_quarantine().expect("release"), 1);
+        let order: Vec<String> = ob.peek(10).expect("peek").into_iter().map(|p| p.event.id).collect();
+        assert_eq!(order, evs.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), "back in its place");
+        assert!(ob.quarantined().expect("list").is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,16 +12,25 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use pipeline::events::{Event, EventBody};
 use serde::Serialize;
+use sqlx::Row;
 
 use crate::AppState;
 use crate::auth::Agent;
 use crate::error::ApiError;
 
-/// Largest batch accepted, events.
-pub const MAX_BATCH: usize = 1000;
+use pipeline::events::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS as MAX_BATCH, MAX_CROP_BYTES};
+
+/// Largest request body: a batch the agent fills to [`MAX_BATCH_BYTES`],
+/// plus one event (the agent always sends at least one).
+const MAX_BODY: usize = MAX_BATCH_BYTES + 2 * MAX_CROP_BYTES;
+
+/// How far ahead of the API's clock an agent's clock may run: later times
+/// are taken as the time received (retention must not trust a box's clock
+/// to keep evidence forever).
+const CLOCK_AHEAD_MS: i64 = 5 * 60_000;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", post(ingest))
+    Router::new().route("/", post(ingest).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)))
 }
 
 #[derive(Serialize)]
@@ -44,6 +53,18 @@ fn decode_crops(events: &[Event]) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
             let jpeg = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|_| ApiError::BadRequest(format!("event {}: face crop is not base64", e.id)))?;
+            if jpeg.len() > MAX_CROP_BYTES {
+                return Err(ApiError::TooLarge(format!(
+                    "event {}: face crop of {} KB; at most {} KB",
+                    e.id,
+                    jpeg.len() >> 10,
+                    MAX_CROP_BYTES >> 10
+                )));
+            }
+            // Served as image/jpeg to guards' browsers: nothing else is kept.
+            if !jpeg.starts_with(&[0xFF, 0xD8, 0xFF]) {
+                return Err(ApiError::BadRequest(format!("event {}: face crop is not a JPEG", e.id)));
+            }
             crops.push((e.id.clone(), jpeg));
         }
     }
@@ -67,7 +88,7 @@ async fn write_crops(dir: &std::path::Path, crops: Vec<(String, Vec<u8>)>) -> Re
 
 /// A token names one agent at one site, so an event may name only what that
 /// site may: a person enrolled there (or everywhere), and a passage of the
-/// same site (in this batch, or stored before). A stolen gate-box token must
+/// same site (by UUID; in this batch, stored before, or still to come). A stolen gate-box token must
 /// not put another site's person — their name and CCCD — into this site's log.
 async fn check_references(state: &AppState, agent: &Agent, events: &[Event]) -> Result<(), ApiError> {
     let mut allowed: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
@@ -95,17 +116,24 @@ async fn check_references(state: &AppState, agent: &Agent, events: &[Event]) -> 
             }
         }
         if let Some(passage) = passage {
+            // An anomaly travels ahead of its passage (higher priority), so
+            // the passage may not have arrived yet; an id already stored
+            // must be a passage of this site.
             let known = uuid::Uuid::parse_str(passage).is_ok()
                 && (passages_here.contains(passage)
-                    || sqlx::query("SELECT 1 AS x FROM events WHERE id = $1 AND site = $2 AND kind = 'passage'")
+                    || sqlx::query("SELECT site, kind FROM events WHERE id = $1")
                         .bind(passage)
-                        .bind(&agent.site)
                         .fetch_optional(&state.db)
                         .await?
-                        .is_some());
+                        .map(|r| -> Result<bool, sqlx::Error> {
+                            Ok(r.try_get::<String, _>("site")? == agent.site
+                                && r.try_get::<String, _>("kind")? == "passage")
+                        })
+                        .transpose()?
+                        .unwrap_or(true));
             if !known {
                 return Err(ApiError::Forbidden(format!(
-                    "event {i} ({}) refers to passage {:?}, which is not a passage of site {:?}",
+                    "event {i} ({}) refers to {:?}, which is not a passage of site {:?}",
                     e.id,
                     passage.chars().take(64).collect::<String>(),
                     agent.site
@@ -114,6 +142,21 @@ async fn check_references(state: &AppState, agent: &Agent, events: &[Event]) -> 
         }
     }
     Ok(())
+}
+
+/// Which of these event ids are stored already (one query per batch).
+async fn already_stored(state: &AppState, ids: &[&str]) -> Result<std::collections::HashSet<String>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT id FROM events WHERE id IN ({})", placeholders.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&state.db).await?;
+    rows.iter().map(|r| r.try_get::<String, _>("id").map_err(ApiError::from)).collect()
 }
 
 async fn ingest(
@@ -140,8 +183,13 @@ async fn ingest(
     // Face crops go to disk before this batch's turn at the database: writing
     // ≈ 100 files takes time the single SQLite writer should not wait for. A
     // re-sent batch rewrites the same bytes under the same names.
-    let crops = decode_crops(&events)?;
+    let mut crops = decode_crops(&events)?;
     let with_face: std::collections::HashSet<String> = crops.iter().map(|(id, _)| id.clone()).collect();
+    // A crop is evidence: one already stored is never replaced (an agent
+    // that knows an event id must not swap its face).
+    let ids: Vec<&str> = crops.iter().map(|(id, _)| id.as_str()).collect();
+    let stored = already_stored(&state, &ids).await?;
+    crops.retain(|(id, _)| !stored.contains(id));
     write_crops(&state.crops_dir, crops).await?;
     // SQLite has one writer: batches take turns here, in order, instead of
     // polling for its lock (which under 20 agents ran past the busy timeout).
@@ -162,6 +210,8 @@ async fn ingest(
             }
         };
         let has_face = i32::from(with_face.contains(&e.id));
+        let at_ms = at_ms.min(received_ms + CLOCK_AHEAD_MS);
+        let created_ms = e.created_ms.min(received_ms + CLOCK_AHEAD_MS);
         let mut stored = e.clone();
         if let EventBody::Passage(p) = &mut stored.body {
             p.face_jpeg_b64 = None;
@@ -177,7 +227,7 @@ async fn ingest(
         .bind(&e.site)
         .bind(&e.camera)
         .bind(kind)
-        .bind(e.created_ms)
+        .bind(created_ms)
         .bind(received_ms)
         .bind(person)
         .bind(direction)

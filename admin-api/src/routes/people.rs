@@ -256,7 +256,14 @@ async fn read_qr(_: RequireAdmin, Json(body): Json<QrText>) -> Result<Json<cccd:
 }
 
 fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes)
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
 }
 
 async fn photo(
