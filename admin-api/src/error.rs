@@ -25,6 +25,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("too many failed logins; try again in {0} s")]
     TooManyAttempts(u64),
+    #[error("{0}")]
+    TooMany(String),
     #[error("storage failure; nothing was stored")]
     Storage(#[from] sqlx::Error),
     #[error("storage failure; nothing was stored")]
@@ -40,7 +42,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts(_) | ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(_) | ApiError::Io(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -148,6 +148,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     pub alerts: alerts::AlertHub,
     pub login_limiter: std::sync::Arc<session::LoginLimiter>,
+    /// Live alert streams open, per user (capped).
+    pub streams: session::StreamSlots,
     pub enrol: people::EnrolService,
     /// Served over TLS (cookies get `Secure`).
     pub tls: bool,
@@ -210,6 +212,7 @@ async fn run(cli: Cli) -> Result<()> {
                 data_dir: data,
                 alerts: alerts::AlertHub::new(false),
                 login_limiter: Default::default(),
+                streams: Default::default(),
                 enrol: Default::default(),
                 tls: false,
                 sqlite_writer: None,
@@ -330,6 +333,7 @@ async fn serve(
         data_dir: data,
         alerts: hub,
         login_limiter: Default::default(),
+        streams: Default::default(),
         enrol: Default::default(),
         tls: tls.is_some(),
         sqlite_writer: url.starts_with("sqlite:").then(Default::default),

@@ -24,9 +24,10 @@ pub const COOKIE: &str = "gw_session";
 /// Sessions last a guard's shift.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
-/// A signed-in user (any role) and their session's CSRF token.
+/// A signed-in user (any role), their session (the token's SHA-256) and its CSRF token.
 pub struct SignedIn {
     pub user: User,
+    pub session: String,
     pub csrf: String,
 }
 
@@ -35,11 +36,12 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie_of(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let session = hash_token(&token);
         let row = sqlx::query(
             "SELECT u.id, u.username, u.role, u.sites, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_sha256 = $1 AND s.expires_ms > $2 AND u.disabled = 0",
         )
-        .bind(hash_token(&token))
+        .bind(&session)
         .bind(pipeline::events::now_ms())
         .fetch_optional(&state.db)
         .await?
@@ -51,7 +53,72 @@ impl FromRequestParts<AppState> for SignedIn {
                 return Err(ApiError::Forbidden("CSRF token missing or wrong: reload the page".into()));
             }
         }
-        Ok(SignedIn { user: user_from_row(&row)?, csrf })
+        Ok(SignedIn { user: user_from_row(&row)?, session, csrf })
+    }
+}
+
+/// Whether a session (by its token's SHA-256) is still open: not signed
+/// out, not expired, its user not disabled. A database error counts as
+/// valid: a long-lived stream is not cut for a moment's outage.
+pub async fn still_valid(state: &AppState, session: &str) -> bool {
+    let found = sqlx::query(
+        "SELECT 1 AS x FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_sha256 = $1 AND s.expires_ms > $2 AND u.disabled = 0",
+    )
+    .bind(session)
+    .bind(pipeline::events::now_ms())
+    .fetch_optional(&state.db)
+    .await;
+    match found {
+        Ok(row) => row.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "session check failed; the stream stays open");
+            true
+        }
+    }
+}
+
+/// Live alert streams open per user: a guard has a screen or two; more
+/// is a leak or an attack (each holds a connection and a channel).
+pub const MAX_STREAMS_PER_USER: usize = 8;
+/// When a client over its stream cap may try again.
+pub const STREAM_RETRY_SECS: u64 = 10;
+
+/// Open live streams, by user.
+#[derive(Clone, Default)]
+pub struct StreamSlots {
+    open: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One open stream; its place is freed when it is dropped (the stream ends
+/// or the client goes away).
+pub struct StreamSlot {
+    slots: StreamSlots,
+    user: String,
+}
+
+impl StreamSlots {
+    /// A place for one more stream of this user, if under the cap.
+    pub fn take(&self, user: &str) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(user.to_string()).or_default();
+        if *n >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot { slots: self.clone(), user: user.to_string() })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
     }
 }
 
@@ -181,6 +248,17 @@ mod tests {
         assert!(l.check("5.6.7.8", "admin").is_ok(), "another client");
         l.succeeded("1.2.3.4", "admin");
         assert!(l.check("1.2.3.4", "admin").is_ok());
+    }
+
+    #[test]
+    fn streams_are_capped_per_user_and_freed_when_dropped() {
+        let slots = StreamSlots::default();
+        let held: Vec<StreamSlot> =
+            (0..MAX_STREAMS_PER_USER).map(|_| slots.take("g1").expect("under the cap")).collect();
+        assert!(slots.take("g1").is_none(), "one too many");
+        assert!(slots.take("g2").is_some(), "another user");
+        drop(held);
+        assert!(slots.take("g1").is_some(), "freed");
     }
 
     #[test]

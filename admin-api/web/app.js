@@ -159,6 +159,9 @@ async function alertsPage() {
   es.onopen = () => { $("stream-status").textContent = t("connected"); $("stream-status").dataset.state = "open"; load(); };
   es.onerror = () => { $("stream-status").textContent = t("reconnecting"); $("stream-status").dataset.state = "reconnecting"; };
   es.addEventListener("alert", (m) => { const a = JSON.parse(m.data); if (!alerts.find((x) => x.id === a.id)) { alerts.push(a); renderAlerts(); beep(a.priority === "urgent"); } });
+  // The server ends a stream that lagged (the browser reconnects with the
+  // last id it saw and is sent what it missed) or whose session ended.
+  es.addEventListener("signed_out", () => { es.close(); location.href = "/"; });
   es.addEventListener("ack", (m) => { const a = JSON.parse(m.data); const x = alerts.find((y) => y.id === a.id); if (x) { x.acked_by = a.acked_by; x.ack_note = a.ack_note; renderAlerts(); } });
 }
 

@@ -14,8 +14,7 @@ use futures_util::stream::Stream;
 use pipeline::events::{Event, EventBody};
 use serde::Deserialize;
 use sqlx::Row;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio::sync::broadcast;
 
 use crate::AppState;
 use crate::alerts::{Alert, from_batch};
@@ -48,20 +47,37 @@ async fn recent(
     s: SignedIn,
     Query(q): Query<Limit>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
+    let limit = q.limit.clamp(1, 500);
     let rows =
         sqlx::query("SELECT body, passage_id FROM events WHERE kind = 'anomaly' ORDER BY created_ms DESC, id LIMIT $1")
-            .bind(q.limit.clamp(1, 500) * 4)
+            .bind(limit * 4)
             .fetch_all(&state.db)
             .await?;
+    let mut alerts = alerts_of(&state, &rows, &s.user, limit as usize).await?;
+    alerts.truncate(limit as usize);
+    Ok(Json(alerts))
+}
+
+/// The alerts of these anomaly rows (`body`, `passage_id`) that `user` may
+/// see, in the rows' order, at most `max`: each with its passage's crop
+/// and similarity, the person's name and who acknowledged it.
+async fn alerts_of(
+    state: &AppState,
+    rows: &[sqlx::any::AnyRow],
+    user: &crate::users::User,
+    max: usize,
+) -> Result<Vec<Alert>, ApiError> {
     let mut events = Vec::new();
+    let mut anomalies = 0;
     for r in rows {
         let e = parse_event(&r.try_get::<String, _>("body")?)?;
-        if !s.user.sees_site(&e.site) {
+        if !user.sees_site(&e.site) {
             continue;
         }
         if let Some(pid) = r.try_get::<Option<String>, _>("passage_id")?
-            && let Some(p) = sqlx::query("SELECT body, has_face FROM events WHERE id = $1")
+            && let Some(p) = sqlx::query("SELECT body, has_face FROM events WHERE id = $1 AND site = $2")
                 .bind(&pid)
+                .bind(&e.site)
                 .fetch_optional(&state.db)
                 .await?
         {
@@ -74,7 +90,8 @@ async fn recent(
             events.push(passage);
         }
         events.push(e);
-        if events.len() as i64 >= q.limit * 2 {
+        anomalies += 1;
+        if anomalies >= max {
             break;
         }
     }
@@ -96,21 +113,136 @@ async fn recent(
             a.ack_note = Some(r.try_get("note")?);
         }
     }
-    alerts.truncate(q.limit.clamp(1, 500) as usize);
-    Ok(Json(alerts))
+    Ok(alerts)
 }
 
-async fn stream(State(state): State<AppState>, s: SignedIn) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let user = s.user;
-    let alerts = BroadcastStream::new(state.alerts.subscribe()).filter_map(move |msg| {
-        let alert = msg.ok()?;
-        if !user.sees_site(&alert.site) {
-            return None;
+/// Most alerts replayed to a stream that reconnects (after a lag, a network
+/// drop): far more than a burst at one site, and bounded.
+const MAX_REPLAY: usize = 5000;
+/// How often a live stream checks that its session is still valid (logout,
+/// expiry, a disabled user or a changed password end it within this).
+const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+/// Alerts after the one a reconnecting stream saw last (`Last-Event-ID`),
+/// oldest first. Alerts stored in the same millisecond as it are sent again
+/// too: the page ignores ids it has.
+async fn replay_after(state: &AppState, user: &crate::users::User, last: &str) -> Result<Vec<Alert>, ApiError> {
+    if uuid::Uuid::parse_str(last).is_err() {
+        return Ok(Vec::new());
+    }
+    let Some(row) =
+        sqlx::query("SELECT received_ms FROM events WHERE id = $1").bind(last).fetch_optional(&state.db).await?
+    else {
+        return Ok(Vec::new());
+    };
+    let since: i64 = row.try_get("received_ms")?;
+    let rows = sqlx::query(
+        "SELECT body, passage_id FROM events WHERE kind = 'anomaly' AND received_ms >= $1
+         ORDER BY received_ms, id LIMIT $2",
+    )
+    .bind(since)
+    .bind(MAX_REPLAY as i64 * 4)
+    .fetch_all(&state.db)
+    .await?;
+    alerts_of(state, &rows, user, MAX_REPLAY).await
+}
+
+fn sse_of(alert: &Alert) -> Option<SseEvent> {
+    let data = serde_json::to_string(alert).ok()?;
+    Some(SseEvent::default().event(alert.kind_of_message.clone()).id(alert.id.clone()).data(data))
+}
+
+/// One guard's live stream: what was missed first (on a reconnect), then
+/// alerts as they are published.
+struct LiveStream {
+    state: AppState,
+    user: crate::users::User,
+    session: String,
+    missed: std::collections::VecDeque<Alert>,
+    live: broadcast::Receiver<Alert>,
+    next_check: tokio::time::Instant,
+    ended: bool,
+    _slot: crate::session::StreamSlot,
+}
+
+impl LiveStream {
+    /// The next message, or `None` when the stream ends.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(a) = self.missed.pop_front() {
+                match sse_of(&a) {
+                    Some(m) => return Some(m),
+                    None => continue,
+                }
+            }
+            tokio::select! {
+                msg = self.live.recv() => match msg {
+                    Ok(alert) if self.user.sees_site(&alert.site) => {
+                        if let Some(m) = sse_of(&alert) {
+                            return Some(m);
+                        }
+                    }
+                    Ok(_) => {}
+                    // Too slow to keep up: say so and end. The browser
+                    // reconnects with the last id it saw (`Last-Event-ID`)
+                    // and is sent everything after it, from the database.
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(user = %self.user.username, missed, "alert stream lagged; the client will catch up on reconnect");
+                        self.ended = true;
+                        return Some(SseEvent::default().event("lagged").data(missed.to_string()));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = tokio::time::sleep_until(self.next_check) => {
+                    self.next_check = tokio::time::Instant::now() + SESSION_CHECK;
+                    if !crate::session::still_valid(&self.state, &self.session).await {
+                        self.ended = true;
+                        return Some(SseEvent::default().event("signed_out").data("the session ended: sign in again"));
+                    }
+                }
+            }
         }
-        let data = serde_json::to_string(&alert).ok()?;
-        Some(Ok(SseEvent::default().event(alert.kind_of_message.clone()).id(alert.id.clone()).data(data)))
+    }
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    s: SignedIn,
+    headers: axum::http::HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let slot = state.streams.take(&s.user.id).ok_or_else(|| {
+        ApiError::TooMany(format!(
+            "{} live alert streams are open for this user already: close a tab or screen (try again in {} s)",
+            crate::session::MAX_STREAMS_PER_USER,
+            crate::session::STREAM_RETRY_SECS
+        ))
+    })?;
+    // Subscribe before reading what was missed: an alert published between
+    // the two is then sent twice (the page ignores the repeat), never lost.
+    let live = state.alerts.subscribe();
+    let missed = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        Some(last) => replay_after(&state, &s.user, last).await?,
+        None => Vec::new(),
+    };
+    let session = s.session.clone();
+    let stream = LiveStream {
+        state,
+        user: s.user,
+        session,
+        missed: missed.into(),
+        live,
+        next_check: tokio::time::Instant::now() + SESSION_CHECK,
+        ended: false,
+        _slot: slot,
+    };
+    let messages = futures_util::stream::unfold(stream, |mut st| async move {
+        let m = st.next().await?;
+        Some((Ok(m.retry(Duration::from_secs(1))), st))
     });
-    Sse::new(alerts).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(messages).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 #[derive(Deserialize)]
