@@ -34,7 +34,8 @@ impl FromRequestParts<AppState> for Agent {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(ApiError::Unauthorized)?;
-        let row = sqlx::query("SELECT id, site FROM agents WHERE token_sha256 = $1")
+        // A revoked token is refused at once: nothing is cached.
+        let row = sqlx::query("SELECT id, site FROM agents WHERE token_sha256 = $1 AND revoked_ms IS NULL")
             .bind(hash_token(token.trim()))
             .fetch_optional(&state.db)
             .await?

@@ -127,6 +127,8 @@ const MIGRATIONS: &[&str] = &[
     )",
     // 4: corrections teach the gallery: faces marked "not this person".
     "ALTER TABLE embeddings ADD COLUMN negative INTEGER NOT NULL DEFAULT 0",
+    // 5: agent tokens can be revoked.
+    "ALTER TABLE agents ADD COLUMN revoked_ms BIGINT",
 ];
 
 pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {

@@ -66,6 +66,26 @@ enum Command {
         #[arg(long)]
         site: String,
     },
+    /// Revoke an edge agent's token (a stolen or retired gate box): refused
+    /// from its next request. Register it again with add-agent for a new token.
+    RevokeAgent {
+        #[arg(long)]
+        id: String,
+    },
+    /// Disable an account (no sign-in; its sessions and live streams end),
+    /// re-enable it, or end its sessions.
+    User {
+        #[arg(long)]
+        username: String,
+        #[arg(value_enum)]
+        action: UserAction,
+    },
+    /// Set an account's password (from GATEWATCH_PASSWORD, or asked on
+    /// stdin); its sessions end.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+    },
     /// Print stored events as JSON lines (operators and tests).
     Events,
     /// Bulk import from a CSV of people and a folder of photos named by id
@@ -157,6 +177,26 @@ pub struct AppState {
     pub sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum UserAction {
+    Disable,
+    Enable,
+    EndSessions,
+}
+
+/// A password from GATEWATCH_PASSWORD, or read from stdin.
+fn password_input(username: &str) -> anyhow::Result<String> {
+    match std::env::var("GATEWATCH_PASSWORD") {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            eprintln!("password for {username}:");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            Ok(line.trim_end_matches(['\n', '\r']).to_string())
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -246,15 +286,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::CreateUser { username, role, sites } => {
             let role = users::Role::parse(&role)
                 .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use guard, admin or superadmin"))?;
-            let password = match std::env::var("GATEWATCH_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    eprintln!("password for {username}:");
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    line.trim_end_matches(['\n', '\r']).to_string()
-                }
-            };
+            let password = password_input(&username)?;
             let sites: Vec<String> =
                 sites.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
             let user =
@@ -299,6 +331,30 @@ async fn run(cli: Cli) -> Result<()> {
         },
         Command::Expect { site, camera, person } => {
             gallery::set_expectation(&db, &site, &camera, person.as_deref()).await?;
+            Ok(())
+        }
+        Command::RevokeAgent { id } => {
+            users::revoke_agent(&db, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            audit::record(&db, "cli", "agent_revoked", &id, "").await?;
+            println!("revoked the token of agent {id}");
+            Ok(())
+        }
+        Command::User { username, action } => {
+            let what = match action {
+                UserAction::Disable => users::Revocation::Disable,
+                UserAction::Enable => users::Revocation::Enable,
+                UserAction::EndSessions => users::Revocation::EndSessions,
+            };
+            users::revoke(&db, &username, what).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            audit::record(&db, "cli", what.audit_action(), &username, "").await?;
+            println!("{}: {username}", what.audit_action());
+            Ok(())
+        }
+        Command::SetPassword { username } => {
+            let password = password_input(&username)?;
+            users::set_password(&db, &username, &password, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            audit::record(&db, "cli", "password_reset", &username, "sessions ended").await?;
+            println!("password set for {username}; their sessions ended");
             Ok(())
         }
         Command::Events => {
@@ -346,6 +402,7 @@ async fn serve(
         .nest("/api/v1", routes::gallery::router())
         .nest("/api/v1", routes::gallery::admin_router())
         .nest("/api/v1", routes::auth::router())
+        .nest("/api/v1", routes::accounts::router())
         .nest("/api/v1", routes::alerts::router())
         .nest("/api/v1", routes::people::router())
         .nest("/api/v1", routes::log::router())

@@ -83,6 +83,17 @@ pub fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, ApiError> {
     })
 }
 
+/// The password policy, said once for every way a password is set.
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 10 {
+        return Err(ApiError::BadRequest("password: at least 10 characters".into()));
+    }
+    if password.len() > 1024 {
+        return Err(ApiError::BadRequest("password: at most 1024 bytes".into()));
+    }
+    Ok(())
+}
+
 pub fn valid_username(u: &str) -> bool {
     (3..=64).contains(&u.len()) && u.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
@@ -97,9 +108,7 @@ pub async fn create(
     if !valid_username(username) {
         return Err(ApiError::BadRequest("username: 3–64 letters, digits, '.', '_' or '-'".into()));
     }
-    if password.chars().count() < 10 {
-        return Err(ApiError::BadRequest("password: at least 10 characters".into()));
-    }
+    check_password(password)?;
     if role != Role::Superadmin && sites.is_empty() {
         return Err(ApiError::BadRequest("sites: a guard or admin needs at least one site".into()));
     }
@@ -121,6 +130,116 @@ pub async fn create(
         return Err(ApiError::Conflict(format!("user {username:?} already exists")));
     }
     Ok(user)
+}
+
+/// What can be done to an account to take access away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// The account can no longer sign in; its sessions end.
+    Disable,
+    /// The account can sign in again (its password unchanged).
+    Enable,
+    /// Every session of the account ends (signed out everywhere).
+    EndSessions,
+}
+
+impl Revocation {
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Revocation::Disable => "user_disabled",
+            Revocation::Enable => "user_enabled",
+            Revocation::EndSessions => "sessions_ended",
+        }
+    }
+}
+
+/// Applies a revocation to `username`; `NotFound` when there is no such account.
+pub async fn revoke(db: &AnyPool, username: &str, what: Revocation) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    let disabled = match what {
+        Revocation::Disable => Some(1),
+        Revocation::Enable => Some(0),
+        Revocation::EndSessions => None,
+    };
+    let found = match disabled {
+        Some(d) => sqlx::query("UPDATE users SET disabled = $2 WHERE username = $1")
+            .bind(username)
+            .bind(d)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        None => sqlx::query("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map_or(0, |_| 1),
+    };
+    if found == 0 {
+        return Err(ApiError::NotFound(format!("no user {username:?}")));
+    }
+    if what != Revocation::Enable {
+        sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = $1)")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password and ends every session of the account except
+/// `keep` (the session that changed its own password).
+pub async fn set_password(db: &AnyPool, username: &str, password: &str, keep: Option<&str>) -> Result<(), ApiError> {
+    check_password(password)?;
+    let hash = {
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("hashing failed: {e}")))??
+    };
+    let mut tx = db.begin().await?;
+    let changed = sqlx::query("UPDATE users SET password_hash = $2 WHERE username = $1")
+        .bind(username)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Err(ApiError::NotFound(format!("no user {username:?}")));
+    }
+    sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = $1) AND id_sha256 <> $2")
+        .bind(username)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether `password` is this user's (for a change of one's own password).
+pub async fn password_is(db: &AnyPool, user_id: &str, password: &str) -> Result<bool, ApiError> {
+    let Some(row) =
+        sqlx::query("SELECT password_hash FROM users WHERE id = $1").bind(user_id).fetch_optional(db).await?
+    else {
+        return Ok(false);
+    };
+    let hash: String = row.try_get("password_hash")?;
+    let password = password.to_string();
+    Ok(tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false))
+}
+
+/// Revokes an edge agent's token: refused from the next request on.
+pub async fn revoke_agent(db: &AnyPool, id: &str) -> Result<(), ApiError> {
+    let done = sqlx::query("UPDATE agents SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
+        .bind(id)
+        .bind(pipeline::events::now_ms())
+        .execute(db)
+        .await?
+        .rows_affected();
+    if done == 0 {
+        return Err(ApiError::NotFound(format!("no agent {id:?} with a valid token")));
+    }
+    Ok(())
 }
 
 /// The user with these credentials, if they are right and the account is active.

@@ -161,6 +161,8 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
     db.user("admin2", "admin", "s2");
     db.user("super1", "superadmin", "");
     db.user("expired1", "admin", "s1");
+    db.user("target1", "guard", "s1");
+    db.agent("agent-x", "s1");
     let token1 = db.agent("agent-1", "s1");
     let token2 = db.agent("agent-2", "s2");
     let server = Server::start(&db);
@@ -205,6 +207,48 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
         row("get", "/api/v1/auth/me", "/api/v1/auth/me", none.clone(), Rule::SignedIn, false),
         row("get", "/api/v1/users", "/api/v1/users", none.clone(), Rule::Superadmin, false),
         row("post", "/api/v1/users", "/api/v1/users", json!({}), Rule::Superadmin, false),
+        row(
+            "post",
+            "/api/v1/users/{username}/disable",
+            "/api/v1/users/target1/disable",
+            none.clone(),
+            Rule::Superadmin,
+            false,
+        ),
+        row(
+            "post",
+            "/api/v1/users/{username}/enable",
+            "/api/v1/users/target1/enable",
+            none.clone(),
+            Rule::Superadmin,
+            false,
+        ),
+        row(
+            "delete",
+            "/api/v1/users/{username}/sessions",
+            "/api/v1/users/target1/sessions",
+            none.clone(),
+            Rule::Superadmin,
+            false,
+        ),
+        row(
+            "put",
+            "/api/v1/users/{username}/password",
+            "/api/v1/users/target1/password",
+            json!({}),
+            Rule::Superadmin,
+            false,
+        ),
+        row("post", "/api/v1/auth/password", "/api/v1/auth/password", json!({}), Rule::SignedIn, false),
+        row("get", "/api/v1/agents", "/api/v1/agents", none.clone(), Rule::Superadmin, false),
+        row(
+            "post",
+            "/api/v1/agents/{id}/revoke",
+            "/api/v1/agents/agent-x/revoke",
+            none.clone(),
+            Rule::Superadmin,
+            false,
+        ),
         row("get", "/api/v1/alerts", "/api/v1/alerts", none.clone(), Rule::SignedIn, false),
         row("get", "/api/v1/alerts/stream", "/api/v1/alerts/stream", none.clone(), Rule::SignedIn, false),
         row(

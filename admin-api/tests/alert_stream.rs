@@ -7,75 +7,10 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
-
-/// One open SSE connection, read message by message.
-struct Sse {
-    reader: BufReader<TcpStream>,
-}
-
-/// A message: its `event:` and `id:` fields; `None` once the server closed.
-type Message = (String, String);
-
-impl Sse {
-    /// Opens the stream as `b`; `Err(status line)` when refused.
-    fn open(server: &Server, b: &Browser, last_event_id: Option<&str>) -> Result<Sse, String> {
-        let mut tcp = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-        let last = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
-        write!(
-            tcp,
-            "GET /api/v1/alerts/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\nAccept: text/event-stream\r\n{last}\r\n",
-            b.cookie
-        )
-        .expect("request");
-        let mut reader = BufReader::new(tcp);
-        let mut status = String::new();
-        reader.read_line(&mut status).expect("status line");
-        if !status.contains(" 200 ") {
-            return Err(status);
-        }
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("header");
-            if line.trim().is_empty() {
-                return Ok(Sse { reader });
-            }
-        }
-    }
-
-    /// The next message (chunked transfer framing is skipped as lines that
-    /// are not fields); `None` when the server ends the stream or `limit` passes.
-    fn next(&mut self, limit: Duration) -> Option<Message> {
-        let until = Instant::now() + limit;
-        let (mut event, mut id) = (String::new(), String::new());
-        loop {
-            if Instant::now() > until {
-                return None;
-            }
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
-            }
-            let line = line.trim_end();
-            if let Some(v) = line.strip_prefix("event:") {
-                event = v.trim().to_string();
-            } else if let Some(v) = line.strip_prefix("id:") {
-                id = v.trim().to_string();
-            } else if line.is_empty() && !event.is_empty() {
-                return Some((event, id));
-            } else if line == "0" {
-                return None; // the last chunk: the server ended the stream
-            }
-        }
-    }
-}
 
 fn send(b: &Browser, path: &str) -> u16 {
     b.post_json(path, json!({})).0
