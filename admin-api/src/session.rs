@@ -194,42 +194,65 @@ pub fn set_cookie(token: Option<&str>, secure: bool) -> String {
     }
 }
 
-/// Failed logins per (client address, username): at most `MAX_FAILURES`
-/// within `WINDOW`, then 429 until the oldest failure leaves the window.
+/// Failed logins, counted per (client address, username) — at most
+/// [`MAX_FAILURES`] within [`WINDOW`] — and per client address over every
+/// username — at most [`MAX_FAILURES_PER_CLIENT`], so one password sprayed
+/// over many usernames is limited too. An attempt is *reserved* (counted as
+/// a failure) before its password is checked and given back only when it
+/// succeeds, so concurrent guesses cannot all pass the check at once.
 #[derive(Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<(String, String), VecDeque<Instant>>>,
+    pairs: Mutex<HashMap<(String, String), VecDeque<Instant>>>,
+    clients: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 pub const MAX_FAILURES: usize = 5;
+pub const MAX_FAILURES_PER_CLIENT: usize = 30;
 pub const WINDOW: Duration = Duration::from_secs(300);
+/// Entries kept before old ones are swept (bounds the maps' memory).
+const MAX_ENTRIES: usize = 100_000;
+
+/// Drops times older than the window; `Err(seconds to wait)` when `limit` remain.
+fn over(q: &mut VecDeque<Instant>, limit: usize) -> Result<(), u64> {
+    while q.front().is_some_and(|t| t.elapsed() > WINDOW) {
+        q.pop_front();
+    }
+    match q.front() {
+        Some(oldest) if q.len() >= limit => Err((WINDOW.saturating_sub(oldest.elapsed())).as_secs() + 1),
+        _ => Ok(()),
+    }
+}
+
+fn sweep<K: Eq + std::hash::Hash>(map: &mut HashMap<K, VecDeque<Instant>>) {
+    if map.len() > MAX_ENTRIES {
+        map.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < WINDOW));
+    }
+}
 
 impl LoginLimiter {
-    /// `Err(seconds to wait)` when this client may not try this username now.
-    pub fn check(&self, client: &str, username: &str) -> Result<(), u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (client.to_string(), username.to_lowercase());
-        let Some(q) = map.get_mut(&key) else { return Ok(()) };
-        while q.front().is_some_and(|t| t.elapsed() > WINDOW) {
-            q.pop_front();
-        }
-        match q.front() {
-            Some(oldest) if q.len() >= MAX_FAILURES => Err((WINDOW.saturating_sub(oldest.elapsed())).as_secs() + 1),
-            _ => Ok(()),
-        }
+    /// Reserves one attempt of this client at this username, or
+    /// `Err(seconds to wait)` when either limit is reached.
+    pub fn reserve(&self, client: &str, username: &str) -> Result<(), u64> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pairs = self.pairs.lock().unwrap_or_else(|p| p.into_inner());
+        sweep(&mut clients);
+        sweep(&mut pairs);
+        let per_client = clients.entry(client.to_string()).or_default();
+        over(per_client, MAX_FAILURES_PER_CLIENT)?;
+        let pair = pairs.entry((client.to_string(), username.to_lowercase())).or_default();
+        over(pair, MAX_FAILURES)?;
+        per_client.push_back(Instant::now());
+        pair.push_back(Instant::now());
+        Ok(())
     }
 
-    pub fn failed(&self, client: &str, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < WINDOW));
-        }
-        map.entry((client.to_string(), username.to_lowercase())).or_default().push_back(Instant::now());
-    }
-
+    /// The reserved attempt succeeded: the pair's failures are forgiven and
+    /// the reservation given back.
     pub fn succeeded(&self, client: &str, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&(client.to_string(), username.to_lowercase()));
+        self.pairs.lock().unwrap_or_else(|p| p.into_inner()).remove(&(client.to_string(), username.to_lowercase()));
+        if let Some(q) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(client) {
+            q.pop_back();
+        }
     }
 }
 
@@ -238,16 +261,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn five_failures_lock_the_pair_out_and_success_resets() {
+    fn five_attempts_lock_the_pair_out_and_success_resets() {
         let l = LoginLimiter::default();
         for _ in 0..MAX_FAILURES {
-            assert!(l.check("1.2.3.4", "Admin").is_ok());
-            l.failed("1.2.3.4", "Admin");
+            assert!(l.reserve("1.2.3.4", "Admin").is_ok());
         }
-        assert!(l.check("1.2.3.4", "admin").is_err(), "case-insensitive username");
-        assert!(l.check("5.6.7.8", "admin").is_ok(), "another client");
+        assert!(l.reserve("1.2.3.4", "admin").is_err(), "case-insensitive username; reserved before checking");
+        assert!(l.reserve("5.6.7.8", "admin").is_ok(), "another client");
         l.succeeded("1.2.3.4", "admin");
-        assert!(l.check("1.2.3.4", "admin").is_ok());
+        assert!(l.reserve("1.2.3.4", "admin").is_ok());
+    }
+
+    #[test]
+    fn one_client_spraying_many_usernames_is_limited() {
+        let l = LoginLimiter::default();
+        for i in 0..MAX_FAILURES_PER_CLIENT {
+            assert!(l.reserve("1.2.3.4", &format!("user{i}")).is_ok());
+        }
+        assert!(l.reserve("1.2.3.4", "yet-another").is_err());
+        assert!(l.reserve("5.6.7.8", "yet-another").is_ok());
     }
 
     #[test]

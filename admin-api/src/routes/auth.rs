@@ -18,7 +18,7 @@ use crate::users::{self, Role};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/auth/login", post(login))
+        .route("/auth/login", post(login).layer(axum::extract::DefaultBodyLimit::max(4096)))
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
         .route("/users", post(create_user))
@@ -42,9 +42,13 @@ async fn login(
     Json(body): Json<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     let client = peer.ip().to_string();
-    state.login_limiter.check(&client, &body.username).map_err(ApiError::TooManyAttempts)?;
+    // A name no account can have is refused before it costs anything or
+    // reaches the limiter's memory and the audit log.
+    if !users::valid_username(&body.username) || body.password.len() > 1024 {
+        return Err(ApiError::Unauthorized);
+    }
+    state.login_limiter.reserve(&client, &body.username).map_err(ApiError::TooManyAttempts)?;
     let Some(user) = users::authenticate(&state.db, &body.username, &body.password).await? else {
-        state.login_limiter.failed(&client, &body.username);
         crate::audit::record(&state.db, &body.username, "login_failed", "", &client).await?;
         return Err(ApiError::Unauthorized);
     };
