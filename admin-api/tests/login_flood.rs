@@ -28,7 +28,7 @@ fn alert_latencies(server: &Server, token: &str, sse: &mut Sse, n: usize) -> (Du
     for _ in 0..n {
         let a = anomaly("agent-1", "s1", "gate1", "watchlist", None, None);
         let start = Instant::now();
-        assert_eq!(ingest(server, token, &[a.clone()]).0, 200);
+        assert_eq!(ingest(server, token, std::slice::from_ref(&a)).0, 200);
         loop {
             let (event, id) = sse.next(Duration::from_secs(10)).expect("the alert reaches the guard");
             if event == "alert" && a["id"] == id.as_str() {
