@@ -129,6 +129,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE embeddings ADD COLUMN negative INTEGER NOT NULL DEFAULT 0",
     // 5: agent tokens can be revoked.
     "ALTER TABLE agents ADD COLUMN revoked_ms BIGINT",
+    // 6: the audit log is a hash chain (see `audit`): each row's hash
+    // covers the previous one; the head row holds the newest.
+    "ALTER TABLE audit ADD COLUMN seq BIGINT;
+    ALTER TABLE audit ADD COLUMN prev_sha256 TEXT;
+    ALTER TABLE audit ADD COLUMN row_sha256 TEXT;
+    CREATE UNIQUE INDEX audit_seq ON audit (seq);
+    CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, sha256 TEXT NOT NULL);
+    INSERT INTO audit_head (id, seq, sha256) VALUES (1, 0, '')",
 ];
 
 pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {

@@ -86,6 +86,9 @@ enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Check the audit log's hash chain: prints what was checked; exits
+    /// non-zero naming every row altered or missing.
+    VerifyAudit,
     /// Print stored events as JSON lines (operators and tests).
     Events,
     /// Bulk import from a CSV of people and a folder of photos named by id
@@ -355,6 +358,16 @@ async fn run(cli: Cli) -> Result<()> {
             users::set_password(&db, &username, &password, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             audit::record(&db, "cli", "password_reset", &username, "sessions ended").await?;
             println!("password set for {username}; their sessions ended");
+            Ok(())
+        }
+        Command::VerifyAudit => {
+            let verdict = audit::verify(&db).await?;
+            println!("{}", serde_json::to_string(&verdict)?);
+            anyhow::ensure!(
+                verdict.problems.is_empty(),
+                "the audit log was tampered with: {}",
+                verdict.problems.join("; ")
+            );
             Ok(())
         }
         Command::Events => {

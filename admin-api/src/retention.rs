@@ -7,7 +7,7 @@
 //! | `known_face_crops` | 30 days | face crops of enrolled people |
 //! | `passages` | 365 days | passage and anomaly records (the visitor log, statistics) |
 //! | `expired_visitors` | 1 day | visitors past their validity: person, photos, embeddings |
-//! | `audit` | 1095 days | the audit log |
+//! | `audit` | 1095 days | the audit log (never less: [`AUDIT_FLOOR_DAYS`]) |
 //!
 //! Superadmins change them (`PUT /api/v1/retention`); every purge that
 //! removes something is itself audited.
@@ -21,6 +21,10 @@ use crate::error::ApiError;
 
 pub const CLASSES: &[(&str, i64)] =
     &[("unknown_face_crops", 7), ("known_face_crops", 30), ("passages", 365), ("expired_visitors", 1), ("audit", 1095)];
+
+/// The audit log is kept at least three years, whatever a superadmin sets:
+/// otherwise one could set a day and erase the trail of what they did.
+pub const AUDIT_FLOOR_DAYS: i64 = 1095;
 
 pub async fn settings(db: &AnyPool) -> Result<BTreeMap<String, i64>, ApiError> {
     let mut out: BTreeMap<String, i64> = CLASSES.iter().map(|(c, d)| (c.to_string(), *d)).collect();
@@ -39,6 +43,11 @@ pub async fn set(db: &AnyPool, class: &str, days: i64) -> Result<(), ApiError> {
     }
     if !(1..=3650).contains(&days) {
         return Err(ApiError::BadRequest("days: 1–3650".into()));
+    }
+    if class == "audit" && days < AUDIT_FLOOR_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "audit: at least {AUDIT_FLOOR_DAYS} days (3 years); the audit log is evidence of who looked at personal data"
+        )));
     }
     sqlx::query("INSERT INTO retention (class, days) VALUES ($1, $2) ON CONFLICT (class) DO UPDATE SET days = $2")
         .bind(class)
@@ -96,7 +105,25 @@ pub async fn purge(db: &AnyPool, data: &Path, crops: &Path, now_ms: i64) -> Resu
         crate::people::delete(db, data, &id).await?;
     }
     purged.insert("expired_visitors", people.len() as u64);
-    let n = sqlx::query("DELETE FROM audit WHERE at_ms < $1").bind(cutoff("audit")).execute(db).await?.rows_affected();
+    // The oldest audit rows, by their place in the chain (never younger
+    // than the floor, whatever the setting says); the chain's new start is
+    // recorded so `verify-audit` can tell retention from tampering.
+    let audit_cutoff = cutoff("audit").min(now_ms - AUDIT_FLOOR_DAYS * DAY_MS);
+    let through: Option<i64> = sqlx::query("SELECT MAX(seq) AS s FROM audit WHERE at_ms < $1")
+        .bind(audit_cutoff)
+        .fetch_one(db)
+        .await?
+        .try_get("s")?;
+    let mut n = sqlx::query("DELETE FROM audit WHERE seq IS NULL AND at_ms < $1")
+        .bind(audit_cutoff)
+        .execute(db)
+        .await?
+        .rows_affected();
+    if let Some(through) = through {
+        n += sqlx::query("DELETE FROM audit WHERE seq <= $1").bind(through).execute(db).await?.rows_affected();
+        crate::audit::record(db, "retention", "audit_purged", &through.to_string(), "the chain starts after this row")
+            .await?;
+    }
     purged.insert("audit", n);
     if purged.values().any(|n| *n > 0) {
         let detail = serde_json::to_string(&purged).unwrap_or_default();
