@@ -200,7 +200,19 @@ fn password_input(username: &str) -> anyhow::Result<String> {
     }
 }
 
+/// Everything this process creates — the SQLite database, photos, face
+/// crops, backups — is its owner's alone (0600 files, 0700 folders):
+/// faces and CCCD numbers are sensitive personal data.
+fn private_files() {
+    // SAFETY: umask(2) only sets this process's file-creation mask; it
+    // cannot fail and reads or writes no memory of ours.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    private_files();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

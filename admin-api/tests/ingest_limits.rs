@@ -79,6 +79,12 @@ fn limits(backend: Backend) {
     let swapped = with_crop(first, &photo("p02", 1));
     assert_eq!(ingest(&server, &token, &[swapped]).0, 200, "a re-send is acknowledged");
     assert_eq!(std::fs::read(crops.join(format!("{id}.jpg"))).expect("crop"), before, "the evidence was replaced");
+    // Faces on disk are the service's alone.
+    use std::os::unix::fs::PermissionsExt;
+    for path in [crops.join(format!("{id}.jpg")), crops.clone()] {
+        let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is open to others: {mode:o}", path.display());
+    }
 
     // A clock a day ahead is taken as now: nothing is dated past it.
     let ahead = passage("agent-1", "s1", "gate1", None, "entry", now_ms() + 86_400_000);

@@ -227,13 +227,16 @@ async fn remove(
     if !valid_person_id(&id) {
         return Err(ApiError::BadRequest("not a person id".into()));
     }
-    let sites = people::sites_of(&state.db, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no enrolled person {id:?}")))?;
+    let none = || ApiError::NotFound(format!("no enrolled person {id:?} at your sites"));
+    let sites = people::sites_of(&state.db, &id).await?.ok_or_else(none)?;
+    // Someone this admin cannot see gets the same answer as nobody; one they
+    // see but may not remove is told so without naming the other sites.
+    if !people::visible_to(&s.user, &sites) {
+        return Err(none());
+    }
     if !people::removable_by(&s.user, &sites) {
         return Err(ApiError::Forbidden(format!(
-            "{id} is enrolled at sites that are not yours ({}); ask their admin or a superadmin",
-            if sites.is_empty() { "every site".to_string() } else { sites.join(", ") }
+            "{id} is also enrolled at sites that are not yours: ask a superadmin to delete them"
         )));
     }
     if !people::delete(&state.db, &state.data_dir, &id).await? {
