@@ -67,6 +67,8 @@ fn one_site_cannot_reach_another(backend: Backend) {
     let pa1 = people(&a).into_iter().find(|p| p["id"] == "pa1").expect("pa1 still A's");
     assert_eq!((pa1["name"].as_str(), pa1["photos"].as_i64()), (Some("Người của A"), Some(1)), "{pa1}");
     assert_eq!(pa1["sites"], json!([SITE_A]));
+    let (_, audit) = root.get("/api/v1/audit?action=cccd_viewed");
+    assert!(audit.contains("\"actor\":\"admin_a\""), "reading CCCD numbers is audited: {audit}");
     assert!(!people(&b).iter().any(|p| p["id"] == "pa1"), "B must not see pa1");
     assert_eq!(b.get("/api/v1/faces/photo/pa1").0, 403, "B must not get A's enrolment photo");
     // Its rightful admin still updates it (another photo).

@@ -196,6 +196,13 @@ async fn page(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let per_page = f.per_page.unwrap_or(50).clamp(1, 500) as i64;
     let (rows, total) = fetch(&state, &f, &s.user, Some((per_page, f.page as i64 * per_page))).await?;
+    // CCCD numbers are personal data: who read them is on record.
+    let with_cccd = rows.iter().filter(|r| r.cccd.is_some()).count();
+    if with_cccd > 0 {
+        let filter = serde_json::to_string(&f).unwrap_or_default();
+        let detail = format!("{with_cccd} CCCD numbers on page {}; filter {filter}", f.page);
+        crate::audit::record(&state.db, &s.user.username, "cccd_viewed", "log", &detail).await?;
+    }
     Ok(Json(serde_json::json!({ "rows": rows, "total": total, "page": f.page, "per_page": per_page })))
 }
 

@@ -216,6 +216,12 @@ async fn list(
             photos: r.try_get("photos")?,
         });
     }
+    // CCCD numbers are personal data: who read them is on record.
+    let with_cccd = out.iter().filter(|p| p.cccd.is_some()).count();
+    if with_cccd > 0 {
+        let detail = format!("{} people, {with_cccd} CCCD numbers; search {:?}", out.len(), q.q.trim());
+        crate::audit::record(&state.db, &s.user.username, "cccd_viewed", "people", &detail).await?;
+    }
     Ok(Json(out))
 }
 

@@ -113,10 +113,15 @@ async fn stats(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let sites = sites_for(&s.user, q.site.as_deref())?;
     let now = pipeline::events::now_ms();
+    let bad = || ApiError::BadRequest("period: `from` must be before `to`, at most 400 days".into());
     let to = q.to.unwrap_or(now);
-    let from = q.from.unwrap_or(to - 7 * DAY_MS);
-    if from >= to || to - from > 400 * DAY_MS {
-        return Err(ApiError::BadRequest("period: `from` must be before `to`, at most 400 days".into()));
+    let from = match q.from {
+        Some(from) => from,
+        None => to.checked_sub(7 * DAY_MS).ok_or_else(bad)?,
+    };
+    // Checked: `from = i64::MIN` must not wrap past the range cap.
+    if from >= to || to.checked_sub(from).is_none_or(|span| span > 400 * DAY_MS) {
+        return Err(bad());
     }
     let bucket_ms = match q.bucket.as_deref().unwrap_or("hour") {
         "hour" => 3_600_000,
