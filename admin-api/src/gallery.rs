@@ -123,10 +123,18 @@ pub async fn delete_person(db: &AnyPool, id: &str) -> Result<Option<i64>, ApiErr
     Ok(Some(version))
 }
 
-/// What an edge of `site` at version `since` needs (see the module doc).
-/// Only people allowed at that site (or at every site) are sent; expired
-/// people, and people no longer allowed there, are sent as removals — their
-/// embeddings never leave again.
+/// People read per page of a gallery sync, at most.
+const PAGE_PEOPLE: i64 = 1000;
+/// Embeddings per page, about (a page ends after the person that reaches
+/// it): ~1.3 KB of JSON each, so a page stays a few MB however large the gallery.
+const PAGE_EMBEDDINGS: usize = 2000;
+
+/// What an edge of `site` at version `since` needs (see the module doc),
+/// one page at a time: rows in version order, the page ending after
+/// [`PAGE_EMBEDDINGS`] embeddings or [`PAGE_PEOPLE`] people, with `more`
+/// set and `version` at the page's last row. Only people allowed at that
+/// site (or at every site) are sent; expired people, and people no longer
+/// allowed there, are sent as removals — their embeddings never leave again.
 pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<GalleryDelta, ApiError> {
     let mut tx = db.begin().await?;
     let version: i64 = sqlx::query("SELECT version FROM gallery_version WHERE id = 1")
@@ -136,63 +144,91 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
     let full = since <= 0 || since > version;
     let rows = if full {
         sqlx::query(
-            "SELECT id, name, category, valid_until, valid_from, version, deleted, sites FROM people WHERE deleted = 0",
+            "SELECT id, name, category, valid_until, valid_from, version, deleted, sites FROM people WHERE deleted = 0
+             ORDER BY version LIMIT $1",
         )
+        .bind(PAGE_PEOPLE)
         .fetch_all(&mut *tx)
         .await?
     } else {
         sqlx::query(
-            "SELECT id, name, category, valid_until, valid_from, version, deleted, sites FROM people WHERE version > $1",
+            "SELECT id, name, category, valid_until, valid_from, version, deleted, sites FROM people WHERE version > $1
+             ORDER BY version LIMIT $2",
         )
         .bind(since)
+        .bind(PAGE_PEOPLE)
         .fetch_all(&mut *tx)
         .await?
     };
     let now_s = pipeline::events::now_ms() / 1000;
-    let mut delta = GalleryDelta { version: version as u64, full, people: Vec::new(), removed: Vec::new() };
-    for row in rows {
-        let id: String = row.try_get("id")?;
-        let deleted: i32 = row.try_get("deleted")?;
-        let valid_until: Option<i64> = row.try_get("valid_until")?;
-        let sites: String = row.try_get("sites")?;
-        let allowed_here = sites.is_empty() || sites.split(',').any(|s| s == site);
-        if deleted != 0 || valid_until.is_some_and(|t| t <= now_s) || !allowed_here {
-            if !full {
-                delta.removed.push(id);
-            }
-            continue;
-        }
-        let category: String = row.try_get("category")?;
-        let person = PersonInfo {
-            name: row.try_get("name")?,
-            category: parse_category(&category)?,
-            // Edges never use a CCCD number: a stolen gate box must not
-            // yield the site's (data minimisation, Law 91/2025/QH15).
-            cccd: None,
-            valid_until,
-            valid_from: row.try_get("valid_from")?,
-            id,
-        };
-        let (mut embeddings, mut negatives) = (Vec::new(), Vec::new());
-        for e in sqlx::query(
-            "SELECT model_id, vector, negative FROM embeddings WHERE person_id = $1 ORDER BY created_ms, id",
-        )
-        .bind(&person.id)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            let vector: String = e.try_get("vector")?;
-            let vector: Embedding = serde_json::from_str(&vector).map_err(|err| {
-                ApiError::BadRequest(format!("stored embedding of {} is unreadable: {err}", person.id))
-            })?;
-            let stored = StoredEmbedding { model_id: e.try_get("model_id")?, vector };
-            if e.try_get::<i32, _>("negative")? != 0 { negatives.push(stored) } else { embeddings.push(stored) }
-        }
+    let mut delta =
+        GalleryDelta { version: version as u64, full, people: Vec::new(), removed: Vec::new(), more: false };
+    let mut embeddings_in_page = 0;
+    // Fewer rows than asked for: these are the last changes.
+    let rows_left_unread = rows.len() as i64 == PAGE_PEOPLE;
+    for (i, row) in rows.iter().enumerate() {
         let v: i64 = row.try_get("version")?;
-        delta.people.push(PersonRecord { person, embeddings, negatives, version: v as u64 });
+        let last_row = i + 1 == rows.len();
+        embeddings_in_page += page_row(&mut tx, row, full, site, now_s, &mut delta).await?;
+        if (embeddings_in_page >= PAGE_EMBEDDINGS && !last_row) || (last_row && rows_left_unread) {
+            delta.more = true;
+            delta.version = v as u64;
+            break;
+        }
     }
     tx.commit().await?;
     Ok(delta)
+}
+
+/// Adds one people row to a page — the person with their embeddings, or a
+/// removal — and returns how many embeddings it added.
+async fn page_row(
+    tx: &mut Tx<'_>,
+    row: &sqlx::any::AnyRow,
+    full: bool,
+    site: &str,
+    now_s: i64,
+    delta: &mut GalleryDelta,
+) -> Result<usize, ApiError> {
+    let v: i64 = row.try_get("version")?;
+    let id: String = row.try_get("id")?;
+    let deleted: i32 = row.try_get("deleted")?;
+    let valid_until: Option<i64> = row.try_get("valid_until")?;
+    let sites: String = row.try_get("sites")?;
+    let allowed_here = sites.is_empty() || sites.split(',').any(|s| s == site);
+    if deleted != 0 || valid_until.is_some_and(|t| t <= now_s) || !allowed_here {
+        if !full {
+            delta.removed.push(id);
+        }
+        return Ok(0);
+    }
+    let category: String = row.try_get("category")?;
+    let person = PersonInfo {
+        name: row.try_get("name")?,
+        category: parse_category(&category)?,
+        // Edges never use a CCCD number: a stolen gate box must not yield
+        // the site's (data minimisation, Law 91/2025/QH15).
+        cccd: None,
+        valid_until,
+        valid_from: row.try_get("valid_from")?,
+        id,
+    };
+    let (mut embeddings, mut negatives) = (Vec::new(), Vec::new());
+    for e in
+        sqlx::query("SELECT model_id, vector, negative FROM embeddings WHERE person_id = $1 ORDER BY created_ms, id")
+            .bind(&person.id)
+            .fetch_all(&mut **tx)
+            .await?
+    {
+        let vector: String = e.try_get("vector")?;
+        let vector: Embedding = serde_json::from_str(&vector)
+            .map_err(|err| ApiError::BadRequest(format!("stored embedding of {} is unreadable: {err}", person.id)))?;
+        let stored = StoredEmbedding { model_id: e.try_get("model_id")?, vector };
+        if e.try_get::<i32, _>("negative")? != 0 { negatives.push(stored) } else { embeddings.push(stored) }
+    }
+    let added = embeddings.len() + negatives.len();
+    delta.people.push(PersonRecord { person, embeddings, negatives, version: v as u64 });
+    Ok(added)
 }
 
 /// Sets (or with `None` clears) the person a verification camera expects.

@@ -84,24 +84,29 @@ impl GalleryCache {
 
     /// One sync with the admin API.
     fn sync(&self, api: &ApiClient, metrics: &Metrics) -> Result<(), String> {
-        let since = self.store.version().map_err(|e| e.to_string())?;
-        let mut delta = api.gallery(since)?;
-        // A CCCD number is never used on the edge: not stored at rest, even
-        // if an older admin API still sends it.
-        for record in &mut delta.people {
-            record.person.cccd = None;
+        // A large gallery comes in pages; each is applied (durably) as it
+        // arrives, and the searchable gallery is rebuilt once at the end.
+        let mut since = self.store.version().map_err(|e| e.to_string())?;
+        let (mut upserted, mut removed, mut full, mut pages) = (0, 0, false, 0);
+        loop {
+            let mut delta = api.gallery(since)?;
+            // A CCCD number is never used on the edge: not stored at rest,
+            // even if an older admin API still sends it.
+            for record in &mut delta.people {
+                record.person.cccd = None;
+            }
+            let applied = self.store.apply(&delta).map_err(|e| e.to_string())?;
+            (upserted, removed, full, pages) =
+                (upserted + applied.upserted, removed + applied.removed, full || delta.full, pages + 1);
+            if !delta.more || delta.version <= since {
+                since = delta.version;
+                break;
+            }
+            since = delta.version;
         }
-        let applied = self.store.apply(&delta).map_err(|e| e.to_string())?;
-        if applied.upserted + applied.removed > 0 || delta.full {
+        if upserted + removed > 0 || full {
             let people = self.rebuild().map_err(|e| e.to_string())?;
-            tracing::info!(
-                version = delta.version,
-                full = delta.full,
-                upserted = applied.upserted,
-                removed = applied.removed,
-                people,
-                "gallery synced"
-            );
+            tracing::info!(version = since, full, pages, upserted, removed, people, "gallery synced");
         }
         let expected = api.expectations()?;
         match self.expectations.write() {

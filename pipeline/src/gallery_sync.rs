@@ -20,6 +20,10 @@ pub struct GalleryDelta {
     pub people: Vec<PersonRecord>,
     /// Ids of people removed (deleted on request) since the edge's version.
     pub removed: Vec<String>,
+    /// More changes follow: ask again with `since = version` (a large
+    /// gallery comes in pages; `version` is then where this page ends).
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// What applying a delta changed.
@@ -105,21 +109,29 @@ mod tests {
             full: true,
             people: vec![record("a", None), record("b", None)],
             removed: vec![],
+            more: false,
         };
         assert_eq!(store.apply(&full).expect("full"), Applied { upserted: 2, removed: 0 });
         assert_eq!(store.version().expect("v"), 3);
-        let delta =
-            GalleryDelta { version: 5, full: false, people: vec![record("c", Some(10))], removed: vec!["a".into()] };
+        let delta = GalleryDelta {
+            version: 5,
+            full: false,
+            people: vec![record("c", Some(10))],
+            removed: vec!["a".into()],
+            more: false,
+        };
         assert_eq!(store.apply(&delta).expect("delta"), Applied { upserted: 1, removed: 1 });
         assert_eq!(ids(&store), vec!["b", "c"]);
         // A stale delta (e.g. a retried request) changes nothing.
-        let stale = GalleryDelta { version: 4, full: false, people: vec![record("z", None)], removed: vec![] };
+        let stale =
+            GalleryDelta { version: 4, full: false, people: vec![record("z", None)], removed: vec![], more: false };
         assert_eq!(store.apply(&stale).expect("stale"), Applied::default());
         // The expired visitor is cached but not searchable after its time.
         assert_eq!(store.load("m", 5).expect("load").len(), 2);
         assert_eq!(store.load("m", 10).expect("load").len(), 1);
         // A full gallery (the admin API's database was rebuilt) replaces everything.
-        let again = GalleryDelta { version: 1, full: true, people: vec![record("d", None)], removed: vec![] };
+        let again =
+            GalleryDelta { version: 1, full: true, people: vec![record("d", None)], removed: vec![], more: false };
         assert_eq!(store.apply(&again).expect("full again"), Applied { upserted: 1, removed: 2 });
         assert_eq!(ids(&store), vec!["d"]);
         assert_eq!(store.version().expect("v"), 1);
