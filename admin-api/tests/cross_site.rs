@@ -71,6 +71,10 @@ fn one_site_cannot_reach_another(backend: Backend) {
     assert!(audit.contains("\"actor\":\"admin_a\""), "reading CCCD numbers is audited: {audit}");
     assert!(!people(&b).iter().any(|p| p["id"] == "pa1"), "B must not see pa1");
     assert_eq!(b.get("/api/v1/faces/photo/pa1").0, 403, "B must not get A's enrolment photo");
+    let r =
+        a.agent.get(&format!("{}/api/v1/faces/photo/pa1", a.base)).header("Cookie", &a.cookie).call().expect("photo");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
     // Its rightful admin still updates it (another photo).
     let (s, body) = a.enrol(person(Some("pa1"), "Người của A", SITE_A), &[("a2.jpg", photo("p01", 2))]);
     assert_eq!(s, 200, "{body}");

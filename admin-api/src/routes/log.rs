@@ -160,18 +160,19 @@ async fn fetch(
         "SELECT e.id, e.at_ms, e.site, e.camera, e.direction, e.person_id, e.has_face, e.body, p.name, p.cccd {from}
          WHERE {cond} ORDER BY e.at_ms DESC, e.id{page}"
     );
-    let mut rows = Vec::new();
-    for r in bind_all(sqlx::query(&sql), &binds).fetch_all(&state.db).await? {
+    if limit.is_none() && total > MAX_EXPORT_ROWS {
+        return Err(ApiError::TooLarge(format!(
+            "{total} passages match; an export holds at most {MAX_EXPORT_ROWS}: narrow the period or the filter"
+        )));
+    }
+    let found = bind_all(sqlx::query(&sql), &binds).fetch_all(&state.db).await?;
+    let ids: Vec<String> = found.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    let mut anomalies = anomalies_of(state, &ids).await?;
+    let mut rows = Vec::with_capacity(found.len());
+    for r in found {
         let id: String = r.try_get("id")?;
         let body: String = r.try_get("body")?;
         let similarity = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["similarity"].as_f64());
-        let anomalies = sqlx::query("SELECT anomaly FROM events WHERE passage_id = $1 ORDER BY anomaly")
-            .bind(&id)
-            .fetch_all(&state.db)
-            .await?
-            .iter()
-            .filter_map(|a| a.try_get::<Option<String>, _>("anomaly").ok().flatten())
-            .collect();
         rows.push(Row_ {
             at_ms: r.try_get("at_ms")?,
             site: r.try_get("site")?,
@@ -182,11 +183,41 @@ async fn fetch(
             cccd: r.try_get("cccd")?,
             similarity,
             has_face: r.try_get::<i32, _>("has_face")? != 0,
-            anomalies,
+            anomalies: anomalies.remove(&id).unwrap_or_default(),
             id,
         });
     }
     Ok((rows, total))
+}
+
+/// Most rows one CSV export holds (it is built in memory).
+const MAX_EXPORT_ROWS: i64 = 200_000;
+
+/// The anomaly kinds raised by each of these passages, sorted: one query
+/// per 500 passages rather than one per passage.
+async fn anomalies_of(
+    state: &AppState,
+    passages: &[String],
+) -> Result<std::collections::HashMap<String, Vec<String>>, ApiError> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for chunk in passages.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT passage_id, anomaly FROM events WHERE passage_id IN ({}) AND anomaly IS NOT NULL",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for r in query.fetch_all(&state.db).await? {
+            out.entry(r.try_get("passage_id")?).or_default().push(r.try_get("anomaly")?);
+        }
+    }
+    for kinds in out.values_mut() {
+        kinds.sort();
+    }
+    Ok(out)
 }
 
 async fn page(
