@@ -33,25 +33,68 @@ fn parse_category(s: &str) -> Result<Category, ApiError> {
 
 /// Enrols or updates a person; `embeddings` are added to those already
 /// stored (more photos of the same person). Returns the new gallery version.
+/// Every site may see the person (command-line enrolment, fixtures).
 pub async fn upsert_person(db: &AnyPool, info: &PersonInfo, embeddings: &[StoredEmbedding]) -> Result<i64, ApiError> {
+    upsert_person_at(db, info, embeddings, None, &|_| true).await
+}
+
+/// As [`upsert_person`], for the sites given (`Some(empty)`: every site), and only
+/// if `may_write` accepts whoever holds the id now — checked inside the
+/// write, so two admins enrolling the same id at once cannot both win, and
+/// the person is never visible to every site, even for a moment.
+pub async fn upsert_person_at(
+    db: &AnyPool,
+    info: &PersonInfo,
+    embeddings: &[StoredEmbedding],
+    sites: Option<&[String]>,
+    may_write: &(dyn Fn(&crate::people::IdHolder) -> bool + Sync),
+) -> Result<i64, ApiError> {
     let now = pipeline::events::now_ms();
     let mut tx = db.begin().await?;
     let version = bump_version(&mut tx).await?;
-    sqlx::query(
-        "INSERT INTO people (id, name, category, cccd, valid_until, version, deleted, updated_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)
-         ON CONFLICT (id) DO UPDATE SET name = $2, category = $3, cccd = $4, valid_until = $5, version = $6,
-             deleted = 0, updated_ms = $7",
-    )
-    .bind(&info.id)
-    .bind(&info.name)
-    .bind(category_name(info.category))
-    .bind(info.cccd.as_deref())
-    .bind(info.valid_until)
-    .bind(version)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let holder = match sqlx::query("SELECT sites, deleted FROM people WHERE id = $1")
+        .bind(&info.id)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        None => crate::people::IdHolder::Free,
+        Some(r) if r.try_get::<i32, _>("deleted")? != 0 => crate::people::IdHolder::Tombstone,
+        Some(r) => crate::people::IdHolder::Living(crate::people::split_sites(&r.try_get::<String, _>("sites")?)),
+    };
+    if !may_write(&holder) {
+        tx.rollback().await?;
+        return Err(ApiError::Conflict(format!(
+            "id {:?} is already in use by a person you do not manage (or by a deleted person); \
+             leave the id empty to get a new one, or ask a superadmin",
+            info.id
+        )));
+    }
+    // `None`: a new person is for every site, an existing one keeps theirs.
+    let sql = match sites {
+        Some(_) => {
+            "INSERT INTO people (id, name, category, cccd, valid_until, version, deleted, updated_ms, sites)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET name = $2, category = $3, cccd = $4, valid_until = $5, version = $6,
+                 deleted = 0, updated_ms = $7, sites = $8"
+        }
+        None => {
+            "INSERT INTO people (id, name, category, cccd, valid_until, version, deleted, updated_ms, sites)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET name = $2, category = $3, cccd = $4, valid_until = $5, version = $6,
+                 deleted = 0, updated_ms = $7"
+        }
+    };
+    sqlx::query(sql)
+        .bind(&info.id)
+        .bind(&info.name)
+        .bind(category_name(info.category))
+        .bind(info.cccd.as_deref())
+        .bind(info.valid_until)
+        .bind(version)
+        .bind(now)
+        .bind(sites.map(|s| s.join(",")).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
     for e in embeddings {
         let vector = serde_json::to_string(&e.vector).map_err(|err| ApiError::BadRequest(err.to_string()))?;
         sqlx::query("INSERT INTO embeddings (id, person_id, model_id, vector, created_ms) VALUES ($1, $2, $3, $4, $5)")

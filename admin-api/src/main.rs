@@ -312,14 +312,23 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::AddAgent { id, site } => {
             let token = auth::new_token();
-            sqlx::query("INSERT INTO agents (id, site, token_sha256, created_ms) VALUES ($1, $2, $3, $4)")
-                .bind(&id)
-                .bind(&site)
-                .bind(auth::hash_token(&token))
-                .bind(pipeline::events::now_ms())
-                .execute(&db)
-                .await
-                .with_context(|| format!("cannot register agent {id:?} (already registered?)"))?;
+            // A revoked agent (a replaced gate box) is registered again with a new token.
+            let done = sqlx::query(
+                "INSERT INTO agents (id, site, token_sha256, created_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET site = $2, token_sha256 = $3, created_ms = $4, revoked_ms = NULL
+                 WHERE agents.revoked_ms IS NOT NULL",
+            )
+            .bind(&id)
+            .bind(&site)
+            .bind(auth::hash_token(&token))
+            .bind(pipeline::events::now_ms())
+            .execute(&db)
+            .await
+            .with_context(|| format!("cannot register agent {id:?}"))?;
+            anyhow::ensure!(
+                done.rows_affected() == 1,
+                "agent {id:?} is registered with a valid token already: revoke it first (admin-api revoke-agent --id {id})"
+            );
             println!("{token}");
             Ok(())
         }

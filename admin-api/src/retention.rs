@@ -140,6 +140,10 @@ pub fn spawn_hourly(db: AnyPool, data: std::path::PathBuf, crops: std::path::Pat
             if let Err(e) = purge(&db, &data, &crops, pipeline::events::now_ms()).await {
                 tracing::error!(error = %e, "retention purge failed; retrying in an hour");
             }
+            match crate::audit::head(&db).await {
+                Ok((seq, sha256)) => tracing::info!(seq, %sha256, "audit log head"),
+                Err(e) => tracing::error!(error = %e, "cannot read the audit log's head"),
+            }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
     });

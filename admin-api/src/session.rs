@@ -246,6 +246,19 @@ impl LoginLimiter {
         Ok(())
     }
 
+    /// The reserved attempt was never checked (the server was too busy): it
+    /// is given back, so that load alone locks nobody out.
+    pub fn release(&self, client: &str, username: &str) {
+        if let Some(q) =
+            self.pairs.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&(client.to_string(), username.to_lowercase()))
+        {
+            q.pop_back();
+        }
+        if let Some(q) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(client) {
+            q.pop_back();
+        }
+    }
+
     /// The reserved attempt succeeded: the pair's failures are forgiven and
     /// the reservation given back.
     pub fn succeeded(&self, client: &str, username: &str) {

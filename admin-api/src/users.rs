@@ -102,14 +102,21 @@ fn argon2_threads() -> Option<&'static std::sync::Mutex<std::sync::mpsc::Sender<
 /// [`ARGON2_AT_ONCE`] at a time; a request that cannot get a turn within
 /// [`ARGON2_WAIT`] is told to retry.
 async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ARGON2_AT_ONCE);
-    let _slot = tokio::time::timeout(ARGON2_WAIT, SLOTS.acquire())
+    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(ARGON2_AT_ONCE)));
+    let slot = tokio::time::timeout(ARGON2_WAIT, std::sync::Arc::clone(slots).acquire_owned())
         .await
         .map_err(|_| ApiError::TooMany("too many sign-ins at once; try again in a few seconds".into()))?
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let (done, result) = tokio::sync::oneshot::channel();
+    // The turn travels with the job: a request abandoned by its client
+    // (the socket closed) keeps its turn until its job is skipped, so the
+    // queue never holds more than ARGON2_AT_ONCE jobs.
     let job: Job = Box::new(move || {
-        let _ = done.send(work());
+        let _slot = slot;
+        if !done.is_closed() {
+            let _ = done.send(work());
+        }
     });
     let threads = argon2_threads().ok_or_else(|| ApiError::Unavailable("password checking is not available".into()))?;
     threads

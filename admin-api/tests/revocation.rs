@@ -95,6 +95,11 @@ fn accounts_and_agent_tokens_can_be_revoked() {
     assert_eq!(ingest(&server, &token, &batch).0, 401, "a revoked token still ingests");
     let (s, agents) = root.get("/api/v1/agents");
     assert!(s == 200 && agents.contains("\"revoked_ms\":1"), "{agents}");
+    // A replaced gate box is registered again under its id, with a new token.
+    let (ok, _, err) = db.cli_raw(&["add-agent", "--id", "agent-1", "--site", "s1"], &[]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = db.cli_raw(&["add-agent", "--id", "agent-1", "--site", "s1"], &[]);
+    assert!(!ok && err.contains("revoke it first"), "a valid token replaced silently: {err}");
 
     // The command line: a second agent revoked, admin1 disabled.
     let token2 = db.agent("agent-2", "s1");

@@ -87,15 +87,35 @@ impl ApiClient {
 
     /// Sends a batch; returns the ids the API acknowledged.
     pub fn post_events(&self, events: &[&Event]) -> Result<Vec<String>, SendError> {
-        let resp = self
+        let mut resp = self
             .http
             .post(&format!("{}/api/v1/events", self.base))
             .header("Authorization", &self.authorization)
-            .send_json(events);
-        let status = resp.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
-        Self::read::<Ack>(resp).map(|a| a.accepted).map_err(|reason| {
-            if refuses_for_good(status) { SendError::Refused(reason) } else { SendError::Retry(reason) }
-        })
+            .send_json(events)
+            .map_err(|e| SendError::Retry(e.to_string()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return resp
+                .body_mut()
+                .read_json::<Ack>()
+                .map(|a| a.accepted)
+                .map_err(|e| SendError::Retry(format!("unreadable answer from the admin API: {e}")));
+        }
+        let detail = resp.body_mut().read_to_string().unwrap_or_default();
+        let reason = format!("admin API answered {status}: {}", detail.chars().take(300).collect::<String>());
+        // 400, 403 and 409 count as a refusal only from the API itself (its
+        // JSON error): a proxy or a firewall answering 403 must not send every
+        // event to the quarantine. 413, 415 and 422 are about the body
+        // whoever says them (a proxy's size limit, an older API that does not
+        // know a new kind of event): splitting finds the event.
+        let from_the_api = serde_json::from_str::<serde_json::Value>(&detail)
+            .is_ok_and(|v| v.get("error").is_some_and(|e| e.is_string()));
+        let about_the_body = matches!(status.as_u16(), 413 | 415 | 422);
+        if refuses_for_good(status.as_u16()) && (from_the_api || about_the_body) {
+            Err(SendError::Refused(reason))
+        } else {
+            Err(SendError::Retry(reason))
+        }
     }
 
     pub fn gallery(&self, since: u64) -> Result<GalleryDelta, String> {

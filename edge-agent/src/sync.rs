@@ -98,7 +98,9 @@ impl GalleryCache {
             let applied = self.store.apply(&delta).map_err(|e| e.to_string())?;
             (upserted, removed, full, pages) =
                 (upserted + applied.upserted, removed + applied.removed, full || delta.full, pages + 1);
-            if !delta.more || delta.version <= since {
+            // A full sync's first page may end below the version held (the
+            // admin database restored from a backup): follow it regardless.
+            if !delta.more || (!delta.full && delta.version <= since) {
                 since = delta.version;
                 break;
             }

@@ -1,7 +1,7 @@
 //! One event the admin API will never accept must not hold back the others.
 //! Real processes on 127.0.0.1: the agent's outbox holds 1 000 good passages
-//! (each with a face crop) and, among them, one naming a person who is not
-//! enrolled at the agent's site (refused for good: 403); the agent runs a
+//! (each with a face crop) and, among them, one whose "face crop" is not a
+//! JPEG (refused for good: 400); the agent runs a
 //! camera beside them. Every good event arrives, the bad one is set aside in
 //! the quarantine with the API's reason, and one `event_refused` anomaly
 //! says so.
@@ -51,7 +51,8 @@ fn a_refused_event_is_set_aside_and_every_other_arrives() {
     let crop = base64::engine::general_purpose::STANDARD
         .encode(std::fs::read(f.dir.join("gallery/p01/1.jpg")).expect("a face photo"));
     let mut good = HashSet::new();
-    let bad = passage(Some("ghost"), &crop);
+    let not_a_jpeg = base64::engine::general_purpose::STANDARD.encode(b"GIF89a this is no face crop");
+    let bad = passage(None, &not_a_jpeg);
     let poison = bad.id.clone();
     {
         let outbox = Outbox::open(&dir.join("agent/outbox"), 1 << 30).expect("outbox");
@@ -85,7 +86,7 @@ fn a_refused_event_is_set_aside_and_every_other_arrives() {
     let refused = anomalies_of(&events, "event_refused");
     assert_eq!(refused.len(), 1, "one anomaly says so: {refused:?}");
     let detail = refused[0]["detail"].as_str().unwrap_or("");
-    assert!(detail.contains(&poison) && detail.contains("ghost"), "{detail}");
+    assert!(detail.contains(&poison) && detail.contains("not a JPEG"), "{detail}");
 
     let out = Command::new(agent_bin()).args(["quarantine", "--config"]).arg(&config).output().expect("quarantine");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -94,6 +95,6 @@ fn a_refused_event_is_set_aside_and_every_other_arrives() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["event"]["id"], poison.as_str());
     let reason = listed[0]["reason"].as_str().unwrap_or("");
-    assert!(reason.contains("403") && reason.contains("not enrolled at site"), "{reason}");
+    assert!(reason.contains("400") && reason.contains("not a JPEG"), "{reason}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,9 @@
 //! account's sessions — and so its live alert streams, which re-check their
 //! session every few seconds; a revoked token is refused from its next request.
 
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -90,13 +92,23 @@ struct PasswordChange {
 
 async fn change_own_password(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     s: SignedIn,
     Json(body): Json<PasswordChange>,
 ) -> Result<Json<Value>, ApiError> {
-    if !users::password_is(&state.db, &s.user.id, &body.current).await? {
+    // Guessing the current password from a stolen session is limited like
+    // a login.
+    let client = peer.ip().to_string();
+    state.login_limiter.reserve(&client, &s.user.username).map_err(ApiError::TooManyAttempts)?;
+    let right = users::password_is(&state.db, &s.user.id, &body.current).await;
+    if matches!(right, Err(ApiError::TooMany(_))) {
+        state.login_limiter.release(&client, &s.user.username);
+    }
+    if !right? {
         crate::audit::record(&state.db, &s.user.username, "password_change_refused", &s.user.username, "").await?;
         return Err(ApiError::Forbidden("the current password is wrong".into()));
     }
+    state.login_limiter.succeeded(&client, &s.user.username);
     users::set_password(&state.db, &s.user.username, &body.new, Some(&s.session)).await?;
     crate::audit::record(&state.db, &s.user.username, "password_changed", &s.user.username, "other sessions ended")
         .await?;

@@ -119,6 +119,8 @@ async fn alerts_of(
 /// Most alerts replayed to a stream that reconnects (after a lag, a network
 /// drop): far more than a burst at one site, and bounded.
 const MAX_REPLAY: usize = 5000;
+/// How far back a reconnecting stream is replayed, at most.
+const REPLAY_WINDOW_MS: i64 = 3_600_000;
 /// How often a live stream checks that its session is still valid (logout,
 /// expiry, a disabled user or a changed password end it within this).
 const SESSION_CHECK: Duration = Duration::from_secs(5);
@@ -135,7 +137,9 @@ async fn replay_after(state: &AppState, user: &crate::users::User, last: &str) -
     else {
         return Ok(Vec::new());
     };
-    let since: i64 = row.try_get("received_ms")?;
+    // At most the last hour is replayed: a reconnect after a lag or a
+    // network drop needs seconds; an old id must not cost a scan of days.
+    let since: i64 = row.try_get::<i64, _>("received_ms")?.max(pipeline::events::now_ms() - REPLAY_WINDOW_MS);
     let rows = sqlx::query(
         "SELECT body, passage_id FROM events WHERE kind = 'anomaly' AND received_ms >= $1
          ORDER BY received_ms, id LIMIT $2",
@@ -149,7 +153,10 @@ async fn replay_after(state: &AppState, user: &crate::users::User, last: &str) -
 
 fn sse_of(alert: &Alert) -> Option<SseEvent> {
     let data = serde_json::to_string(alert).ok()?;
-    Some(SseEvent::default().event(alert.kind_of_message.clone()).id(alert.id.clone()).data(data))
+    let message = SseEvent::default().event(alert.kind_of_message.clone()).data(data);
+    // Only a new alert moves the client's `Last-Event-ID`: an acknowledgement
+    // of yesterday's alert must not make a reconnect replay from yesterday.
+    Some(if alert.kind_of_message == "alert" { message.id(alert.id.clone()) } else { message })
 }
 
 /// One guard's live stream: what was missed first (on a reconnect), then

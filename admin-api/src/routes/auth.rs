@@ -48,7 +48,11 @@ async fn login(
         return Err(ApiError::Unauthorized);
     }
     state.login_limiter.reserve(&client, &body.username).map_err(ApiError::TooManyAttempts)?;
-    let Some(user) = users::authenticate(&state.db, &body.username, &body.password).await? else {
+    let checked = users::authenticate(&state.db, &body.username, &body.password).await;
+    if matches!(checked, Err(ApiError::TooMany(_))) {
+        state.login_limiter.release(&client, &body.username);
+    }
+    let Some(user) = checked? else {
         crate::audit::record(&state.db, &body.username, "login_failed", "", &client).await?;
         return Err(ApiError::Unauthorized);
     };

@@ -87,42 +87,47 @@ async fn write_crops(dir: &std::path::Path, crops: Vec<(String, Vec<u8>)>) -> Re
 }
 
 /// A token names one agent at one site, so an event may name only what that
-/// site may: a person enrolled there (or everywhere), and a passage of the
-/// same site (by UUID; in this batch, stored before, or still to come). A stolen gate-box token must
-/// not put another site's person — their name and CCCD — into this site's log.
-async fn check_references(state: &AppState, agent: &Agent, events: &[Event]) -> Result<(), ApiError> {
-    let mut allowed: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
-    let passages_here: std::collections::HashSet<&str> =
-        events.iter().filter(|e| matches!(e.body, EventBody::Passage(_))).map(|e| e.id.as_str()).collect();
-    for (i, e) in events.iter().enumerate() {
-        let (person, passage) = match &e.body {
-            EventBody::Passage(p) => (p.person_id.as_deref(), None),
-            EventBody::Anomaly(a) => (a.person_id.as_deref(), a.passage_id.as_deref()),
+/// site may. A passage id must be a UUID of a passage of the same site (in
+/// this batch, stored before, or still to come): anything else is refused.
+/// A person must be enrolled at the site (or everywhere, or deleted since):
+/// a stolen gate-box token must not put another site's person — their name
+/// and CCCD — into this site's log. Such a person id is *dropped*, not the
+/// event: an edge that was offline while the person moved to another site
+/// still delivers its passages, counted as unknown; the drop is logged.
+async fn check_references(state: &AppState, agent: &Agent, events: &mut [Event]) -> Result<(), ApiError> {
+    let mut allowed: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let passages_here: std::collections::HashSet<String> =
+        events.iter().filter(|e| matches!(e.body, EventBody::Passage(_))).map(|e| e.id.clone()).collect();
+    for (i, e) in events.iter_mut().enumerate() {
+        let event_id = e.id.clone();
+        let (person, passage) = match &mut e.body {
+            EventBody::Passage(p) => (&mut p.person_id, None),
+            EventBody::Anomaly(a) => (&mut a.person_id, a.passage_id.clone()),
         };
-        if let Some(person) = person {
-            let ok = match allowed.get(person) {
+        if let Some(id) = person.clone() {
+            let ok = match allowed.get(&id) {
                 Some(ok) => *ok,
                 None => {
-                    let ok = crate::people::may_be_named_at(&state.db, person, &agent.site).await?;
-                    allowed.insert(person, ok);
+                    let ok = crate::people::may_be_named_at(&state.db, &id, &agent.site).await?;
+                    allowed.insert(id.clone(), ok);
                     ok
                 }
             };
             if !ok {
-                return Err(ApiError::Forbidden(format!(
-                    "event {i} ({}) names person {person:?}, who is not enrolled at site {:?}",
-                    e.id, agent.site
-                )));
+                tracing::warn!(agent = %agent.id, site = %agent.site, event = %event_id,
+                    person = %id.chars().take(64).collect::<String>(),
+                    "an event names a person not enrolled at the agent's site; stored without the name");
+                *person = None;
             }
         }
         if let Some(passage) = passage {
             // An anomaly travels ahead of its passage (higher priority), so
             // the passage may not have arrived yet; an id already stored
             // must be a passage of this site.
-            let known = uuid::Uuid::parse_str(passage).is_ok()
-                && (passages_here.contains(passage)
+            let known = uuid::Uuid::parse_str(&passage).is_ok()
+                && (passages_here.contains(&passage)
                     || sqlx::query("SELECT site, kind FROM events WHERE id = $1")
-                        .bind(passage)
+                        .bind(&passage)
                         .fetch_optional(&state.db)
                         .await?
                         .map(|r| -> Result<bool, sqlx::Error> {
@@ -133,8 +138,7 @@ async fn check_references(state: &AppState, agent: &Agent, events: &[Event]) -> 
                         .unwrap_or(true));
             if !known {
                 return Err(ApiError::Forbidden(format!(
-                    "event {i} ({}) refers to {:?}, which is not a passage of site {:?}",
-                    e.id,
+                    "event {i} ({event_id}) refers to {:?}, which is not a passage of site {:?}",
                     passage.chars().take(64).collect::<String>(),
                     agent.site
                 )));
@@ -162,7 +166,7 @@ async fn already_stored(state: &AppState, ids: &[&str]) -> Result<std::collectio
 async fn ingest(
     State(state): State<AppState>,
     agent: Agent,
-    Json(events): Json<Vec<Event>>,
+    Json(mut events): Json<Vec<Event>>,
 ) -> Result<Json<Ack>, ApiError> {
     if events.len() > MAX_BATCH {
         return Err(ApiError::BadRequest(format!("batch of {} events; at most {MAX_BATCH}", events.len())));
@@ -178,7 +182,7 @@ async fn ingest(
             )));
         }
     }
-    check_references(&state, &agent, &events).await?;
+    check_references(&state, &agent, &mut events).await?;
     let received_ms = pipeline::events::now_ms();
     // Face crops go to disk before this batch's turn at the database: writing
     // ≈ 100 files takes time the single SQLite writer should not wait for. A

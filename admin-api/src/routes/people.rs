@@ -143,12 +143,14 @@ pub async fn enrol_one(
     // An id already in use is updated only by someone who may manage that
     // person: else an admin of one site could move another site's person to
     // theirs, add their own faces to that identity and read its photo.
-    let may_update = match people::holder_of(&state.db, &id).await? {
+    // Before the photos are embedded (seconds of work): someone who may not
+    // write this id is told at once.
+    let may_write = |holder: &people::IdHolder| match holder {
         people::IdHolder::Free => true,
-        people::IdHolder::Living(sites) => people::removable_by(user, &sites),
+        people::IdHolder::Living(sites) => people::removable_by(user, sites),
         people::IdHolder::Tombstone => user.role == crate::users::Role::Superadmin,
     };
-    if !may_update {
+    if !may_write(&people::holder_of(&state.db, &id).await?) {
         return Err(ApiError::Conflict(format!(
             "id {id:?} is already in use by a person you do not manage (or by a deleted person); \
              leave the id empty to get a new one, or ask a superadmin"
@@ -160,7 +162,10 @@ pub async fn enrol_one(
     let embedded = state.enrol.embed(photos).await?;
     let (images, embeddings): (Vec<_>, Vec<_>) = embedded.into_iter().unzip();
     let info = people::person_info(id.clone(), name, category, cccd, valid_until);
-    let version = crate::gallery::upsert_person(&state.db, &info, &embeddings).await?;
+    // Checked again inside the write: another admin may have taken the id
+    // while the photos were embedded.
+    let version =
+        crate::gallery::upsert_person_at(&state.db, &info, &embeddings, Some(&enrolment.sites), &may_write).await?;
     people::set_enrolment(&state.db, &id, &enrolment).await?;
     // Edges read the validity start with the record: publish it as a change.
     let version = if enrolment.valid_from.is_some() { crate::gallery::touch(&state.db, &id).await? } else { version };
