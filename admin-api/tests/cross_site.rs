@@ -70,6 +70,11 @@ fn one_site_cannot_reach_another(backend: Backend) {
     let (_, audit) = root.get("/api/v1/audit?action=cccd_viewed");
     assert!(audit.contains("\"actor\":\"admin_a\""), "reading CCCD numbers is audited: {audit}");
     assert!(!people(&b).iter().any(|p| p["id"] == "pa1"), "B must not see pa1");
+    // Deleting someone B cannot see answers exactly as deleting nobody.
+    let (s_theirs, theirs) = send(&b, "DELETE", "/api/v1/people/pa1", None);
+    let (s_nobody, nobody) = send(&b, "DELETE", "/api/v1/people/zz-none", None);
+    assert_eq!((s_theirs, s_nobody), (404, 404), "{theirs} / {nobody}");
+    assert_eq!(theirs.replace("pa1", "ID"), nobody.replace("zz-none", "ID"), "the answer tells them apart");
     assert_eq!(b.get("/api/v1/faces/photo/pa1").0, 403, "B must not get A's enrolment photo");
     let r =
         a.agent.get(&format!("{}/api/v1/faces/photo/pa1", a.base)).header("Cookie", &a.cookie).call().expect("photo");
