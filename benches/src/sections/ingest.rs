@@ -192,10 +192,12 @@ fn sustained(api: &AdminApi, tokens: &[String], face: &str, seconds: u64) -> Res
 
 /// 100 guards on the alert stream; `FAN_OUT_ALERTS` alerts posted one by one.
 fn fan_out(api: &AdminApi, token: &str) -> Result<FanOut> {
-    api.add_guard("guard", SITE)?;
     let (tx, rx) = mpsc::channel::<(String, i64)>();
-    for _ in 0..GUARDS {
-        let cookie = api.login("guard")?;
+    // One account per guard, as at a site (an account may hold only a few streams).
+    for g in 0..GUARDS {
+        let guard = format!("guard-{g:03}");
+        api.add_guard(&guard, SITE)?;
+        let cookie = api.login(&guard)?;
         let mut stream = api.alert_stream(&cookie)?;
         let tx = tx.clone();
         std::thread::spawn(move || {

@@ -37,10 +37,12 @@ pub fn run(seconds: u64, agents: usize, rate: usize, guards: usize) -> Result<Lo
     let dir = scratch("load")?;
     let api = AdminApi::start(Database::sqlite(&dir), &dir)?;
     let tokens = (0..agents).map(|k| api.add_agent(&format!("agent-{k:02}"), SITE)).collect::<Result<Vec<_>>>()?;
-    api.add_guard("guard", SITE)?;
     let (tx, rx) = mpsc::channel::<String>();
-    for _ in 0..guards {
-        let mut stream = api.alert_stream(&api.login("guard")?)?;
+    // One account per guard, as at a site (an account may hold only a few streams).
+    for g in 0..guards {
+        let guard = format!("guard-{g:03}");
+        api.add_guard(&guard, SITE)?;
+        let mut stream = api.alert_stream(&api.login(&guard)?)?;
         let tx = tx.clone();
         std::thread::spawn(move || {
             while let Some((alert, _)) = stream.next_alert() {
