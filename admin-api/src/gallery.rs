@@ -52,16 +52,7 @@ pub async fn upsert_person_at(
     let now = pipeline::events::now_ms();
     let mut tx = db.begin().await?;
     let version = bump_version(&mut tx).await?;
-    let holder = match sqlx::query("SELECT sites, deleted FROM people WHERE id = $1")
-        .bind(&info.id)
-        .fetch_optional(&mut *tx)
-        .await?
-    {
-        None => crate::people::IdHolder::Free,
-        Some(r) if r.try_get::<i32, _>("deleted")? != 0 => crate::people::IdHolder::Tombstone,
-        Some(r) => crate::people::IdHolder::Living(crate::people::split_sites(&r.try_get::<String, _>("sites")?)),
-    };
-    if !may_write(&holder) {
+    if !may_write(&crate::people::holder_of(&mut *tx, &info.id).await?) {
         tx.rollback().await?;
         return Err(ApiError::Conflict(format!(
             "id {:?} is already in use by a person you do not manage (or by a deleted person); \

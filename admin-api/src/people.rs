@@ -147,7 +147,12 @@ pub enum IdHolder {
     Tombstone,
 }
 
-pub async fn holder_of(db: &AnyPool, id: &str) -> Result<IdHolder, ApiError> {
+/// Who holds `id`, read through a pool or inside a transaction (the
+/// enrolment's write checks it again under its lock).
+pub async fn holder_of<'e, E>(db: E, id: &str) -> Result<IdHolder, ApiError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query("SELECT sites, deleted FROM people WHERE id = $1").bind(id).fetch_optional(db).await?;
     let Some(row) = row else { return Ok(IdHolder::Free) };
     if row.try_get::<i32, _>("deleted")? != 0 {

@@ -250,19 +250,22 @@ impl Browser {
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.post_multipart("/api/v1/people", boundary, &body)
+    }
+
+    /// A signed-in `multipart/form-data` POST of a body built with `boundary`.
+    fn post_multipart(&self, path: &str, boundary: &str, body: &[u8]) -> (u16, Value) {
         let mut r = self
             .agent
-            .post(&format!("{}/api/v1/people", self.base))
+            .post(&format!("{}{path}", self.base))
             .header("X-CSRF-Token", &self.csrf)
             .header("Cookie", &self.cookie)
             .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
-            .send(&body[..])
+            .send(body)
             .expect("post");
         (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
     }
-}
 
-impl Browser {
     /// `POST /api/v1/people/import`: a CSV of people and a zip of their photos.
     pub fn import(&self, csv: &str, photos: &[(&str, Vec<u8>)]) -> (u16, Value) {
         use std::io::Write;
@@ -283,15 +286,7 @@ impl Browser {
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"photos.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
         body.extend_from_slice(&zip_bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let mut r = self
-            .agent
-            .post(&format!("{}/api/v1/people/import", self.base))
-            .header("X-CSRF-Token", &self.csrf)
-            .header("Cookie", &self.cookie)
-            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
-            .send(&body[..])
-            .expect("post");
-        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+        self.post_multipart("/api/v1/people/import", boundary, &body)
     }
 }
 
