@@ -31,9 +31,12 @@ DB="sqlite:$DEMO/admin.db"
 if [ ! -s "$DEMO/agent.token" ]; then
   rm -f "$DEMO/admin.db"*
   "$BIN/admin-api" --db "$DB" add-agent --id demo-agent --site demo-site >"$DEMO/agent.token"
-  # The demo's enrolled people: the fixtures' gallery, enrolled in the admin
-  # API (embeddings computed there); the agent syncs them on start.
-  "$BIN/admin-api" --db "$DB" enrol-fixture fixtures/s04_unknowns_720p >/dev/null
+fi
+# The demo's enrolled people: the fixtures' gallery with their photos,
+# enrolled in the admin API (embeddings computed there, photos shown beside
+# each alert's face); the agent syncs them on start.
+if [ ! -d "$DEMO/admin/photos" ]; then
+  "$BIN/admin-api" --db "$DB" enrol-fixture fixtures/s04_unknowns_720p --data "$DEMO/admin" >/dev/null
 fi
 # Demo accounts (a real site creates its first superadmin the same way, with
 # its own password). "Already exists" on a second run is expected.
@@ -44,7 +47,10 @@ demo_user() {
 }
 demo_user guard guard demo-guard-2026
 demo_user admin admin demo-admin-2026
-"$BIN/admin-api" --db "$DB" serve --listen "$API" --data "$DEMO/admin" 2>"$DEMO/admin-api.log" &
+demo_user root superadmin demo-root-2026
+METRICS=${METRICS:-127.0.0.1:9465}
+"$BIN/admin-api" --db "$DB" serve --listen "$API" --data "$DEMO/admin" --edge-offline-after-secs 20 \
+  --metrics-listen "$METRICS" 2>"$DEMO/admin-api.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$DEMO/rtsp.urls" ] && break; sleep 0.1; done
 [ -s "$DEMO/rtsp.urls" ] || { echo "demo: RTSP server did not start; see $DEMO/rtsp.log"; exit 1; }
@@ -57,6 +63,8 @@ data_dir = "$DEMO/agent"
 [admin_api]
 url = "http://$API"
 token_env = "GATEWATCH_AGENT_TOKEN"
+[heartbeat]
+interval_ms = 5000
 [[camera]]
 id = "gate1"
 gate = "main-gate"
@@ -81,11 +89,13 @@ cat <<MSG
   RTSP cameras:  $(tr '\n' ' ' <"$DEMO/rtsp.urls")
   Web UI:        http://$API/
   Logins:        guard / demo-guard-2026   (live alerts)
-                 admin / demo-admin-2026   (visitor log, CSV, visitor registration)
+                 admin / demo-admin-2026   (visitor log, people, devices, statistics)
+                 root  / demo-root-2026    (superadmin: accounts, retention, audit log)
   Passages:      logged below as they are stored and sent; stored events:
                  $BIN/admin-api --db $DB events
   Agent health:  curl http://127.0.0.1:${OPS_PORT:-9464}/healthz
-  Metrics:       curl http://127.0.0.1:${OPS_PORT:-9464}/metrics
+  Metrics:       curl http://127.0.0.1:${OPS_PORT:-9464}/metrics   (this agent)
+                 curl http://$METRICS/metrics   (the fleet, from the admin API)
   Logs:          $DEMO/*.log
   Stop:          Ctrl-C
 

@@ -22,6 +22,9 @@ pub struct Alert {
     pub kind_of_message: String,
     pub id: String,
     pub site: String,
+    /// The edge agent that raised it (or, for `edge_offline`, the one it is about).
+    #[serde(default)]
+    pub agent: String,
     pub camera: String,
     pub kind: String,
     pub priority: Priority,
@@ -131,6 +134,7 @@ pub fn from_batch(events: &[Event], names: &std::collections::HashMap<String, St
                 kind_of_message: "alert".into(),
                 id: e.id.clone(),
                 site: e.site.clone(),
+                agent: e.agent.clone(),
                 camera: e.camera.clone(),
                 kind: serde_json::to_value(a.kind)
                     .ok()

@@ -137,6 +137,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX audit_seq ON audit (seq);
     CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, sha256 TEXT NOT NULL);
     INSERT INTO audit_head (id, seq, sha256) VALUES (1, 0, '')",
+    // 7: the fleet — each agent's latest heartbeat (and a per-minute history
+    // of a day), the camera set made centrally for it, snapshot requests.
+    "CREATE TABLE agent_status (
+        agent TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        received_ms BIGINT NOT NULL,
+        heartbeat TEXT NOT NULL,
+        offline_since_ms BIGINT
+    );
+    CREATE TABLE heartbeats (
+        agent TEXT NOT NULL,
+        received_ms BIGINT NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE INDEX heartbeats_agent ON heartbeats (agent, received_ms);
+    CREATE TABLE camera_sets (
+        agent TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        cameras TEXT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE snapshots (
+        agent TEXT NOT NULL,
+        camera TEXT NOT NULL,
+        requested_ms BIGINT NOT NULL,
+        delivered_ms BIGINT,
+        PRIMARY KEY (agent, camera)
+    )",
 ];
 
 pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {

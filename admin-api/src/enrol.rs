@@ -27,8 +27,9 @@ pub async fn enrol_photos(db: &AnyPool, info: PersonInfo, photos: &[PathBuf]) ->
     Ok(crate::gallery::upsert_person(db, &info, &embeddings).await?)
 }
 
-/// Enrols a fixture's gallery; returns (people, gallery version).
-pub async fn enrol_fixture(db: &AnyPool, dir: &Path) -> Result<(usize, i64)> {
+/// Enrols a fixture's gallery with its photos (kept under `data`, shown
+/// beside each alert's face); returns (people, gallery version).
+pub async fn enrol_fixture(db: &AnyPool, dir: &Path, data: &Path) -> Result<(usize, i64)> {
     let fixture = Fixture::open(dir)?;
     let models = Models::locate()?;
     let model_id = models.recogniser.model_id();
@@ -38,9 +39,21 @@ pub async fn enrol_fixture(db: &AnyPool, dir: &Path) -> Result<(usize, i64)> {
     for (i, person) in gallery.people().iter().enumerate() {
         let embeddings: Vec<_> =
             gallery.embeddings_of(i).map(|vector| StoredEmbedding { model_id: model_id.clone(), vector }).collect();
-        // Re-enrolling a fixture replaces, not accumulates, its embeddings.
-        crate::gallery::delete_person(db, &person.id).await?;
+        // Re-enrolling a fixture replaces, not accumulates, its embeddings and photos.
+        crate::people::delete(db, data, &person.id).await?;
         version = crate::gallery::upsert_person(db, person, &embeddings).await?;
+        let folder = dir.join("gallery").join(&person.id);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .with_context(|| format!("cannot read {}", folder.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("png")))
+            .collect();
+        files.sort();
+        let images = files
+            .iter()
+            .map(|f| BgrImage::open(f).with_context(|| format!("{}: not a readable image", f.display())))
+            .collect::<Result<Vec<_>>>()?;
+        crate::people::store_photos(db, data, &person.id, &images).await?;
     }
     Ok((gallery.len(), version))
 }

@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::error::ApiError;
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Bumps the gallery version inside `tx`; concurrent writers (two admin-api
 /// processes on one PostgreSQL) serialise on the counter's row lock.
@@ -86,27 +86,74 @@ pub async fn upsert_person_at(
         .bind(sites.map(|s| s.join(",")).unwrap_or_default())
         .execute(&mut *tx)
         .await?;
+    insert_embeddings(&mut tx, &info.id, embeddings, now).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+async fn insert_embeddings(
+    tx: &mut Tx<'_>,
+    person: &str,
+    embeddings: &[StoredEmbedding],
+    now: i64,
+) -> Result<(), ApiError> {
     for e in embeddings {
         let vector = serde_json::to_string(&e.vector).map_err(|err| ApiError::BadRequest(err.to_string()))?;
         sqlx::query("INSERT INTO embeddings (id, person_id, model_id, vector, created_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&info.id)
+            .bind(person)
             .bind(&e.model_id)
             .bind(vector)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Adds embeddings (more photos) to a living person, only while they are
+/// still enrolled at exactly `sites` (the sites the caller's right to add
+/// was judged on): `None` when they were deleted or moved meanwhile.
+/// Returns the new gallery version: edges receive the faces on their next sync.
+pub async fn add_embeddings(
+    db: &AnyPool,
+    person: &str,
+    sites: &[String],
+    embeddings: &[StoredEmbedding],
+) -> Result<Option<i64>, ApiError> {
+    let now = pipeline::events::now_ms();
+    let mut tx = db.begin().await?;
+    // Write first (takes the write lock), and the check with it.
+    let still = sqlx::query("UPDATE people SET updated_ms = $2 WHERE id = $1 AND deleted = 0 AND sites = $3")
+        .bind(person)
+        .bind(now)
+        .bind(sites.join(","))
+        .execute(&mut *tx)
+        .await?;
+    if still.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    insert_embeddings(&mut tx, person, embeddings, now).await?;
+    let version = mark_changed(&mut tx, person).await?;
     tx.commit().await?;
-    Ok(version)
+    Ok(Some(version))
 }
 
 /// Marks a person changed (new version) after details edges use were set.
 pub async fn touch(db: &AnyPool, person: &str) -> Result<i64, ApiError> {
     let mut tx = db.begin().await?;
-    let version = bump_version(&mut tx).await?;
-    sqlx::query("UPDATE people SET version = $2 WHERE id = $1").bind(person).bind(version).execute(&mut *tx).await?;
+    let version = mark_changed(&mut tx, person).await?;
     tx.commit().await?;
+    Ok(version)
+}
+
+/// As [`touch`], inside a transaction that has just changed the person's row
+/// (an edit, photos added): the change and its version commit together, so
+/// an edge never holds a version without the change it stands for.
+pub async fn mark_changed(tx: &mut Tx<'_>, person: &str) -> Result<i64, ApiError> {
+    let version = bump_version(tx).await?;
+    sqlx::query("UPDATE people SET version = $2 WHERE id = $1").bind(person).bind(version).execute(&mut **tx).await?;
     Ok(version)
 }
 

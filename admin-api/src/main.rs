@@ -13,6 +13,7 @@ mod csv_sheet;
 mod db;
 mod enrol;
 mod error;
+mod fleet;
 #[cfg(test)]
 mod fuzz_tests;
 mod gallery;
@@ -58,6 +59,14 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// An edge agent silent this long raises `edge_offline` (an alert to
+        /// its site's guards); it reports every 5 s by default.
+        #[arg(long, default_value_t = 60)]
+        edge_offline_after_secs: u64,
+        /// Serve the fleet's Prometheus metrics at /metrics on this address
+        /// (e.g. 127.0.0.1:9465); off unless given.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Register an edge agent for a site; prints its token (shown once, stored hashed).
     AddAgent {
@@ -145,10 +154,14 @@ enum Command {
         #[arg(required = true)]
         photos: Vec<PathBuf>,
     },
-    /// Enrol every person of a fixture's gallery/ folder (demo and tests).
+    /// Enrol every person of a fixture's gallery/ folder, with their photos
+    /// (demo and tests).
     EnrolFixture {
         /// A fixture folder.
         fixture: PathBuf,
+        /// Folder for photos (as given to `serve`).
+        #[arg(long, default_value = "data/admin")]
+        data: PathBuf,
     },
     /// Delete a person: embeddings and personal data erased, edges told on their next sync.
     RemovePerson { id: String },
@@ -178,6 +191,8 @@ pub struct AppState {
     pub tls: bool,
     /// With SQLite: the turn to write an ingested batch (one writer at a time).
     pub sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// An agent silent this long is offline.
+    pub edge_offline_after_ms: i64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -251,12 +266,24 @@ async fn run(cli: Cli) -> Result<()> {
         };
         format!("cannot open database {}: {what_to_do}", cli.db)
     })?;
-    let default =
-        Command::Serve { listen: "127.0.0.1:8080".parse()?, data: "data/admin".into(), tls_cert: None, tls_key: None };
+    let default = Command::Serve {
+        listen: "127.0.0.1:8080".parse()?,
+        data: "data/admin".into(),
+        tls_cert: None,
+        tls_key: None,
+        edge_offline_after_secs: 60,
+        metrics_listen: None,
+    };
     match cli.command.unwrap_or(default) {
-        Command::Serve { listen, data, tls_cert, tls_key } => {
-            let tls = tls_cert.zip(tls_key);
-            serve(db, &cli.db, listen, data, tls).await
+        Command::Serve { listen, data, tls_cert, tls_key, edge_offline_after_secs, metrics_listen } => {
+            anyhow::ensure!(edge_offline_after_secs >= 2, "--edge-offline-after-secs must be at least 2");
+            let options = ServeOptions {
+                listen,
+                tls: tls_cert.zip(tls_key),
+                edge_offline_after: std::time::Duration::from_secs(edge_offline_after_secs),
+                metrics_listen,
+            };
+            serve(db, &cli.db, data, options).await
         }
         Command::Import { csv, photos, data } => {
             let csv_bytes = std::fs::read(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
@@ -271,6 +298,7 @@ async fn run(cli: Cli) -> Result<()> {
                 enrol: Default::default(),
                 tls: false,
                 sqlite_writer: None,
+                edge_offline_after_ms: 60_000,
             };
             let cli =
                 users::User { id: "cli".into(), username: "cli".into(), role: users::Role::Superadmin, sites: vec![] };
@@ -341,8 +369,8 @@ async fn run(cli: Cli) -> Result<()> {
             println!("enrolled; gallery version {version}");
             Ok(())
         }
-        Command::EnrolFixture { fixture } => {
-            let (people, version) = enrol::enrol_fixture(&db, &fixture).await?;
+        Command::EnrolFixture { fixture, data } => {
+            let (people, version) = enrol::enrol_fixture(&db, &fixture, &data).await?;
             println!("enrolled {people} people from {}; gallery version {version}", fixture.display());
             Ok(())
         }
@@ -402,13 +430,15 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn serve(
-    db: AnyPool,
-    url: &str,
+struct ServeOptions {
     listen: SocketAddr,
-    data: PathBuf,
     tls: Option<(PathBuf, PathBuf)>,
-) -> Result<()> {
+    edge_offline_after: std::time::Duration,
+    metrics_listen: Option<SocketAddr>,
+}
+
+async fn serve(db: AnyPool, url: &str, data: PathBuf, options: ServeOptions) -> Result<()> {
+    let ServeOptions { listen, tls, edge_offline_after, metrics_listen } = options;
     let crops_dir = data.join("crops");
     std::fs::create_dir_all(&crops_dir).with_context(|| format!("cannot create {}", crops_dir.display()))?;
     let postgres = url.starts_with("postgres");
@@ -417,6 +447,11 @@ async fn serve(
         hub.listen(url.to_string());
     }
     retention::spawn_hourly(db.clone(), data.clone(), crops_dir.clone());
+    fleet::spawn_watch(db.clone(), hub.clone(), data.clone(), edge_offline_after);
+    let edge_offline_after_ms = edge_offline_after.as_millis() as i64;
+    if let Some(addr) = metrics_listen {
+        fleet::serve_metrics(db.clone(), addr, edge_offline_after_ms).await?;
+    }
     let state = AppState {
         db,
         crops_dir,
@@ -427,6 +462,7 @@ async fn serve(
         enrol: Default::default(),
         tls: tls.is_some(),
         sqlite_writer: url.starts_with("sqlite:").then(Default::default),
+        edge_offline_after_ms,
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -444,6 +480,7 @@ async fn serve(
         .nest("/api/v1", routes::admin::router())
         .nest("/api/v1", routes::corrections::router())
         .nest("/api/v1", routes::import::router())
+        .nest("/api/v1", routes::fleet::router())
         .with_state(state);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Some((cert, key)) = tls {

@@ -23,6 +23,10 @@ fn page(html: &'static str) -> impl IntoResponse {
     )
 }
 
+fn script(js: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], js)
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { page(include_str!("../web/login.html")) }))
@@ -32,6 +36,12 @@ pub fn router() -> Router<AppState> {
         .route("/stats", get(|| async { page(include_str!("../web/stats.html")) }))
         .route("/report", get(|| async { page(include_str!("../web/report.html")) }))
         .route("/admin", get(|| async { page(include_str!("../web/admin.html")) }))
+        // The People page and one person's page (the id is read by people.js).
+        .route("/people", get(|| async { page(include_str!("../web/people.html")) }))
+        .route("/people/{id}", get(|| async { page(include_str!("../web/person.html")) }))
+        .route("/static/people.js", get(|| async { script(include_str!("../web/people.js")) }))
+        .route("/devices", get(|| async { page(include_str!("../web/devices.html")) }))
+        .route("/static/devices.js", get(|| async { script(include_str!("../web/devices.js")) }))
         .route(
             "/static/app.js",
             get(|| async {

@@ -176,6 +176,17 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
     let alert = anomaly("agent-1", "s1", "gate1", "unknown_person", None, p["id"].as_str());
     assert_eq!(ingest(&server, &token1, &[p.clone(), alert.clone()]).0, 200);
     let (passage_id, alert_id) = (p["id"].as_str().expect("id"), alert["id"].as_str().expect("id"));
+    // The People page: a second person (consent withdrawn), and a photo's id.
+    let (s, body) = admin.enrol(
+        json!({"id": "p-s1w", "name": "Hoa", "category": "resident", "consent_by": "Hoa",
+               "consent_purpose": "access", "sites": ["s1"]}),
+        &[("b.jpg", photo("p02", 1))],
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = admin.get("/api/v1/people/p-s1");
+    assert_eq!(s, 200, "{body}");
+    let detail: Value = serde_json::from_str(&body).expect("json");
+    let photo_id = detail["photos"][0].as_str().expect("a photo id").to_string();
     let expired = Browser::login(&server, "expired1");
     db.psql("UPDATE sessions SET expires_ms = 1 WHERE user_id = (SELECT id FROM users WHERE username = 'expired1')");
 
@@ -189,6 +200,10 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
         site_scoped,
     };
     let none = Value::Null;
+    let heartbeat = json!({"agent_version": "0.1.0", "started_ms": now_ms(), "sent_ms": now_ms(), "cameras": [],
+        "outbox_backlog": 0, "outbox_oldest_ms": null, "gallery_version": 0, "config_version": 0, "disk_free_bytes": null});
+    let camera = json!({"id": "gate9", "gate": "g9", "url": "rtsp://127.0.0.1:8554/gate9",
+        "line": {"a": [0.0, 0.5], "b": [1.0, 0.5], "inside": "below"}});
     let mut rows = vec![
         row("get", "/healthz", "/healthz", none.clone(), Rule::Public, false),
         row("get", "/api/v1/openapi.json", "/api/v1/openapi.json", none.clone(), Rule::Public, false),
@@ -294,7 +309,65 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
         row("get", "/api/v1/retention", "/api/v1/retention", none.clone(), Rule::Superadmin, false),
         row("put", "/api/v1/retention", "/api/v1/retention", json!({}), Rule::Superadmin, false),
         row("get", "/api/v1/audit", "/api/v1/audit", none.clone(), Rule::Superadmin, false),
+        row("get", "/api/v1/people/{id}", "/api/v1/people/p-s1", none.clone(), Rule::Admin, true),
+        row("put", "/api/v1/people/{id}", "/api/v1/people/p-s1", json!({}), Rule::Admin, true),
+        row("post", "/api/v1/people/{id}/photos", "/api/v1/people/p-s1/photos", json!({}), Rule::Admin, true),
+        row(
+            "get",
+            "/api/v1/people/{id}/photos/{photo_id}",
+            &format!("/api/v1/people/p-s1/photos/{photo_id}"),
+            none.clone(),
+            Rule::Admin,
+            true,
+        ),
+        row("get", "/api/v1/people/{id}/export", "/api/v1/people/p-s1/export", none.clone(), Rule::Admin, true),
+        row(
+            "post",
+            "/api/v1/people/{id}/withdraw-consent",
+            "/api/v1/people/p-s1w/withdraw-consent",
+            none.clone(),
+            Rule::Admin,
+            true,
+        ),
         row("delete", "/api/v1/people/{id}", "/api/v1/people/p-s1", none.clone(), Rule::Admin, true),
+        row("post", "/api/v1/agent/heartbeat", "/api/v1/agent/heartbeat", heartbeat, Rule::Agent, false),
+        row("get", "/api/v1/agent/cameras", "/api/v1/agent/cameras", none.clone(), Rule::Agent, false),
+        // A JSON body is not a JPEG: refused as such (422), after the token.
+        row("put", "/api/v1/agent/snapshots/{camera}", "/api/v1/agent/snapshots/gate1", json!({}), Rule::Agent, false),
+        // Each admin sees the agents of their sites (another site's: none).
+        row("get", "/api/v1/devices", "/api/v1/devices", none.clone(), Rule::Admin, false),
+        row(
+            "put",
+            "/api/v1/devices/{agent}/cameras/{camera}",
+            "/api/v1/devices/agent-1/cameras/gate9",
+            camera,
+            Rule::Admin,
+            true,
+        ),
+        row(
+            "post",
+            "/api/v1/devices/{agent}/cameras/{camera}/snapshot",
+            "/api/v1/devices/agent-1/cameras/gate9/snapshot",
+            json!({}),
+            Rule::Admin,
+            true,
+        ),
+        row(
+            "get",
+            "/api/v1/devices/{agent}/cameras/{camera}/snapshot",
+            "/api/v1/devices/agent-1/cameras/gate9/snapshot",
+            none.clone(),
+            Rule::Admin,
+            true,
+        ),
+        row(
+            "delete",
+            "/api/v1/devices/{agent}/cameras/{camera}",
+            "/api/v1/devices/agent-1/cameras/gate9",
+            none.clone(),
+            Rule::Admin,
+            true,
+        ),
         // Last: it ends the session it is called with.
         row("post", "/api/v1/auth/logout", "/api/v1/auth/logout", json!({}), Rule::SignedIn, false),
     ];
@@ -302,6 +375,15 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
         ["/", "/alerts", "/log", "/register", "/stats", "/report", "/admin", "/static/app.js", "/static/app.css"]
     {
         rows.insert(0, row("get", page, page, none.clone(), Rule::Public, false));
+    }
+    for (page, path) in [
+        ("/people", "/people"),
+        ("/people/{id}", "/people/p-s1"),
+        ("/static/people.js", "/static/people.js"),
+        ("/devices", "/devices"),
+        ("/static/devices.js", "/static/devices.js"),
+    ] {
+        rows.insert(0, row("get", page, path, none.clone(), Rule::Public, false));
     }
 
     // No route without a row, no row without a route.
@@ -377,10 +459,20 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
                 req.send_json(&row.body).expect("request").status().as_u16()
             };
             checked += 1;
+            // A face is `/api/v1/faces/{kind}/{id}` (audited as `kind:id`) or one
+            // enrolment photo, `/api/v1/people/{id}/photos/{photo}` (as `photo:id`).
+            let face = row
+                .path
+                .strip_prefix("/api/v1/faces/")
+                .and_then(|f| f.split_once('/'))
+                .map(|(kind, id)| format!("{kind}:{id}"))
+                .or_else(|| {
+                    let person = row.path.strip_prefix("/api/v1/people/")?.split_once("/photos/")?.0;
+                    Some(format!("photo:{person}"))
+                });
             if status == 200
                 && row.method == "get"
-                && let Some(face) = row.path.strip_prefix("/api/v1/faces/")
-                && let Some((kind, id)) = face.split_once('/')
+                && let Some(face) = face
             {
                 let actor = match caller {
                     Caller::Guard => "guard1",
@@ -389,7 +481,7 @@ fn every_route_times_every_caller_gets_the_expected_answer() {
                     Caller::Superadmin => "super1",
                     other => panic!("{other:?} was served a face: {}", row.path),
                 };
-                faces_served.push((actor.to_string(), format!("{kind}:{id}")));
+                faces_served.push((actor.to_string(), face));
             }
             let ok = match expected_refusal(row.rule, row.site_scoped, *caller) {
                 Some(refused) => refused.contains(&status),

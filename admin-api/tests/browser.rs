@@ -8,76 +8,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::web::*;
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{Value, json};
-
-struct Driver(Child, u16);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chromedriver() -> Driver {
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian package chromium-driver; run `make setup`)");
-    let until = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Driver(child, port)
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                     "--autoplay-policy=no-user-gesture-required"]
-        }
-    });
-    let Value::Object(caps) = caps else { unreachable!() };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.1))
-        .await
-        .expect("a WebDriver session with headless Chromium")
-}
-
-async fn sign_in(c: &Client, server: &Server, username: &str) {
-    c.goto(&format!("{}/", server.url())).await.expect("goto");
-    c.wait().for_element(Locator::Id("username")).await.expect("form").send_keys(username).await.expect("type");
-    c.find(Locator::Id("password")).await.expect("pw").send_keys(&password(username)).await.expect("type");
-    c.find(Locator::Id("login-button")).await.expect("button").click().await.expect("click");
-    let until = Instant::now() + Duration::from_secs(10);
-    while c.current_url().await.expect("url").path() == "/" {
-        assert!(Instant::now() < until, "still on the login page");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![]).await.expect("script")
-}
-
-fn screenshots() -> std::path::PathBuf {
-    let dir = repo().join("target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshots dir");
-    dir
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
@@ -113,6 +49,9 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
 
     // ---- the guard: a live alert within a second, face beside enrolled photo.
     let guard = browser(&driver).await;
+    guard.goto(&format!("{}/", server.url())).await.expect("goto");
+    guard.wait().for_element(Locator::Id("username")).await.expect("login form");
+    screenshot_both(&guard, "login").await;
     sign_in(&guard, &server, "guard1").await;
     assert_eq!(guard.current_url().await.expect("url").path(), "/alerts");
     let until = Instant::now() + Duration::from_secs(10);
@@ -166,12 +105,26 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
         card.as_str().unwrap_or("").contains("Ngô Văn Tú") && card.as_str().unwrap_or("").contains("71%"),
         "{card}"
     );
-    std::fs::write(screenshots().join("alerts.png"), guard.screenshot().await.expect("screenshot")).expect("save");
+    assert_eq!(untranslated(&guard).await, Vec::<String>::new(), "alerts page");
+    screenshot_both(&guard, "alerts-watchlist").await;
     // A guard may not open the log or export it.
     let statuses =
         js(&guard, "return Promise.all(['/api/v1/log', '/api/v1/log.csv'].map(u => fetch(u).then(r => r.status)))")
             .await;
     assert_eq!(statuses, json!([403, 403]));
+    // The page itself says whom it is for, and where the guard should go.
+    guard.goto(&format!("{}/log", server.url())).await.expect("goto");
+    wait_for(
+        &guard,
+        "return (document.querySelector('main')?.innerText || '').includes('Bảo vệ')",
+        json!(true),
+        Duration::from_secs(10),
+        "the visitor log tells a guard it is not for their role",
+    )
+    .await;
+    assert!(guard.find(Locator::Css("main a[href='/alerts']")).await.is_ok(), "a way back to the alerts");
+    assert_eq!(untranslated(&guard).await, Vec::<String>::new(), "refused page");
+    screenshot_both(&guard, "refused-guard-log").await;
     guard.close().await.expect("close");
 
     // ---- the admin: a visitor from a CCCD QR code and a photo.
@@ -215,6 +168,8 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
         assert!(Instant::now() < until, "registration did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(untranslated(&admin).await, Vec::<String>::new(), "registration page");
+    screenshot_both(&admin, "register").await;
     let (_, people) = api_admin.get("/api/v1/people?q=035192004518");
     let people: Vec<Value> = serde_json::from_str(&people).expect("json");
     assert_eq!(people.len(), 1, "{people:?}");
@@ -251,7 +206,8 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
     admin.find(Locator::Css("#log-table tbody tr")).await.expect("row").click().await.expect("click");
     let detail = js(&admin, "return document.getElementById('detail').innerText").await;
     assert!(detail.as_str().unwrap_or("").contains(table_ids[0].as_str().unwrap_or("?")), "{detail}");
-    std::fs::write(screenshots().join("log.png"), admin.screenshot().await.expect("screenshot")).expect("save");
+    assert_eq!(untranslated(&admin).await, Vec::<String>::new(), "log page");
+    screenshot_both(&admin, "log").await;
 
     // ---- ANTT statistics as charts, and the printable weekly report.
     admin.goto(&format!("{}/stats", server.url())).await.expect("goto");
@@ -267,12 +223,13 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
     );
     let kpis = js(&admin, "return document.getElementById('kpis').innerText").await;
     assert!(kpis.as_str().unwrap_or("").contains("\n10\n"), "9 history passages + the live one: {kpis}");
-    admin.set_window_size(1280, 1400).await.expect("window");
-    std::fs::write(screenshots().join("stats.png"), admin.screenshot().await.expect("screenshot")).expect("save");
+    assert_eq!(untranslated(&admin).await, Vec::<String>::new(), "statistics page");
+    screenshot_both(&admin, "stats").await;
     let href = js(&admin, "return document.getElementById('r-print').getAttribute('href')").await;
     admin.goto(&format!("{}{}", server.url(), href.as_str().expect("href"))).await.expect("goto");
     admin.wait().for_element(Locator::Css("#report-table tbody tr")).await.expect("report rows");
-    std::fs::write(screenshots().join("report.png"), admin.screenshot().await.expect("screenshot")).expect("save");
+    assert_eq!(untranslated(&admin).await, Vec::<String>::new(), "report page");
+    screenshot_both(&admin, "report").await;
     admin.close().await.expect("close");
 
     // ---- the superadmin: accounts, retention, and the audit trail of all the above.
@@ -294,12 +251,26 @@ async fn guards_see_alerts_live_and_admins_register_filter_and_export() {
         assert!(Instant::now() < until, "the new account is not listed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Each row keeps its raw action (data-action) and shows it translated.
+    let actions =
+        js(&root, "return Array.from(document.querySelectorAll('#audit-table tbody tr')).map(r => r.dataset.action)")
+            .await;
     let audit = js(&root, "return document.getElementById('audit-table').innerText").await;
     let audit = audit.as_str().unwrap_or("");
-    for action in ["login", "face_viewed", "export", "enrolment", "report"] {
-        assert!(audit.contains(action), "audit shows {action}: {audit}");
+    for (action, shown) in [
+        ("login", "Đăng nhập"),
+        ("face_viewed", "Xem ảnh khuôn mặt"),
+        ("export", "Xuất dữ liệu (CSV)"),
+        ("enrolment", "Đăng ký người"),
+        ("report", "Lập báo cáo"),
+    ] {
+        assert!(
+            actions.as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some(action))),
+            "audit rows hold {action}: {actions}"
+        );
+        assert!(audit.contains(shown), "audit shows {action} as {shown:?}: {audit}");
     }
-    root.set_window_size(1280, 1300).await.expect("window");
-    std::fs::write(screenshots().join("admin.png"), root.screenshot().await.expect("screenshot")).expect("save");
+    assert_eq!(untranslated(&root).await, Vec::<String>::new(), "administration page");
+    screenshot_both(&root, "admin").await;
     root.close().await.expect("close");
 }

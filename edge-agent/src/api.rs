@@ -6,10 +6,15 @@
 //!   API has durably stored (including ids it already had).
 //! - `GET /api/v1/gallery?since=N` — gallery changes after version N.
 //! - `GET /api/v1/expectations` — who each verification camera expects.
+//! - `POST /api/v1/agent/heartbeat` — how the agent is doing; the answer says
+//!   which camera set is current and which snapshots an admin asked for.
+//! - `GET /api/v1/agent/cameras` — the camera set made centrally.
+//! - `PUT /api/v1/agent/snapshots/{camera}` — one camera's picture (JPEG).
 
 use std::time::Duration;
 
 use pipeline::events::Event;
+use pipeline::fleet::{CameraSet, Heartbeat, HeartbeatReply};
 use pipeline::gallery_sync::{Expectations, GalleryDelta};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -125,6 +130,34 @@ impl ApiClient {
             .header("Authorization", &self.authorization)
             .call();
         Self::read(resp)
+    }
+
+    pub fn heartbeat(&self, beat: &Heartbeat) -> Result<HeartbeatReply, String> {
+        let resp = self
+            .http
+            .post(&format!("{}/api/v1/agent/heartbeat", self.base))
+            .header("Authorization", &self.authorization)
+            .send_json(beat);
+        Self::read(resp)
+    }
+
+    pub fn cameras(&self) -> Result<CameraSet, String> {
+        let resp = self
+            .http
+            .get(&format!("{}/api/v1/agent/cameras", self.base))
+            .header("Authorization", &self.authorization)
+            .call();
+        Self::read(resp)
+    }
+
+    pub fn put_snapshot(&self, camera: &str, jpeg: Vec<u8>) -> Result<(), String> {
+        let resp = self
+            .http
+            .put(&format!("{}/api/v1/agent/snapshots/{camera}", self.base))
+            .header("Authorization", &self.authorization)
+            .header("Content-Type", "image/jpeg")
+            .send(&jpeg[..]);
+        Self::read::<serde_json::Value>(resp).map(|_| ())
     }
 
     pub fn expectations(&self) -> Result<Expectations, String> {

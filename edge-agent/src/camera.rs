@@ -15,6 +15,7 @@ use pipeline::engine::Engine;
 use pipeline::events::{
     AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent, Verification, VerificationOutcome, now_ms,
 };
+use pipeline::fleet::CameraState;
 use pipeline::frame::BgrImage;
 use pipeline::live::{Feed, FeedEvent, LinkState};
 use pipeline::passage::Passage;
@@ -23,6 +24,7 @@ use pipeline::source::{SourceOptions, SourceUrl};
 use pipeline::tamper::TamperWatch;
 
 use crate::config::{CameraMode, CameraSection, Config};
+use crate::fleet::Board;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::EventStore;
@@ -35,6 +37,7 @@ pub struct Shared<'a> {
     pub rules: &'a Mutex<Rules>,
     pub cache: &'a GalleryCache,
     pub metrics: &'a Metrics,
+    pub board: &'a Board,
     pub shutdown: &'a Shutdown,
 }
 
@@ -43,12 +46,22 @@ pub struct CameraWorker<'a> {
     shared: Shared<'a>,
     engine: Engine,
     label: crate::metrics::CameraLabel,
+    /// Stops this camera alone (its configuration changed or it was removed).
+    stop: Shutdown,
 }
 
 impl<'a> CameraWorker<'a> {
-    pub fn new(camera: CameraSection, engine: Engine, shared: Shared<'a>) -> CameraWorker<'a> {
+    pub fn new(camera: CameraSection, engine: Engine, shared: Shared<'a>, stop: Shutdown) -> CameraWorker<'a> {
         let label = Metrics::camera(&camera.id);
-        CameraWorker { camera, shared, engine, label }
+        CameraWorker { camera, shared, engine, label, stop }
+    }
+
+    fn state(&self, state: CameraState, reason: Option<String>) {
+        self.shared.board.set_state(&self.camera.id, state, reason);
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.shutdown.requested() || self.stop.requested()
     }
 
     fn anomaly(&self, kind: AnomalyKind, detail: String) {
@@ -64,6 +77,7 @@ impl<'a> CameraWorker<'a> {
             Ok(u) => u,
             Err(e) => {
                 tracing::error!(camera = %self.camera.id, error = %e, "camera not started");
+                self.state(CameraState::Stopped, Some(e.to_string()));
                 return;
             }
         };
@@ -72,6 +86,7 @@ impl<'a> CameraWorker<'a> {
             Err(e) => {
                 tracing::error!(camera = %self.camera.id, error = %e, "camera not started");
                 self.anomaly(AnomalyKind::CameraOffline, format!("camera {} cannot be opened: {e}", self.camera.id));
+                self.state(CameraState::Stopped, Some(e.to_string()));
                 return;
             }
         };
@@ -86,7 +101,7 @@ impl<'a> CameraWorker<'a> {
         let (mut window, mut window_frames, mut dropped_seen) = (Instant::now(), 0u64, 0u64);
         let mut frame = BgrImage::default();
         let mut passages: Vec<Passage> = Vec::new();
-        while !self.shared.shutdown.requested() {
+        while !self.stopping() {
             let event = feed.next(&mut frame, Duration::from_millis(500));
             // Events are stamped with the time the frame that produced them
             // entered the agent: what an alert's end-to-end latency counts from.
@@ -102,6 +117,16 @@ impl<'a> CameraWorker<'a> {
                             AnomalyKind::CameraTampered,
                             format!("camera {}: {}", self.camera.id, t.describe()),
                         );
+                    }
+                    match tamper.current() {
+                        Some(t) => self.state(CameraState::Tampered, Some(t.describe().to_string())),
+                        None => self.state(CameraState::Up, None),
+                    }
+                    if self.shared.board.snapshot_wanted(&self.camera.id) {
+                        match frame.to_jpeg(80) {
+                            Ok(jpeg) => self.shared.board.put_snapshot(&self.camera.id, jpeg),
+                            Err(e) => tracing::error!(camera = %self.camera.id, error = %e, "snapshot not encoded"),
+                        }
                     }
                     if let Err(e) = self.engine.process(&frame, ts, &mut passages) {
                         tracing::error!(camera = %self.camera.id, error = %e, "recognition failed on a frame");
@@ -132,11 +157,16 @@ impl<'a> CameraWorker<'a> {
                             since.elapsed().as_secs()
                         );
                         self.anomaly(AnomalyKind::CameraOffline, detail);
+                        self.state(CameraState::Down, Some(reason.to_string()));
                     }
                 }
-                FeedEvent::Ended => break,
+                FeedEvent::Ended => {
+                    self.state(CameraState::Stopped, Some("the recording ended".into()));
+                    break;
+                }
                 FeedEvent::Failed(e) => {
                     tracing::error!(camera = %self.camera.id, error = %e, "video source failed");
+                    self.state(CameraState::Stopped, Some(e.to_string()));
                     break;
                 }
             }
@@ -147,6 +177,8 @@ impl<'a> CameraWorker<'a> {
                 m.camera_up.get_or_create(&self.label).set(i64::from(window_frames > 0));
                 m.dropped_frames.get_or_create(&self.label).inc_by(feed.dropped() - dropped_seen);
                 dropped_seen = feed.dropped();
+                let fps = window_frames as f64 / window.elapsed().as_secs_f64();
+                self.shared.board.set_rates(&self.camera.id, fps, dropped_seen);
                 (window, window_frames) = (Instant::now(), 0);
             }
         }

@@ -9,11 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use pipeline::engine::EngineConfig;
-use pipeline::line::CountingLine;
+use pipeline::fleet::valid_id;
 use pipeline::live::LiveConfig;
 use pipeline::rules::RulesConfig;
-use pipeline::schedule::Schedule;
-use pipeline::source::SourceUrl;
 use pipeline::tamper::TamperConfig;
 use serde::Deserialize;
 
@@ -112,60 +110,8 @@ impl OutboxSection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CameraMode {
-    /// Count and identify everyone who passes.
-    Count,
-    /// 1:1 verification against the person the admin API says is expected.
-    Verify,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CameraSection {
-    pub id: String,
-    /// Gate the camera watches (for reports).
-    pub gate: String,
-    /// `rtsp://…`, `file://…`, a file path, or `v4l2:///dev/videoN`.
-    pub url: String,
-    pub line: CountingLine,
-    #[serde(default = "default_mode")]
-    pub mode: CameraMode,
-    /// Unknown people at a restricted gate raise an `unknown_person` alert.
-    #[serde(default)]
-    pub restricted: bool,
-    /// This gate's opening hours, where they differ from the site's (`[rules.schedule]`).
-    #[serde(default)]
-    pub schedule: Option<Schedule>,
-    /// This camera's detector score threshold, where it differs from
-    /// `[recognition.detector]` (a far or dim camera whose faces score low).
-    #[serde(default)]
-    pub score_threshold: Option<f32>,
-    /// This camera's low-light brightening threshold (mean luma), where it
-    /// differs from `[recognition.detector]`.
-    #[serde(default)]
-    pub low_light_luma: Option<f32>,
-}
-
-impl CameraSection {
-    /// The recognition settings for this camera: the agent's, with this
-    /// camera's own detector settings where it has them.
-    pub fn recognition(&self, agent: &EngineConfig) -> EngineConfig {
-        let mut c = *agent;
-        if let Some(t) = self.score_threshold {
-            c.detector.score_threshold = t;
-        }
-        if let Some(l) = self.low_light_luma {
-            c.detector.low_light_luma = l;
-        }
-        c
-    }
-}
-
-fn default_mode() -> CameraMode {
-    CameraMode::Count
-}
+/// A `[[camera]]` of the file: the same shape as a camera set centrally.
+pub use pipeline::fleet::{CameraMode, CameraSpec as CameraSection};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -177,6 +123,21 @@ pub struct SyncSection {
 impl Default for SyncSection {
     fn default() -> Self {
         SyncSection { interval_s: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeartbeatSection {
+    /// Milliseconds between heartbeats to the admin API (a camera changing
+    /// state sends one at once). The admin API raises `edge_offline` when
+    /// they stop for its `--edge-offline-after-secs`.
+    pub interval_ms: u64,
+}
+
+impl Default for HeartbeatSection {
+    fn default() -> Self {
+        HeartbeatSection { interval_ms: 5000 }
     }
 }
 
@@ -225,13 +186,29 @@ pub struct Config {
     #[serde(default)]
     pub sync: SyncSection,
     #[serde(default)]
+    pub heartbeat: HeartbeatSection,
+    #[serde(default)]
     pub health: HealthSection,
     #[serde(default)]
     pub ops: OpsSection,
 }
 
-fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+/// Checks a set of cameras (from the file or from the admin API) against
+/// this agent's recognition settings; names the camera at fault by index.
+pub fn check_cameras(
+    cameras: &[CameraSection],
+    recognition: &EngineConfig,
+) -> Result<(), (usize, pipeline::fleet::SpecError)> {
+    let mut ids = BTreeSet::new();
+    for (i, cam) in cameras.iter().enumerate() {
+        let bad = |field: &str, reason: String| (i, pipeline::fleet::SpecError { field: field.into(), reason });
+        cam.validate().map_err(|e| (i, e))?;
+        if !ids.insert(cam.id.as_str()) {
+            return Err(bad("id", format!("{:?} is used by two cameras", cam.id)));
+        }
+        cam.recognition(recognition).validate().map_err(|e| bad("detector", e.to_string()))?;
+    }
+    Ok(())
 }
 
 impl Config {
@@ -278,22 +255,13 @@ impl Config {
         if !(self.outbox.budget_mb.is_finite() && self.outbox.budget_mb > 0.0) {
             return Err(bad("outbox.budget_mb", "must be a positive number of megabytes".into()));
         }
-        if self.cameras.is_empty() {
-            return Err(bad("camera", "at least one [[camera]] is needed".into()));
-        }
         self.recognition.validate().map_err(|e| bad("recognition", e.to_string()))?;
-        let mut ids = BTreeSet::new();
-        for (i, cam) in self.cameras.iter().enumerate() {
-            let field = |f: &str| format!("camera[{i}].{f}");
-            if !valid_id(&cam.id) {
-                return Err(bad(&field("id"), "must be 1–64 letters, digits, '-' or '_'".into()));
-            }
-            if !ids.insert(cam.id.as_str()) {
-                return Err(bad(&field("id"), format!("{:?} is used by two cameras", cam.id)));
-            }
-            SourceUrl::parse(&cam.url).map_err(|e| bad(&field("url"), e.to_string()))?;
-            cam.line.validate().map_err(|e| bad(&field("line"), e.to_string()))?;
-            cam.recognition(&self.recognition).validate().map_err(|e| bad(&field("detector"), e.to_string()))?;
+        // No [[camera]] is valid: the agent then runs the cameras an admin
+        // sets up centrally (and the last set it received, offline).
+        check_cameras(&self.cameras, &self.recognition)
+            .map_err(|(i, e)| bad(&format!("camera[{i}].{}", e.field), e.reason))?;
+        if self.heartbeat.interval_ms < 200 {
+            return Err(bad("heartbeat.interval_ms", "must be at least 200 ms".into()));
         }
         if self.sync.interval_s == 0 {
             return Err(bad("sync.interval_s", "must be at least 1 second".into()));
@@ -366,7 +334,7 @@ mod tests {
         let e = broken("embed_every_ms = 160", "embed_every_frames = 2");
         assert!(e.contains("embed_every_ms"), "{e}");
         let e = broken("# score_threshold = 0.5", "score_threshold = 1.5");
-        assert!(e.contains("camera[0].detector") && e.contains("score_threshold"), "{e}");
+        assert!(e.contains("camera[0].score_threshold"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod api;
 mod camera;
 mod config;
+mod fleet;
 #[cfg(test)]
 mod fuzz_tests;
 mod metrics;

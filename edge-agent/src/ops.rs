@@ -11,13 +11,14 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
+use crate::fleet::Board;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
 #[derive(Clone)]
 struct OpsState {
     metrics: Arc<Metrics>,
-    cameras: Arc<Vec<String>>,
+    board: Arc<Board>,
 }
 
 async fn serve_metrics(axum::extract::State(s): axum::extract::State<OpsState>) -> impl IntoResponse {
@@ -29,10 +30,10 @@ async fn serve_metrics(axum::extract::State(s): axum::extract::State<OpsState>) 
 async fn healthz(axum::extract::State(s): axum::extract::State<OpsState>) -> impl IntoResponse {
     let mut cameras = serde_json::Map::new();
     let mut all_up = true;
-    for id in s.cameras.iter() {
-        let up = s.metrics.camera_up.get_or_create(&Metrics::camera(id)).get() > 0;
+    for c in s.board.statuses() {
+        let up = c.state == pipeline::fleet::CameraState::Up;
         all_up &= up;
-        cameras.insert(id.clone(), json!({ "up": up }));
+        cameras.insert(c.spec.id.clone(), json!({ "up": up, "state": c.state, "reason": c.reason }));
     }
     axum::Json(json!({
         "status": if all_up { "ok" } else { "degraded" },
@@ -44,8 +45,8 @@ async fn healthz(axum::extract::State(s): axum::extract::State<OpsState>) -> imp
 
 /// Serves until shutdown; a port that cannot be bound is logged, and the
 /// agent goes on recognising without its endpoints.
-pub fn spawn(listen: SocketAddr, metrics: Arc<Metrics>, cameras: Vec<String>, shutdown: Shutdown) {
-    let state = OpsState { metrics, cameras: Arc::new(cameras) };
+pub fn spawn(listen: SocketAddr, metrics: Arc<Metrics>, board: Arc<Board>, shutdown: Shutdown) {
+    let state = OpsState { metrics, board };
     let spawned = std::thread::Builder::new().name("ops-http".into()).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(r) => r,

@@ -22,7 +22,8 @@ use pipeline::runtime::Threads;
 
 use crate::api::ApiClient;
 use crate::camera::{CameraWorker, Shared};
-use crate::config::Config;
+use crate::config::{CameraSection, Config};
+use crate::fleet::{Board, CentralCameras, Heartbeats};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::EventStore;
@@ -42,23 +43,16 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     let outbox = Outbox::open(&config.agent.data_dir.join("outbox"), config.outbox.budget_bytes())?;
     tracing::info!(waiting = outbox.len(), "outbox opened");
     let store = EventStore::new(outbox, Arc::clone(&metrics), &config.agent.id, &config.agent.site);
+    let board = Arc::new(Board::default());
     if !config.ops.listen.is_empty() {
         let listen = config.ops.listen.parse().context("ops.listen")?;
-        let cameras = config.cameras.iter().map(|c| c.id.clone()).collect();
-        crate::ops::spawn(listen, Arc::clone(&metrics), cameras, shutdown.clone());
+        crate::ops::spawn(listen, Arc::clone(&metrics), Arc::clone(&board), shutdown.clone());
     }
     // One rule state per site: occupancy and passback span all cameras.
     let rules = Mutex::new(Rules::new(config.rules));
-    let mut engines = Vec::new();
-    for camera in &config.cameras {
-        let context = CameraContext { id: camera.id.clone(), line: camera.line };
-        engines.push(Engine::new(
-            &models,
-            context,
-            camera.recognition(&config.recognition),
-            Arc::clone(&cache.gallery),
-            Threads::default(),
-        )?);
+    let central = CentralCameras::open(&config.agent.data_dir, &config.recognition);
+    if config.cameras.is_empty() && central.version() == 0 {
+        tracing::warn!("no [[camera]] in the file and no camera set from the admin API yet: waiting for one");
     }
     std::thread::scope(|scope| -> Result<()> {
         let interval = Duration::from_secs(config.sync.interval_s);
@@ -68,30 +62,75 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
                 .name("gallery-sync".into())
                 .spawn_scoped(scope, move || crate::sync::run(cache, api, interval, metrics, shutdown))?
         };
+        let heartbeats = Heartbeats {
+            api: &api,
+            board: &board,
+            central: &central,
+            store: &store,
+            cache: &cache,
+            recognition: &config.recognition,
+            data_dir: &config.agent.data_dir,
+            interval: Duration::from_millis(config.heartbeat.interval_ms),
+            shutdown: &shutdown,
+        };
+        let heartbeat =
+            std::thread::Builder::new().name("heartbeat".into()).spawn_scoped(scope, move || heartbeats.run())?;
         cache.wait_first_attempt(Duration::from_secs(5));
-        let mut workers = Vec::new();
-        for (camera, engine) in config.cameras.iter().zip(engines) {
-            let shared = Shared {
-                config: &config,
-                store: &store,
-                rules: &rules,
-                cache: &cache,
-                metrics: &metrics,
-                shutdown: &shutdown,
-            };
-            let worker = CameraWorker::new(camera.clone(), engine, shared);
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("camera-{}", camera.id))
-                    .spawn_scoped(scope, || worker.run())?,
-            );
-        }
         let sender = std::thread::Builder::new().name("sender".into()).spawn_scoped(scope, || {
             crate::sender::run(&api, config.admin_api.batch_size, &store, &metrics, &shutdown)
         })?;
-        for w in workers {
-            let _ = w.join();
+        let shared = || Shared {
+            config: &config,
+            store: &store,
+            rules: &rules,
+            cache: &cache,
+            metrics: &metrics,
+            board: &board,
+            shutdown: &shutdown,
+        };
+        let mut cameras = Supervisor::default();
+        let mut seen_generation = None;
+        // Reconcile the workers with the cameras wanted whenever the camera
+        // set changes; otherwise watch for every camera having ended.
+        while !shutdown.requested() {
+            let generation = central.generation();
+            if seen_generation != Some(generation) {
+                seen_generation = Some(generation);
+                let wanted = central.desired(&config.cameras);
+                cameras.stop_all_but(&wanted);
+                let new: Vec<&CameraSection> = wanted.iter().filter(|c| !cameras.runs(&c.id)).collect();
+                for camera in new {
+                    let context = CameraContext { id: camera.id.clone(), line: camera.line };
+                    let engine = match Engine::new(
+                        &models,
+                        context,
+                        camera.recognition(&config.recognition),
+                        Arc::clone(&cache.gallery),
+                        Threads::default(),
+                    ) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            tracing::error!(camera = %camera.id, error = %e, "camera not started");
+                            continue;
+                        }
+                    };
+                    let stop = Shutdown::default();
+                    let worker = CameraWorker::new(camera.clone(), engine, shared(), stop.clone());
+                    let handle = std::thread::Builder::new()
+                        .name(format!("camera-{}", camera.id))
+                        .spawn_scoped(scope, || worker.run())?;
+                    cameras.started(camera.clone(), stop, handle);
+                }
+                board.set_running(&wanted);
+                tracing::info!(cameras = wanted.len(), config_version = central.version(), "cameras running");
+            }
+            // Recordings that ended: after every camera ended, drain and stop.
+            if cameras.all_ended() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
+        cameras.stop_all_but(&[]);
         // Every camera ended (recordings) or shutdown was requested. After
         // recordings, keep sending until the outbox is empty (at most
         // `drain_limit`); on a signal, stop at once — the outbox keeps the rest.
@@ -103,9 +142,53 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
         shutdown.request();
         let _ = sender.join();
         let _ = sync.join();
+        let _ = heartbeat.join();
         Ok(())
     })?;
     store.persist_held_at_exit();
     tracing::info!(waiting = store.outbox.len(), "edge agent stopped; unsent events stay in the outbox");
     Ok(())
+}
+
+struct Running<'scope> {
+    spec: CameraSection,
+    stop: Shutdown,
+    handle: std::thread::ScopedJoinHandle<'scope, ()>,
+}
+
+/// The camera workers running now, by camera id.
+#[derive(Default)]
+struct Supervisor<'scope> {
+    running: Vec<Running<'scope>>,
+}
+
+impl<'scope> Supervisor<'scope> {
+    fn runs(&self, id: &str) -> bool {
+        self.running.iter().any(|r| r.spec.id == id)
+    }
+
+    fn started(&mut self, spec: CameraSection, stop: Shutdown, handle: std::thread::ScopedJoinHandle<'scope, ()>) {
+        self.running.push(Running { spec, stop, handle });
+    }
+
+    /// Stops (and waits for) every worker whose camera is not wanted as it
+    /// runs: removed, or changed in any way. A stopped worker flushes its
+    /// passages to the outbox first; unchanged cameras never notice.
+    fn stop_all_but(&mut self, wanted: &[CameraSection]) {
+        let (keep, stop): (Vec<_>, Vec<_>) = self.running.drain(..).partition(|r| wanted.contains(&r.spec));
+        self.running = keep;
+        for r in &stop {
+            r.stop.request();
+        }
+        for r in stop {
+            tracing::info!(camera = %r.spec.id, "camera stopped: removed or reconfigured");
+            let _ = r.handle.join();
+        }
+    }
+
+    /// Every camera ran to its end (recordings). An agent with no camera
+    /// (waiting for its first camera set) has not ended.
+    fn all_ended(&self) -> bool {
+        !self.running.is_empty() && self.running.iter().all(|r| r.handle.is_finished())
+    }
 }

@@ -17,7 +17,7 @@ fn passages_recognised_while_the_api_is_down_arrive_exactly_once_when_it_returns
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
     // The admin API holds the gallery (its next sync must not take the
     // people away); the agent's cache was filled before the API went down.
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     let cams = [Cam { id: "gate", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let enrol =

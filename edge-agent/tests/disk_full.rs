@@ -75,7 +75,7 @@ fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     api.start();
     let outbox_dir = dir.join("agent/outbox");
     let disk = SmallDisk::mount(&outbox_dir, 64);

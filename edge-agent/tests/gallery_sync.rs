@@ -57,7 +57,7 @@ fn full_sync_then_deletion_then_expiry_while_offline() {
     let f = fixture("s01_walk_in_720p");
     let mut api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     api.start();
     let cams = [Cam { id: "gate1", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "[sync]\ninterval_s = 1\n");

@@ -17,7 +17,7 @@ fn events_survive_an_api_outage_and_a_sigkill_exactly_once() {
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     api.start();
     let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];

@@ -33,7 +33,7 @@ fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
     let mut api = AdminApi::new(&dir);
     api.db = format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{name}");
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     // 20 000 more people at versions after the fixture's, each with 5 copies
     // of a real embedding turned inside out (similarity −1 to its owner,
     // about −0.1 to anyone else): nobody in the scene can be taken for them.

@@ -16,7 +16,7 @@ fn every_passage_of_two_live_cameras_arrives_once_with_the_right_person() {
     let (f1, f2) = (fixture("s04_unknowns_720p"), fixture("s05_watchlist_720p"));
     let mut api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f1.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f1.dir);
     api.start();
     let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f1.video), ("gate2", &f2.video)]);
     let ops_port = free_port();

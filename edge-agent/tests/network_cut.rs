@@ -80,7 +80,7 @@ fn a_failing_network_loses_and_duplicates_nothing() {
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     api.start();
     let proxy = Proxy::start(api.port);
     let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);

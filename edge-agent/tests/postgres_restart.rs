@@ -48,7 +48,7 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
     let mut api = AdminApi::new(&dir);
     api.db = format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{name}");
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     let out = Command::new(workspace_bin("admin-api"))
         .args(["--db", &api.db, "create-user", "--username", "guard1", "--role", "guard", "--sites", "site-e2e"])
         .env("GATEWATCH_PASSWORD", "guard1-password-123")

@@ -89,7 +89,7 @@ fn agents_deliver_over_https_only_to_a_server_their_ca_vouches_for() {
     let f = fixture("s01_walk_in_720p");
     let api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     let mut cmd = Command::new(workspace_bin("admin-api"));
     cmd.args(["--db", &api.db, "serve", "--listen", &format!("127.0.0.1:{}", api.port), "--data"])
         .arg(&api.data)

@@ -27,7 +27,7 @@ fn the_expected_person_is_verified_and_anyone_else_fails() {
     let f = fixture("s01_walk_in_720p"); // p01 walks in
     let mut api = AdminApi::new(&dir);
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.cli(&["enrol-fixture", f.dir.to_str().expect("utf8")]);
+    api.enrol_fixture(&f.dir);
     api.start();
     let cams = [Cam { id: "exam1", url: f.video.display().to_string(), fixture: &f, extra: "mode = \"verify\"" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");

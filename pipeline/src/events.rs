@@ -36,6 +36,18 @@ pub enum AnomalyKind {
     /// The admin API refused an event for good (4xx): it was set aside in
     /// the agent's outbox quarantine, with the reason, so later events flow.
     EventRefused,
+    /// Raised by the admin API, never by an agent: an agent stopped sending
+    /// heartbeats (power, network, or the agent itself is down).
+    EdgeOffline,
+    /// Raised by the admin API: an agent that was offline reports again.
+    EdgeOnline,
+}
+
+impl AnomalyKind {
+    /// Kinds only the admin API raises (an agent claiming one is refused).
+    pub fn raised_centrally(self) -> bool {
+        matches!(self, AnomalyKind::EdgeOffline | AnomalyKind::EdgeOnline)
+    }
 }
 
 impl AnomalyKind {
@@ -50,7 +62,8 @@ impl AnomalyKind {
             | AnomalyKind::VerificationFailed
             | AnomalyKind::CameraTampered
             | AnomalyKind::OutboxFull
-            | AnomalyKind::EventRefused => Priority::High,
+            | AnomalyKind::EventRefused
+            | AnomalyKind::EdgeOffline => Priority::High,
             _ => Priority::Normal,
         }
     }

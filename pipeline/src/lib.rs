@@ -34,6 +34,7 @@ pub mod enrol;
 pub mod evaluate;
 pub mod events;
 pub mod fixture;
+pub mod fleet;
 pub mod frame;
 #[cfg(test)]
 mod fuzz_tests;

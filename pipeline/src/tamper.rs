@@ -81,6 +81,11 @@ impl TamperWatch {
         TamperWatch { config, ..Default::default() }
     }
 
+    /// The tampering reported and still going on, if any.
+    pub fn current(&self) -> Option<Tampering> {
+        self.reported
+    }
+
     /// Samples the frame's luma grid and compares it with the previous one.
     pub fn stats(&mut self, frame: &BgrImage) -> FrameStats {
         std::mem::swap(&mut self.previous, &mut self.current);

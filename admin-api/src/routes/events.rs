@@ -181,6 +181,11 @@ async fn ingest(
                 e.agent, e.site, agent.id, agent.site
             )));
         }
+        if let EventBody::Anomaly(a) = &e.body
+            && a.kind.raised_centrally()
+        {
+            return Err(ApiError::BadRequest(format!("event {i}: {:?} is raised by the admin API only", a.kind)));
+        }
     }
     check_references(&state, &agent, &mut events).await?;
     let received_ms = pipeline::events::now_ms();
@@ -204,45 +209,7 @@ async fn ingest(
     let mut tx = state.db.begin().await?;
     let mut inserted = Vec::new();
     for e in &events {
-        let (kind, person, direction, anomaly, at_ms, passage_id) = match &e.body {
-            EventBody::Passage(p) => {
-                ("passage", p.person_id.clone(), Some(p.direction.as_str()), None, p.crossed_at_ms, None)
-            }
-            EventBody::Anomaly(a) => {
-                let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
-                ("anomaly", a.person_id.clone(), None, kind, e.created_ms, a.passage_id.clone())
-            }
-        };
-        let has_face = i32::from(with_face.contains(&e.id));
-        let at_ms = at_ms.min(received_ms + CLOCK_AHEAD_MS);
-        let created_ms = e.created_ms.min(received_ms + CLOCK_AHEAD_MS);
-        let mut stored = e.clone();
-        if let EventBody::Passage(p) = &mut stored.body {
-            p.face_jpeg_b64 = None;
-        }
-        let body = serde_json::to_string(&stored).map_err(|err| ApiError::BadRequest(err.to_string()))?;
-        let done = sqlx::query(
-            "INSERT INTO events (id, agent, site, camera, kind, created_ms, received_ms, person_id, direction, anomaly,
-                 has_face, body, at_ms, passage_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&e.id)
-        .bind(&e.agent)
-        .bind(&e.site)
-        .bind(&e.camera)
-        .bind(kind)
-        .bind(created_ms)
-        .bind(received_ms)
-        .bind(person)
-        .bind(direction)
-        .bind(anomaly)
-        .bind(has_face)
-        .bind(body)
-        .bind(at_ms)
-        .bind(passage_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
+        if store_event(&mut tx, e, with_face.contains(&e.id), received_ms).await? {
             inserted.push(e.clone());
         }
     }
@@ -261,4 +228,53 @@ async fn ingest(
         state.alerts.publish(&state.db, crate::alerts::from_batch(&inserted, &names)).await;
     }
     Ok(Json(Ack { accepted: events.into_iter().map(|e| e.id).collect() }))
+}
+
+/// Stores one event once (a known id changes nothing); true when it is new.
+/// Face crops are not kept in the row (they are files); times ahead of the
+/// API's clock are clamped to it.
+pub async fn store_event(
+    conn: &mut sqlx::AnyConnection,
+    e: &Event,
+    has_face: bool,
+    received_ms: i64,
+) -> Result<bool, ApiError> {
+    let (kind, person, direction, anomaly, at_ms, passage_id) = match &e.body {
+        EventBody::Passage(p) => {
+            ("passage", p.person_id.clone(), Some(p.direction.as_str()), None, p.crossed_at_ms, None)
+        }
+        EventBody::Anomaly(a) => {
+            let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+            ("anomaly", a.person_id.clone(), None, kind, e.created_ms, a.passage_id.clone())
+        }
+    };
+    let at_ms = at_ms.min(received_ms + CLOCK_AHEAD_MS);
+    let created_ms = e.created_ms.min(received_ms + CLOCK_AHEAD_MS);
+    let mut stored = e.clone();
+    if let EventBody::Passage(p) = &mut stored.body {
+        p.face_jpeg_b64 = None;
+    }
+    let body = serde_json::to_string(&stored).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let done = sqlx::query(
+        "INSERT INTO events (id, agent, site, camera, kind, created_ms, received_ms, person_id, direction, anomaly,
+             has_face, body, at_ms, passage_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&e.id)
+    .bind(&e.agent)
+    .bind(&e.site)
+    .bind(&e.camera)
+    .bind(kind)
+    .bind(created_ms)
+    .bind(received_ms)
+    .bind(person)
+    .bind(direction)
+    .bind(anomaly)
+    .bind(i32::from(has_face))
+    .bind(body)
+    .bind(at_ms)
+    .bind(passage_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

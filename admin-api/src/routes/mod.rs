@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod auth;
 pub mod corrections;
 pub mod events;
+pub mod fleet;
 pub mod gallery;
 pub mod import;
 pub mod log;

@@ -5,9 +5,15 @@
 //! id, name, category, cccd, valid_until, enrolment details) and one or more
 //! `photo` files. Every photo must show exactly one usable face; the first
 //! refused photo refuses the whole enrolment, naming the reason.
+//!
+//! The People page: the list with filters, one person's record (with photo
+//! ids and recent passages), edits, more photos, one photo, consent
+//! withdrawn (a deletion), and the data-subject export. Someone an admin
+//! cannot see answers as nobody does (404); someone they see but who is
+//! also enrolled at sites not theirs may be read, not changed (403).
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -21,6 +27,7 @@ use crate::cccd;
 use crate::error::ApiError;
 use crate::people::{self, Enrolment, PersonView};
 use crate::session::{RequireAdmin, SignedIn};
+use crate::users::User;
 
 /// Largest enrolment request: a few phone photos.
 const MAX_UPLOAD: usize = 25 << 20;
@@ -28,7 +35,11 @@ const MAX_UPLOAD: usize = 25 << 20;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people", post(enrol).layer(DefaultBodyLimit::max(MAX_UPLOAD)).get(list))
-        .route("/people/{id}", delete(remove))
+        .route("/people/{id}", delete(remove).get(one).put(edit))
+        .route("/people/{id}/photos", post(add_photos).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route("/people/{id}/photos/{photo_id}", get(one_photo))
+        .route("/people/{id}/withdraw-consent", post(withdraw_consent))
+        .route("/people/{id}/export", get(export))
         .route("/visitors/qr", post(read_qr))
         .route("/faces/photo/{person}", get(photo))
         .route("/faces/crop/{event}", get(crop))
@@ -182,45 +193,12 @@ fn upload_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
-struct Search {
-    #[serde(default)]
-    q: String,
-}
-
 async fn list(
     State(state): State<AppState>,
     RequireAdmin(s): RequireAdmin,
-    Query(q): Query<Search>,
+    Query(q): Query<people::Search>,
 ) -> Result<Json<Vec<PersonView>>, ApiError> {
-    let like = format!("%{}%", q.q.trim());
-    let rows = sqlx::query(
-        "SELECT p.id, p.name, p.category, p.cccd, p.valid_until, p.sites, p.host,
-                (SELECT COUNT(*) FROM photos f WHERE f.person_id = p.id) AS photos
-         FROM people p WHERE p.deleted = 0 AND (p.name LIKE $1 OR p.id LIKE $1 OR COALESCE(p.cccd, '') LIKE $1)
-         ORDER BY p.name LIMIT 500",
-    )
-    .bind(like)
-    .fetch_all(&state.db)
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let sites: String = r.try_get("sites")?;
-        let sites: Vec<String> = sites.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
-        if !people::visible_to(&s.user, &sites) {
-            continue;
-        }
-        out.push(PersonView {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            category: r.try_get("category")?,
-            cccd: r.try_get("cccd")?,
-            valid_until: r.try_get("valid_until")?,
-            sites,
-            host: r.try_get("host")?,
-            photos: r.try_get("photos")?,
-        });
-    }
+    let out = people::search(&state.db, &s.user, &q).await?;
     // CCCD numbers are personal data: who read them is on record.
     let with_cccd = out.iter().filter(|p| p.cccd.is_some()).count();
     if with_cccd > 0 {
@@ -230,31 +208,200 @@ async fn list(
     Ok(Json(out))
 }
 
+/// The living person `id` if `user` may see them; anyone else (nobody, a
+/// deleted person, someone of other sites) gets the same 404.
+async fn visible_person(state: &AppState, user: &User, id: &str) -> Result<people::StoredPerson, ApiError> {
+    if !valid_person_id(id) {
+        return Err(ApiError::BadRequest("not a person id".into()));
+    }
+    let none = || ApiError::NotFound(format!("no enrolled person {id:?} at your sites"));
+    let person = people::record_of(&state.db, id).await?.ok_or_else(none)?;
+    if !people::visible_to(user, &person.sites) {
+        return Err(none());
+    }
+    Ok(person)
+}
+
+/// As [`visible_person`], and `user` may change them: every site they are
+/// enrolled at is the user's.
+async fn managed_person(state: &AppState, user: &User, id: &str) -> Result<people::StoredPerson, ApiError> {
+    let person = visible_person(state, user, id).await?;
+    if !people::removable_by(user, &person.sites) {
+        return Err(ApiError::Forbidden(format!(
+            "{id} is also enrolled at sites that are not yours: ask a superadmin to change them"
+        )));
+    }
+    Ok(person)
+}
+
+async fn one(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<people::PersonDetail>, ApiError> {
+    let person = visible_person(&state, &s.user, &id).await?;
+    let has_cccd = person.cccd.is_some();
+    let detail = people::detail(&state.db, &s.user, person).await?;
+    let what = format!("record, {} photo(s), {} passage(s)", detail.photos.len(), detail.passages.len());
+    crate::audit::record(&state.db, &s.user.username, "person_viewed", &id, &what).await?;
+    if has_cccd {
+        crate::audit::record(&state.db, &s.user.username, "cccd_viewed", &id, "person record").await?;
+    }
+    Ok(Json(detail))
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(id): Path<String>,
+    Json(change): Json<people::PersonEdit>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let current = managed_person(&state, &s.user, &id).await?;
+    let (next, changed) = people::apply_edit(&current, change, &s.user, pipeline::events::now_ms())?;
+    if changed.is_empty() {
+        return Ok(Json(json!({ "id": id, "changed": changed, "gallery_version": null })));
+    }
+    let version = people::store_edit(&state.db, &current, &next).await?.ok_or_else(|| {
+        ApiError::Conflict(format!("{id} was deleted or moved to other sites meanwhile: reload the page"))
+    })?;
+    // Names of the fields only: the audit log never holds a CCCD number.
+    crate::audit::record(&state.db, &s.user.username, "person_edited", &id, &changed.join(", ")).await?;
+    Ok(Json(json!({ "id": id, "changed": changed, "gallery_version": version })))
+}
+
+/// More photos of an enrolled person: the right to change them is checked
+/// before the upload is read, then each photo must show one usable face.
+async fn add_photos(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let person = managed_person(&state, &s.user, &id).await?;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD) {
+        return Err(ApiError::TooLarge(format!("upload too large: at most {} MB at once", MAX_UPLOAD >> 20)));
+    }
+    let mut form = Multipart::from_request(request, &state).await.map_err(|e| {
+        ApiError::BadRequest(format!("send multipart/form-data with one or more `photo` files ({})", e.body_text()))
+    })?;
+    let mut photos: Vec<(String, Vec<u8>)> = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|e| upload_error(&e))? {
+        match field.name() {
+            Some("photo") => {
+                let name = field.file_name().unwrap_or("photo").chars().take(80).collect::<String>();
+                let bytes: Bytes = field.bytes().await.map_err(|e| upload_error(&e))?;
+                photos.push((name, bytes.to_vec()));
+            }
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!("unexpected form field {other:?}: send `photo` files")));
+            }
+            None => {}
+        }
+    }
+    if photos.is_empty() {
+        return Err(ApiError::BadRequest("at least one `photo` file is needed".into()));
+    }
+    let embedded = state.enrol.embed(photos).await?;
+    let (images, embeddings): (Vec<_>, Vec<_>) = embedded.into_iter().unzip();
+    let version =
+        crate::gallery::add_embeddings(&state.db, &id, &person.sites, &embeddings).await?.ok_or_else(|| {
+            ApiError::Conflict(format!("{id} was deleted or moved to other sites meanwhile: reload the page"))
+        })?;
+    people::store_photos(&state.db, &state.data_dir, &id, &images).await?;
+    let detail = format!("{} photo(s) added", images.len());
+    crate::audit::record(&state.db, &s.user.username, "photos_added", &id, &detail).await?;
+    Ok(Json(json!({ "id": id, "added": images.len(), "gallery_version": version })))
+}
+
+async fn one_photo(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path((id, photo_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    if uuid::Uuid::parse_str(&photo_id).is_err() {
+        return Err(ApiError::BadRequest("not a photo id".into()));
+    }
+    let person = visible_person(&state, &s.user, &id).await?;
+    let bytes = people::photo_of(&state.db, &state.data_dir, &person.id, &photo_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("{id} has no photo {photo_id:?} (deleted, or another's)")))?;
+    crate::audit::record(&state.db, &s.user.username, "face_viewed", &format!("photo:{id}"), &photo_id).await?;
+    Ok(jpeg(bytes))
+}
+
+/// Consent withdrawn: the person is deleted as by `DELETE`, on the record
+/// as the data subject's choice.
+async fn withdraw_consent(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    delete_person(&state, &s.user, &id).await?;
+    let detail = "consent withdrawn: person, photos and embeddings deleted";
+    crate::audit::record(&state.db, &s.user.username, "consent_withdrawn", &id, detail).await?;
+    Ok(Json(json!({ "deleted": id, "reason": "consent_withdrawn" })))
+}
+
+async fn export(
+    State(state): State<AppState>,
+    RequireAdmin(s): RequireAdmin,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let person = visible_person(&state, &s.user, &id).await?;
+    let file = people::subject_export(&state.db, &state.data_dir, &state.crops_dir, &s.user, &person).await?;
+    let count = |k: &str| file[k].as_array().map_or(0, Vec::len);
+    let detail =
+        format!("{} photo(s), {} passage(s), {} audit row(s)", count("photos"), count("passages"), count("audit"));
+    let body = serde_json::to_vec_pretty(&file).map_err(|e| ApiError::Io(std::io::Error::other(e)))?;
+    crate::audit::record(&state.db, &s.user.username, "subject_export", &id, &detail).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            // The id is letters, digits, '-' and '_' (checked above).
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"person-{id}.json\"")),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        body,
+    ))
+}
+
 async fn remove(
     State(state): State<AppState>,
     RequireAdmin(s): RequireAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !valid_person_id(&id) {
+    delete_person(&state, &s.user, &id).await?;
+    crate::audit::record(&state.db, &s.user.username, "deletion", &id, "person, photos and embeddings").await?;
+    Ok(Json(json!({ "deleted": id })))
+}
+
+/// Deletes a person `user` manages (a tombstone tells the edges); the caller audits why.
+async fn delete_person(state: &AppState, user: &User, id: &str) -> Result<(), ApiError> {
+    if !valid_person_id(id) {
         return Err(ApiError::BadRequest("not a person id".into()));
     }
     let none = || ApiError::NotFound(format!("no enrolled person {id:?} at your sites"));
-    let sites = people::sites_of(&state.db, &id).await?.ok_or_else(none)?;
+    let sites = people::sites_of(&state.db, id).await?.ok_or_else(none)?;
     // Someone this admin cannot see gets the same answer as nobody; one they
     // see but may not remove is told so without naming the other sites.
-    if !people::visible_to(&s.user, &sites) {
+    if !people::visible_to(user, &sites) {
         return Err(none());
     }
-    if !people::removable_by(&s.user, &sites) {
+    if !people::removable_by(user, &sites) {
         return Err(ApiError::Forbidden(format!(
             "{id} is also enrolled at sites that are not yours: ask a superadmin to delete them"
         )));
     }
-    if !people::delete(&state.db, &state.data_dir, &id).await? {
+    if !people::delete(&state.db, &state.data_dir, id).await? {
         return Err(ApiError::NotFound(format!("no enrolled person {id:?}")));
     }
-    crate::audit::record(&state.db, &s.user.username, "deletion", &id, "person, photos and embeddings").await?;
-    Ok(Json(json!({ "deleted": id })))
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -269,7 +416,7 @@ async fn read_qr(_: RequireAdmin, Json(body): Json<QrText>) -> Result<Json<cccd:
     Ok(Json(cccd::parse_qr(&body.text, today).map_err(|e| ApiError::BadRequest(e.to_string()))?))
 }
 
-fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
+pub fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "image/jpeg"),

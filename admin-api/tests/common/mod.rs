@@ -12,12 +12,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod web;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_admin-api"))
+}
+
+/// Another binary of the workspace, built beside admin-api (`make test`
+/// builds them all; alone: `cargo build --release --workspace`).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let path = bin().with_file_name(name);
+    assert!(path.exists(), "{} is not built: run `cargo build --release --workspace`", path.display());
+    path
 }
 
 pub fn free_port() -> u16 {
@@ -157,11 +167,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Db) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// `serve` with more options.
+    pub fn start_with(db: &Db, options: &[&str]) -> Server {
         let port = free_port();
         let child = Command::new(bin())
             .current_dir(repo())
             .args(["--db", &db.url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
             .arg(db.dir.join("data"))
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -232,6 +248,27 @@ impl Browser {
             .header("Cookie", &self.cookie)
             .send_json(body)
             .expect("post");
+        (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// Any method with a JSON body (or none): (status, JSON answer or null).
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let with = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| {
+            r.header("X-CSRF-Token", &self.csrf)
+                .header("Cookie", &self.cookie)
+                .send_json(body.clone().unwrap_or(Value::Null))
+        };
+        let without = |r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+            r.header("X-CSRF-Token", &self.csrf).header("Cookie", &self.cookie).call()
+        };
+        let response = match method {
+            "PUT" => with(self.agent.put(&url)),
+            "POST" => with(self.agent.post(&url)),
+            "DELETE" => without(self.agent.delete(&url)),
+            _ => without(self.agent.get(&url)),
+        };
+        let mut r = response.expect("request");
         (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
     }
 

@@ -146,6 +146,12 @@ impl AdminApi {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Enrols a fixture's gallery, photos kept in this API's data folder.
+    pub fn enrol_fixture(&self, fixture: &Path) -> String {
+        let (dir, data) = (fixture.to_str().expect("utf8"), self.data.to_str().expect("utf8"));
+        self.cli(&["enrol-fixture", dir, "--data", data])
+    }
+
     pub fn start(&mut self) {
         let mut cmd = Command::new(workspace_bin("admin-api"));
         cmd.args(["--db", &self.db, "serve", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
