@@ -152,6 +152,7 @@ const MIGRATIONS: &[&str] = &[
         summary TEXT NOT NULL
     );
     CREATE INDEX heartbeats_agent ON heartbeats (agent, received_ms);
+    CREATE INDEX heartbeats_time ON heartbeats (received_ms);
     CREATE TABLE camera_sets (
         agent TEXT PRIMARY KEY,
         version BIGINT NOT NULL,

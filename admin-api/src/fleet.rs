@@ -57,14 +57,9 @@ pub async fn record_heartbeat(
 ) -> Result<HeartbeatReply, ApiError> {
     let now = now_ms();
     let body = serde_json::to_string(beat).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let was_offline: Option<i64> = sqlx::query("SELECT offline_since_ms FROM agent_status WHERE agent = $1")
-        .bind(agent)
-        .fetch_optional(db)
-        .await?
-        .and_then(|r| r.try_get::<Option<i64>, _>("offline_since_ms").ok().flatten());
     sqlx::query(
         "INSERT INTO agent_status (agent, site, received_ms, heartbeat, offline_since_ms) VALUES ($1, $2, $3, $4, NULL)
-         ON CONFLICT (agent) DO UPDATE SET site = $2, received_ms = $3, heartbeat = $4, offline_since_ms = NULL",
+         ON CONFLICT (agent) DO UPDATE SET site = $2, received_ms = $3, heartbeat = $4",
     )
     .bind(agent)
     .bind(site)
@@ -83,9 +78,26 @@ pub async fn record_heartbeat(
     .bind(now - HISTORY_EVERY_MS)
     .execute(db)
     .await?;
-    if let Some(since) = was_offline {
-        let detail = format!("edge agent {agent} reports again after {} s without heartbeats", (now - since) / 1000);
-        raise(db, hub, agent, site, AnomalyKind::EdgeOnline, detail).await?;
+    // Back from offline: whichever process clears the mark raises
+    // `edge_online`, once (the watch of another process may mark it offline
+    // between our two statements; then the next heartbeat clears it).
+    let since: Option<i64> = sqlx::query("SELECT offline_since_ms FROM agent_status WHERE agent = $1")
+        .bind(agent)
+        .fetch_optional(db)
+        .await?
+        .and_then(|r| r.try_get::<Option<i64>, _>("offline_since_ms").ok().flatten());
+    if let Some(since) = since {
+        let cleared =
+            sqlx::query("UPDATE agent_status SET offline_since_ms = NULL WHERE agent = $1 AND offline_since_ms = $2")
+                .bind(agent)
+                .bind(since)
+                .execute(db)
+                .await?;
+        if cleared.rows_affected() == 1 {
+            let detail =
+                format!("edge agent {agent} reports again after {} s without heartbeats", (now - since) / 1000);
+            raise(db, hub, agent, site, AnomalyKind::EdgeOnline, detail).await?;
+        }
     }
     let config_version = camera_set(db, agent).await?.map_or(0, |s| s.version);
     let snapshots = sqlx::query(
@@ -154,24 +166,48 @@ pub async fn watch_once(db: &AnyPool, hub: &AlertHub, after_ms: i64) -> Result<u
             raised += 1;
         }
     }
-    sqlx::query("DELETE FROM heartbeats WHERE received_ms < $1").bind(now - HISTORY_KEPT_MS).execute(db).await?;
     Ok(raised)
 }
 
-/// Deletes snapshots older than [`SNAPSHOT_KEPT_MS`].
-pub async fn expire_snapshots(db: &AnyPool, data: &Path) -> Result<(), ApiError> {
+/// Deletes snapshots older than [`SNAPSHOT_KEPT_MS`] and heartbeat history
+/// older than a day.
+pub async fn expire(db: &AnyPool, data: &Path) -> Result<(), ApiError> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM heartbeats WHERE received_ms < $1").bind(now - HISTORY_KEPT_MS).execute(db).await?;
+    let cutoff = now - SNAPSHOT_KEPT_MS;
     let old = sqlx::query("SELECT agent, camera FROM snapshots WHERE delivered_ms IS NOT NULL AND delivered_ms < $1")
-        .bind(now_ms() - SNAPSHOT_KEPT_MS)
+        .bind(cutoff)
         .fetch_all(db)
         .await?;
     for r in old {
         let (agent, camera): (String, String) = (r.try_get("agent")?, r.try_get("camera")?);
-        let _ = std::fs::remove_file(snapshot_path(data, &agent, &camera));
-        sqlx::query("DELETE FROM snapshots WHERE agent = $1 AND camera = $2")
-            .bind(&agent)
-            .bind(&camera)
-            .execute(db)
-            .await?;
+        // Only if not asked for again meanwhile (a new request clears `delivered_ms`).
+        let gone = sqlx::query(
+            "DELETE FROM snapshots WHERE agent = $1 AND camera = $2 AND delivered_ms IS NOT NULL AND delivered_ms < $3",
+        )
+        .bind(&agent)
+        .bind(&camera)
+        .bind(cutoff)
+        .execute(db)
+        .await?;
+        if gone.rows_affected() == 1 {
+            let _ = std::fs::remove_file(snapshot_path(data, &agent, &camera));
+        }
+    }
+    Ok(())
+}
+
+/// Forgets what the fleet holds about an agent (revoked, or registered again
+/// for another site): its camera set (with camera passwords), status,
+/// history and snapshots.
+/// Snapshot files go too when the data folder is known (the server's; a
+/// CLI revocation leaves them to a new request, which replaces them).
+pub async fn forget_agent(db: &AnyPool, data: Option<&Path>, agent: &str) -> Result<(), ApiError> {
+    for table in ["camera_sets", "agent_status", "heartbeats", "snapshots"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE agent = $1")).bind(agent).execute(db).await?;
+    }
+    if let Some(data) = data {
+        let _ = std::fs::remove_dir_all(data.join("snapshots").join(agent));
     }
     Ok(())
 }
@@ -185,9 +221,9 @@ pub fn spawn_watch(db: AnyPool, hub: AlertHub, data: PathBuf, after: Duration) {
                 tracing::error!(error = %e, "edge offline watch failed; retrying");
             }
             if tick.is_multiple_of(60)
-                && let Err(e) = expire_snapshots(&db, &data).await
+                && let Err(e) = expire(&db, &data).await
             {
-                tracing::error!(error = %e, "snapshot expiry failed; retrying");
+                tracing::error!(error = %e, "snapshot and history expiry failed; retrying");
             }
             tick += 1;
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -197,7 +233,7 @@ pub fn spawn_watch(db: AnyPool, hub: AlertHub, data: PathBuf, after: Duration) {
 
 pub fn snapshot_path(data: &Path, agent: &str, camera: &str) -> PathBuf {
     // Both are checked ids (letters, digits, '-', '_').
-    data.join("snapshots").join(format!("{agent}__{camera}.jpg"))
+    data.join("snapshots").join(agent).join(format!("{camera}.jpg"))
 }
 
 /// The camera set made for `agent`, if any.
@@ -238,13 +274,16 @@ pub async fn edit_cameras(db: &AnyPool, agent: &str, edit: CameraEdit, by: &str)
     let held = camera_set(db, agent).await?;
     let (version, mut cameras) = match held {
         Some(set) => (set.version, set.cameras),
-        None => (
-            0,
-            latest_heartbeat(db, agent)
-                .await?
-                .map(|h| h.cameras.into_iter().map(|c| c.spec).collect())
-                .unwrap_or_default(),
-        ),
+        // The agent's own cameras are known from its heartbeat: without one,
+        // a first central set would silently replace cameras nobody saw.
+        None => match latest_heartbeat(db, agent).await? {
+            Some(h) => (0, h.cameras.into_iter().map(|c| c.spec).collect()),
+            None => {
+                return Err(ApiError::Conflict(format!(
+                    "agent {agent} has never reported: start it first, so that the cameras of its own file are kept"
+                )));
+            }
+        },
     };
     match edit {
         CameraEdit::Put(mut spec) => {
@@ -257,6 +296,7 @@ pub async fn edit_cameras(db: &AnyPool, agent: &str, edit: CameraEdit, by: &str)
                 ));
             }
             spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            pipeline::fleet::check_central_url(&spec.url).map_err(|e| ApiError::BadRequest(e.to_string()))?;
             match cameras.iter_mut().find(|c| c.id == spec.id) {
                 Some(slot) => *slot = spec,
                 None => cameras.push(spec),
@@ -319,6 +359,7 @@ pub async fn devices(
     db: &AnyPool,
     sites: Option<&[String]>,
     offline_after_ms: i64,
+    history_ms: i64,
 ) -> Result<BTreeMap<String, Vec<AgentView>>, ApiError> {
     let now = now_ms();
     let rows = sqlx::query(
@@ -338,6 +379,8 @@ pub async fn devices(
             r.try_get::<Option<String>, _>("heartbeat")?.and_then(|h| serde_json::from_str(&h).ok());
         if let Some(h) = &mut heartbeat {
             for c in &mut h.cameras {
+                // A camera's error may quote its URL (and so its password).
+                c.reason = c.reason.as_deref().map(|r| pipeline::fleet::scrub(r, &c.spec.url));
                 c.spec = c.spec.redacted();
             }
         }
@@ -345,16 +388,19 @@ pub async fn devices(
             set.cameras = set.cameras.iter().map(CameraSpec::redacted).collect();
             set
         });
-        let history = sqlx::query("SELECT received_ms, summary FROM heartbeats WHERE agent = $1 ORDER BY received_ms")
-            .bind(&id)
-            .fetch_all(db)
-            .await?
-            .iter()
-            .filter_map(|h| {
-                let at: i64 = h.try_get("received_ms").ok()?;
-                serde_json::from_str(&h.try_get::<String, _>("summary").ok()?).ok().map(|s| (at, s))
-            })
-            .collect();
+        let history = sqlx::query(
+            "SELECT received_ms, summary FROM heartbeats WHERE agent = $1 AND received_ms >= $2 ORDER BY received_ms",
+        )
+        .bind(&id)
+        .bind(now - history_ms)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .filter_map(|h| {
+            let at: i64 = h.try_get("received_ms").ok()?;
+            serde_json::from_str(&h.try_get::<String, _>("summary").ok()?).ok().map(|s| (at, s))
+        })
+        .collect();
         out.entry(site.clone()).or_default().push(AgentView {
             online: last_seen_ms.is_some_and(|t| now - t < offline_after_ms),
             revoked: r.try_get::<Option<i64>, _>("revoked_ms")?.is_some(),
@@ -374,7 +420,8 @@ pub async fn devices(
 /// watch a province with.
 pub async fn metrics(db: &AnyPool, offline_after_ms: i64) -> Result<String, ApiError> {
     use std::fmt::Write;
-    let fleet = devices(db, None, offline_after_ms).await?;
+    // No history for a scrape: Prometheus keeps its own.
+    let fleet = devices(db, None, offline_after_ms, 0).await?;
     let now = now_ms();
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
     let (mut agents_up, mut agents_down, mut cams_up, mut cams_other) = (0, 0, 0, 0);

@@ -339,6 +339,10 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::AddAgent { id, site } => {
+            anyhow::ensure!(
+                pipeline::fleet::valid_id(&id) && pipeline::fleet::valid_id(&site),
+                "--id and --site must be 1–64 letters, digits, '-' or '_'"
+            );
             let token = auth::new_token();
             // A revoked agent (a replaced gate box) is registered again with a new token.
             let done = sqlx::query(

@@ -336,9 +336,12 @@ pub async fn search(db: &AnyPool, user: &User, f: &Search) -> Result<Vec<PersonV
     };
     let q = f.q.trim();
     if !q.is_empty() {
-        let n = bind(format!("%{}%", like_escape(q)), &mut binds);
+        // Case folded the same way on SQLite (whose LIKE ignores ASCII case)
+        // and PostgreSQL (whose LIKE does not).
+        let n = bind(format!("%{}%", like_escape(&q.to_lowercase())), &mut binds);
         cond.push(format!(
-            "(p.name LIKE {n} ESCAPE '\\' OR p.id LIKE {n} ESCAPE '\\' OR COALESCE(p.cccd, '') LIKE {n} ESCAPE '\\')"
+            "(LOWER(p.name) LIKE {n} ESCAPE '\\' OR LOWER(p.id) LIKE {n} ESCAPE '\\' \
+             OR COALESCE(p.cccd, '') LIKE {n} ESCAPE '\\')"
         ));
     }
     if let Some(c) = f.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {

@@ -350,7 +350,9 @@ pub async fn revoke_agent(db: &AnyPool, id: &str) -> Result<(), ApiError> {
     if done == 0 {
         return Err(ApiError::NotFound(format!("no agent {id:?} with a valid token")));
     }
-    Ok(())
+    // A revoked id may be registered again, maybe for another site: nothing
+    // of this box (camera passwords, snapshots) may pass to it.
+    crate::fleet::forget_agent(db, None, id).await
 }
 
 /// The user with these credentials, if they are right and the account is active.

@@ -107,6 +107,22 @@ fn heartbeats_camera_sets_snapshots_and_offline_alerts() {
         new_cam["url"] = json!("rtsp://admin:***@10.0.0.7/x");
         let (s, e) = admin.call("PUT", "/api/v1/devices/box-1/cameras/gate3", Some(new_cam));
         assert_eq!(s, 400, "no password held for a new camera: {e}");
+        // The password held goes nowhere else: another host, or a file.
+        for url in ["rtsp://admin:***@attacker.example:554/Streaming/101", "file://admin:***@x/etc/passwd"] {
+            let mut moved = edit.clone();
+            moved["url"] = json!(url);
+            let (s, e) = admin.call("PUT", "/api/v1/devices/box-1/cameras/gate1", Some(moved));
+            assert_eq!(s, 400, "{url}: {e}");
+            assert!(!e.to_string().contains("Cam%40Pass1"), "{e}");
+        }
+        let mut file = edit.clone();
+        file["url"] = json!("file:///etc/shadow");
+        assert_eq!(admin.call("PUT", "/api/v1/devices/box-1/cameras/gate1", Some(file)).0, 400);
+        // An agent that never reported: its own cameras are unknown, so no
+        // central set may silently replace them.
+        db.agent("box-2", "s1");
+        let (s, e) = admin.call("PUT", "/api/v1/devices/box-2/cameras/gate1", Some(edit.clone()));
+        assert_eq!(s, 409, "{e}");
         let (s, set) = admin.call("DELETE", "/api/v1/devices/box-1/cameras/gate2", None);
         assert_eq!((s, set["version"].clone()), (200, json!(2)), "{set}");
         let audit = db.cli(&["verify-audit"]);
@@ -131,6 +147,7 @@ fn heartbeats_camera_sets_snapshots_and_offline_alerts() {
         assert_eq!(r.body_mut().read_to_vec().expect("bytes"), jpeg, "the picture the agent sent");
         let (_, reply) = agent_call(&server, &token, "POST", "/api/v1/agent/heartbeat", Some(beat(cams.clone(), 2)));
         assert_eq!(reply["snapshots"], json!([]), "delivered: not asked again");
+        assert_eq!(put_snapshot(&server, &token, "gate1", &jpeg), 409, "a delivered request takes no more pictures");
 
         // Agents may not raise the API's own kinds.
         let forged = anomaly("box-1", "s1", "", "edge_offline", None, None);
@@ -155,5 +172,12 @@ fn heartbeats_camera_sets_snapshots_and_offline_alerts() {
         db.cli(&["revoke-agent", "--id", "box-1"]);
         std::thread::sleep(Duration::from_millis(3500));
         assert_eq!(anomalies(&db, "edge_offline").len(), 1, "{backend:?}: a revoked agent raises nothing");
+        // Registered again for another site: nothing of the old box (camera
+        // passwords, status) passes to it.
+        let token = db.agent("box-1", "s2");
+        let (_, set) = agent_call(&server, &token, "GET", "/api/v1/agent/cameras", None);
+        assert_eq!(set, json!({"version": 0, "cameras": []}), "{backend:?}");
+        let (_, body) = Browser::login(&server, "admin2").get("/api/v1/devices");
+        assert!(!body.contains("Cam%40Pass1") && !body.contains("10.0.0.5"), "{body}");
     }
 }

@@ -12,7 +12,7 @@ Object.assign(T.vi, {
   never_seen: "Chưa từng báo cáo", last_seen: "Báo cáo lần cuối", agent_version: "Phiên bản", uptime: "Thời gian chạy",
   backlog: "Sự kiện chờ gửi", oldest: "cũ nhất", gallery_version: "Phiên bản dữ liệu khuôn mặt",
   config_version: "Cấu hình camera đang chạy", config_central: "cấu hình trung tâm", config_file: "tệp cấu hình tại chỗ",
-  config_pending: "đang chờ thiết bị nhận phiên bản", disk_free: "Dung lượng trống", add_camera: "Thêm camera",
+  config_pending: "đang chờ thiết bị nhận phiên bản", config_refused: "Thiết bị từ chối cấu hình camera mới (vẫn chạy cấu hình cũ)", disk_free: "Dung lượng trống", add_camera: "Thêm camera",
   edit: "Sửa", camera: "Camera", state: "Trạng thái", fps: "Khung hình/giây", dropped: "Khung bị bỏ",
   state_up: "Hoạt động", state_down: "Mất tín hiệu", state_tampered: "Bị che / đóng băng", state_starting: "Đang kết nối",
   state_stopped: "Đã dừng", revoked: "Đã thu hồi", no_devices: "Chưa có thiết bị nào ở các địa điểm của bạn.",
@@ -31,7 +31,7 @@ Object.assign(T.en, {
   never_seen: "Never reported", last_seen: "Last report", agent_version: "Version", uptime: "Uptime",
   backlog: "Events waiting", oldest: "oldest", gallery_version: "Face gallery version",
   config_version: "Camera configuration running", config_central: "central configuration", config_file: "local file",
-  config_pending: "waiting for the device to take version", disk_free: "Free disk", add_camera: "Add camera",
+  config_pending: "waiting for the device to take version", config_refused: "The device refused the new camera configuration (it runs the previous one)", disk_free: "Free disk", add_camera: "Add camera",
   edit: "Edit", camera: "Camera", state: "State", fps: "Frames/s", dropped: "Dropped frames",
   state_up: "Up", state_down: "No signal", state_tampered: "Covered / frozen", state_starting: "Connecting",
   state_stopped: "Stopped", revoked: "Revoked", no_devices: "No devices at your sites yet.",
@@ -93,6 +93,7 @@ async function loadFleet() {
         const c = el("span", null, t("config_version") + ": " + cv); c.id = "config-" + a.id; c.dataset.version = hb.config_version; facts.append(c);
       }
       card.append(facts);
+      if (hb && hb.config_error) card.append(el("p", "error", t("config_refused") + ": " + hb.config_error));
       const table = el("table"); const thead = el("thead"); const hr = el("tr");
       for (const k of ["camera", "gate", "state", "fps", "dropped", "counting_line", ""]) hr.append(el("th", null, k ? t(k) : ""));
       thead.append(hr); table.append(thead);

@@ -57,6 +57,7 @@ impl<'a> CameraWorker<'a> {
     }
 
     fn state(&self, state: CameraState, reason: Option<String>) {
+        let reason = reason.map(|r| pipeline::fleet::scrub(&r, &self.camera.url));
         self.shared.board.set_state(&self.camera.id, state, reason);
     }
 
@@ -65,6 +66,8 @@ impl<'a> CameraWorker<'a> {
     }
 
     fn anomaly(&self, kind: AnomalyKind, detail: String) {
+        // An error may quote the camera's URL, and so its password.
+        let detail = pipeline::fleet::scrub(&detail, &self.camera.url);
         tracing::warn!(camera = %self.camera.id, kind = ?kind, "{detail}");
         let body = EventBody::Anomaly(AnomalyEvent { kind, detail, person_id: None, passage_id: None });
         let s = &self.shared;

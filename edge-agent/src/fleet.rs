@@ -238,6 +238,8 @@ pub struct Heartbeats<'a> {
     pub data_dir: &'a Path,
     pub interval: Duration,
     pub shutdown: &'a Shutdown,
+    /// The newest camera set refused, and why: not fetched again, reported.
+    pub refused: Mutex<Option<(u64, String)>>,
 }
 
 impl Heartbeats<'_> {
@@ -252,20 +254,42 @@ impl Heartbeats<'_> {
             gallery_version: self.cache.store.version().unwrap_or(0),
             config_version: self.central.version(),
             disk_free_bytes: disk_free(self.data_dir),
+            config_error: self.refused().map(|(v, why)| format!("version {v}: {why}")),
+        }
+    }
+
+    fn refused(&self) -> Option<(u64, String)> {
+        match self.refused.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_refused(&self, value: Option<(u64, String)>) {
+        match self.refused.lock() {
+            Ok(mut g) => *g = value,
+            Err(poisoned) => *poisoned.into_inner() = value,
         }
     }
 
     /// One exchange: the heartbeat out, then whatever the answer asks for.
     fn exchange(&self, started_ms: i64) -> Result<(), String> {
         let reply = self.api.heartbeat(&self.beat(started_ms))?;
-        if reply.config_version > 0 && reply.config_version != self.central.version() {
+        let already_refused = self.refused().is_some_and(|(v, _)| v == reply.config_version);
+        if reply.config_version > 0 && reply.config_version != self.central.version() && !already_refused {
             let set = self.api.cameras()?;
             let version = set.version;
             match self.central.accept(set, self.recognition) {
-                Ok(()) => tracing::info!(version, "central camera set applied"),
-                // Keeps running the last good set; the admin sees the
-                // version it runs on the devices page.
-                Err(e) => tracing::error!(error = %e, "central camera set not applied"),
+                Ok(()) => {
+                    tracing::info!(version, "central camera set applied");
+                    self.set_refused(None);
+                }
+                // Keeps running the last good set; the devices page shows
+                // the version it runs and why the new one was refused.
+                Err(e) => {
+                    tracing::error!(error = %e, "central camera set not applied");
+                    self.set_refused(Some((version, e.to_string())));
+                }
             }
         }
         for camera in reply.snapshots {

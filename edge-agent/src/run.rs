@@ -72,6 +72,7 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
             data_dir: &config.agent.data_dir,
             interval: Duration::from_millis(config.heartbeat.interval_ms),
             shutdown: &shutdown,
+            refused: Mutex::new(None),
         };
         let heartbeat =
             std::thread::Builder::new().name("heartbeat".into()).spawn_scoped(scope, move || heartbeats.run())?;
@@ -98,6 +99,9 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
                 seen_generation = Some(generation);
                 let wanted = central.desired(&config.cameras);
                 cameras.stop_all_but(&wanted);
+                // Listed before they start: a camera failing at once reports
+                // its own state, which this must not overwrite.
+                board.set_running(&wanted);
                 let new: Vec<&CameraSection> = wanted.iter().filter(|c| !cameras.runs(&c.id)).collect();
                 for camera in new {
                     let context = CameraContext { id: camera.id.clone(), line: camera.line };
@@ -121,11 +125,12 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
                         .spawn_scoped(scope, || worker.run())?;
                     cameras.started(camera.clone(), stop, handle);
                 }
-                board.set_running(&wanted);
                 tracing::info!(cameras = wanted.len(), config_version = central.version(), "cameras running");
             }
-            // Recordings that ended: after every camera ended, drain and stop.
-            if cameras.all_ended() {
+            // Recordings that ended: after every camera of the file ended,
+            // drain and stop. Cameras set centrally never stop the agent (a
+            // bad set must not take the heartbeat that fixes it down with it).
+            if central.version() == 0 && cameras.all_ended() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -172,10 +177,12 @@ impl<'scope> Supervisor<'scope> {
     }
 
     /// Stops (and waits for) every worker whose camera is not wanted as it
-    /// runs: removed, or changed in any way. A stopped worker flushes its
-    /// passages to the outbox first; unchanged cameras never notice.
+    /// runs: removed, or changed in any way; and forgets those that ended,
+    /// so that a camera set saved again starts them again. A stopped worker
+    /// flushes its passages to the outbox first; unchanged cameras never notice.
     fn stop_all_but(&mut self, wanted: &[CameraSection]) {
-        let (keep, stop): (Vec<_>, Vec<_>) = self.running.drain(..).partition(|r| wanted.contains(&r.spec));
+        let (keep, stop): (Vec<_>, Vec<_>) =
+            self.running.drain(..).partition(|r| wanted.contains(&r.spec) && !r.handle.is_finished());
         self.running = keep;
         for r in &stop {
             r.stop.request();

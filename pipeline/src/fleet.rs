@@ -114,31 +114,95 @@ impl CameraSpec {
     }
 }
 
-/// Splits `scheme://user:password@rest` into its parts, if it has a password.
-fn password_span(url: &str) -> Option<(usize, usize)> {
+/// The byte range of the password in `scheme://user:password@host…`, and
+/// where the authority (host and port) ends.
+fn password_span(url: &str) -> Option<(usize, usize, usize)> {
     let start = url.find("://")? + 3;
     let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
     let at = url[start..authority_end].rfind('@')? + start;
     let colon = url[start..at].find(':')? + start;
-    Some((colon + 1, at))
+    Some((colon + 1, at, authority_end))
 }
 
-/// A URL with its password (if any) hidden.
-pub fn redact(url: &str) -> String {
-    match password_span(url) {
-        Some((from, to)) => format!("{}{HIDDEN_PASSWORD}{}", &url[..from], &url[to..]),
-        None => url.to_string(),
+/// Query parameters that carry a password on cheap cameras
+/// (`…?user=admin&password=…`).
+const SECRET_PARAMS: &[&str] = &["password=", "passwd=", "pwd=", "pass="];
+
+/// Byte ranges of secret query values.
+fn secret_params(url: &str) -> Vec<(usize, usize)> {
+    let Some(q) = url.find('?') else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut pos = q + 1;
+    for part in url[q + 1..].split('&') {
+        let lower = part.to_ascii_lowercase();
+        if let Some(key) = SECRET_PARAMS.iter().find(|k| lower.starts_with(**k)) {
+            let value_end = part.find('#').unwrap_or(part.len());
+            out.push((pos + key.len(), pos + value_end));
+        }
+        pos += part.len() + 1;
     }
+    out
+}
+
+/// A URL with its password (in the login or the query) hidden.
+pub fn redact(url: &str) -> String {
+    let mut spans = secret_params(url);
+    if let Some((from, to, _)) = password_span(url) {
+        spans.push((from, to));
+    }
+    spans.sort();
+    let mut out = String::with_capacity(url.len());
+    let mut last = 0;
+    for (from, to) in spans {
+        if from < last {
+            continue;
+        }
+        out.push_str(&url[last..from]);
+        out.push_str(HIDDEN_PASSWORD);
+        last = to;
+    }
+    out.push_str(&url[last..]);
+    out
+}
+
+/// `text` (an error message, a log line) with every secret of `url` hidden.
+pub fn scrub(text: &str, url: &str) -> String {
+    let mut secrets: Vec<&str> = secret_params(url).into_iter().map(|(a, b)| &url[a..b]).collect();
+    if let Some((from, to, _)) = password_span(url) {
+        secrets.push(&url[from..to]);
+    }
+    let mut out = text.replace(url, &redact(url));
+    for secret in secrets.into_iter().filter(|s| s.len() >= 3) {
+        out = out.replace(secret, HIDDEN_PASSWORD);
+    }
+    out
 }
 
 /// `edited` with the password of `held` put back where a person left the
-/// hidden placeholder (they edited the camera without retyping it).
+/// hidden placeholder (they edited the camera without retyping it) — only
+/// for the same scheme, user, host and port: a password is never sent to a
+/// place it was not typed for.
 pub fn keep_hidden_password(edited: &str, held: &str) -> String {
     match (password_span(edited), password_span(held)) {
-        (Some((from, to)), Some((hf, ht))) if &edited[from..to] == HIDDEN_PASSWORD => {
+        (Some((from, to, end)), Some((hf, ht, hend)))
+            if &edited[from..to] == HIDDEN_PASSWORD
+                && edited[..from] == held[..hf]
+                && edited[to..end] == held[ht..hend] =>
+        {
             format!("{}{}{}", &edited[..from], &held[hf..ht], &edited[to..])
         }
         _ => edited.to_string(),
+    }
+}
+
+/// A camera set centrally must be a network or attached camera: an admin's
+/// browser does not get to name files on the gate box.
+pub fn check_central_url(url: &str) -> Result<(), SpecError> {
+    let url = url.trim();
+    if ["rtsp://", "rtsps://", "v4l2://"].iter().any(|p| url.starts_with(p)) {
+        Ok(())
+    } else {
+        Err(SpecError { field: "url".into(), reason: "must start with rtsp://, rtsps:// or v4l2://".into() })
     }
 }
 
@@ -193,6 +257,10 @@ pub struct Heartbeat {
     pub config_version: u64,
     /// Free space on the disk of the agent's data folder.
     pub disk_free_bytes: Option<u64>,
+    /// Why the newest camera set was not applied (the agent runs the last
+    /// good one meanwhile).
+    #[serde(default)]
+    pub config_error: Option<String>,
 }
 
 /// The admin API's answer to a heartbeat: what the agent should do next.
@@ -215,10 +283,25 @@ mod tests {
         assert_eq!(redact(held), "rtsp://admin:***@10.0.0.5:554/Streaming/101");
         assert_eq!(redact("rtsp://10.0.0.5/a@b"), "rtsp://10.0.0.5/a@b", "an @ in the path is not a login");
         assert_eq!(redact("rtsp://user@10.0.0.5/x"), "rtsp://user@10.0.0.5/x");
-        let edited = "rtsp://admin:***@10.0.0.6:554/Streaming/101";
-        assert_eq!(keep_hidden_password(edited, held), "rtsp://admin:s3cr%40t@10.0.0.6:554/Streaming/101");
+        let edited = "rtsp://admin:***@10.0.0.5:554/Streaming/102";
+        assert_eq!(keep_hidden_password(edited, held), "rtsp://admin:s3cr%40t@10.0.0.5:554/Streaming/102");
         let retyped = "rtsp://admin:new@10.0.0.6/x";
         assert_eq!(keep_hidden_password(retyped, held), retyped);
+        // Another host, port, user or scheme: the password held is not sent there.
+        for elsewhere in [
+            "rtsp://admin:***@attacker.example/x",
+            "rtsp://admin:***@10.0.0.5:8554/Streaming/101",
+            "rtsp://root:***@10.0.0.5:554/Streaming/101",
+            "http://admin:***@10.0.0.5:554/Streaming/101",
+        ] {
+            assert_eq!(keep_hidden_password(elsewhere, held), elsewhere);
+        }
+        let query = "rtsp://10.0.0.7:554/cam?user=admin&password=hunter22&channel=1";
+        assert_eq!(redact(query), "rtsp://10.0.0.7:554/cam?user=admin&password=***&channel=1");
+        let said = format!("cannot connect to {held}: 401 (password s3cr%40t refused); {query}");
+        let scrubbed = scrub(&scrub(&said, held), query);
+        assert!(!scrubbed.contains("s3cr%40t") && !scrubbed.contains("hunter22"), "{scrubbed}");
+        assert!(check_central_url("file:///etc/shadow").is_err() && check_central_url("rtsp://x/y").is_ok());
     }
 
     #[test]

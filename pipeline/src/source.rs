@@ -67,7 +67,7 @@ impl SourceUrl {
         } else if let Some(dev) = url.strip_prefix("v4l2://") {
             Ok(SourceUrl::V4l2(if dev.is_empty() { "/dev/video0".into() } else { dev.to_string() }))
         } else if url.contains("://") || url.is_empty() {
-            Err(SourceError::Unsupported(url.to_string()))
+            Err(SourceError::Unsupported(crate::fleet::redact(url)))
         } else {
             Ok(SourceUrl::File(PathBuf::from(url)))
         }

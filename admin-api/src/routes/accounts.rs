@@ -137,6 +137,9 @@ async fn revoke_agent(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     users::revoke_agent(&state.db, &id).await?;
+    if pipeline::fleet::valid_id(&id) {
+        let _ = tokio::fs::remove_dir_all(state.data_dir.join("snapshots").join(&id)).await;
+    }
     crate::audit::record(&state.db, &s.user.username, "agent_revoked", &id, "").await?;
     Ok(Json(json!({ "agent": id, "done": "agent_revoked" })))
 }

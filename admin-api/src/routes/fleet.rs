@@ -67,11 +67,14 @@ async fn put_snapshot(
     }
     // Only a snapshot someone asked for is kept: an agent cannot fill the
     // disk with pictures nobody wanted.
-    let asked = sqlx::query("SELECT requested_ms FROM snapshots WHERE agent = $1 AND camera = $2")
-        .bind(&agent.id)
-        .bind(&camera)
-        .fetch_optional(&state.db)
-        .await?;
+    let asked = sqlx::query(
+        "SELECT requested_ms FROM snapshots WHERE agent = $1 AND camera = $2
+         AND (delivered_ms IS NULL OR delivered_ms < requested_ms)",
+    )
+    .bind(&agent.id)
+    .bind(&camera)
+    .fetch_optional(&state.db)
+    .await?;
     if asked.is_none() {
         return Err(ApiError::Conflict(format!("no snapshot of {camera} was asked for")));
     }
@@ -91,7 +94,8 @@ async fn put_snapshot(
 
 async fn devices(State(state): State<AppState>, RequireAdmin(s): RequireAdmin) -> Result<Json<Value>, ApiError> {
     let sites = (s.user.role != crate::users::Role::Superadmin).then_some(s.user.sites.as_slice());
-    let fleet = fleet::devices(&state.db, sites, state.edge_offline_after_ms).await?;
+    // The last hour of per-minute history: enough for the page's trend.
+    let fleet = fleet::devices(&state.db, sites, state.edge_offline_after_ms, 3_600_000).await?;
     let sites: Vec<Value> = fleet.into_iter().map(|(site, agents)| json!({ "site": site, "agents": agents })).collect();
     Ok(Json(json!({ "offline_after_ms": state.edge_offline_after_ms, "now_ms": now_ms(), "sites": sites })))
 }
@@ -182,13 +186,15 @@ async fn request_snapshot(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO snapshots (agent, camera, requested_ms, delivered_ms) VALUES ($1, $2, $3, NULL)
-         ON CONFLICT (agent, camera) DO UPDATE SET requested_ms = $3",
+         ON CONFLICT (agent, camera) DO UPDATE SET requested_ms = $3, delivered_ms = NULL",
     )
     .bind(&agent)
     .bind(&camera)
     .bind(now)
     .execute(&state.db)
     .await?;
+    // The previous picture is gone: only the one taken after this request is shown.
+    let _ = tokio::fs::remove_file(fleet::snapshot_path(&state.data_dir, &agent, &camera)).await;
     crate::audit::record(&state.db, &s.user.username, "snapshot_requested", &format!("{agent}/{camera}"), "").await?;
     Ok(Json(json!({ "requested_ms": now })))
 }
