@@ -35,41 +35,9 @@ fn ids(b: &Browser, query: &str) -> Vec<String> {
     ids
 }
 
-/// A signed-in request with a JSON body (or none): status and JSON answer.
-fn send(b: &Browser, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}", b.base);
-    let response = match (method, body) {
-        ("PUT", Some(body)) => {
-            b.agent.put(&url).header("X-CSRF-Token", &b.csrf).header("Cookie", &b.cookie).send_json(body)
-        }
-        ("POST", None) => b.agent.post(&url).header("X-CSRF-Token", &b.csrf).header("Cookie", &b.cookie).send_empty(),
-        (m, _) => panic!("method {m}"),
-    };
-    let mut r = response.expect(method);
-    (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
-}
-
 /// `POST /api/v1/people/{id}/photos` with these `photo` files.
 fn add_photos(b: &Browser, id: &str, photos: &[(&str, Vec<u8>)]) -> (u16, Value) {
-    let boundary = "people-page-boundary-51c2";
-    let mut body = Vec::new();
-    for (name, bytes) in photos {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let mut r = b
-        .agent
-        .post(&format!("{}/api/v1/people/{id}/photos", b.base))
-        .header("X-CSRF-Token", &b.csrf)
-        .header("Cookie", &b.cookie)
-        .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
-        .send(&body[..])
-        .expect("post");
-    (r.status().as_u16(), r.body_mut().read_json().unwrap_or(Value::Null))
+    b.post_photos(&format!("/api/v1/people/{id}/photos"), None, photos)
 }
 
 /// A JPEG of a sky-to-ground gradient: an image, but no face in it.
@@ -182,9 +150,9 @@ fn a_person_of_another_site_is_not_found_as_nobody_is() {
     ] {
         assert_eq!(b.get(path).0, 404, "{path}");
     }
-    assert_eq!(send(&b, "PUT", "/api/v1/people/pa", Some(json!({"name": "Kẻ sửa"}))).0, 404);
+    assert_eq!(b.call("PUT", "/api/v1/people/pa", Some(json!({"name": "Kẻ sửa"}))).0, 404);
     assert_eq!(add_photos(&b, "pa", &[("x.jpg", photo("p03", 1))]).0, 404, "refused before the upload is read");
-    assert_eq!(send(&b, "POST", "/api/v1/people/pa/withdraw-consent", None).0, 404);
+    assert_eq!(b.call("POST", "/api/v1/people/pa/withdraw-consent", None).0, 404);
     assert_eq!(get_json(&a, "/api/v1/people/pa").1["name"], "Người của A", "B changed nothing");
 
     let viewed = audit_rows(&root, "person_viewed");
@@ -209,7 +177,7 @@ fn an_edit_reaches_the_edges_with_a_new_gallery_version() {
 
     let edit = json!({"name": "Nguyễn Văn Bình", "cccd": "001090001234", "birth_date": "1990-05-01",
                       "valid_until": now_ms() / 1000 + 86_400, "sites": ["s1", "s2"]});
-    let (status, body) = send(&admin, "PUT", "/api/v1/people/an", Some(edit));
+    let (status, body) = admin.call("PUT", "/api/v1/people/an", Some(edit));
     assert_eq!(status, 200, "{body}");
     let version = body["gallery_version"].as_i64().expect("a new version");
     assert!(version > since, "{body}");
@@ -239,14 +207,14 @@ fn an_edit_reaches_the_edges_with_a_new_gallery_version() {
         (json!({"consent_by": null}), 400, "consent"),
         (json!({"name": " "}), 400, "name"),
     ] {
-        let (s, body) = send(&admin, "PUT", "/api/v1/people/an", Some(bad.clone()));
+        let (s, body) = admin.call("PUT", "/api/v1/people/an", Some(bad.clone()));
         assert_eq!(s, status, "{bad}: {body}");
         assert!(body["error"].as_str().unwrap_or("").contains(why), "{bad}: {body}");
     }
     let after = agent_get(&server, &token, &format!("/api/v1/gallery?since={version}"));
     assert!(after["people"].as_array().is_some_and(Vec::is_empty), "refused edits reached the edge: {after}");
     // Off this edge's site: the edge is told to remove them.
-    let (status, body) = send(&admin, "PUT", "/api/v1/people/an", Some(json!({"sites": ["s2"]})));
+    let (status, body) = admin.call("PUT", "/api/v1/people/an", Some(json!({"sites": ["s2"]})));
     assert_eq!(status, 200, "{body}");
     let delta = agent_get(&server, &token, &format!("/api/v1/gallery?since={version}"));
     assert_eq!(delta["removed"], json!(["an"]), "{delta}");
@@ -410,7 +378,7 @@ fn withdrawing_consent_deletes_the_person_everywhere_and_is_on_record() {
     let photo_id = detail["photos"][0].as_str().expect("photo").to_string();
     let since = agent_get(&server, &token, "/api/v1/gallery?since=0")["version"].as_i64().expect("version");
 
-    let (status, body) = send(&admin, "POST", "/api/v1/people/rut/withdraw-consent", None);
+    let (status, body) = admin.call("POST", "/api/v1/people/rut/withdraw-consent", None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(get_json(&admin, "/api/v1/people/rut").0, 404);
     assert!(!ids(&admin, "").contains(&"rut".to_string()));
@@ -421,6 +389,6 @@ fn withdrawing_consent_deletes_the_person_everywhere_and_is_on_record() {
     let withdrawn = audit_rows(&root, "consent_withdrawn");
     assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
     assert_eq!((withdrawn[0]["actor"].as_str(), withdrawn[0]["target"].as_str()), (Some("admin1"), Some("rut")));
-    let (status, _) = send(&admin, "POST", "/api/v1/people/rut/withdraw-consent", None);
+    let (status, _) = admin.call("POST", "/api/v1/people/rut/withdraw-consent", None);
     assert_eq!(status, 404, "once only");
 }

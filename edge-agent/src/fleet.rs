@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pipeline::engine::EngineConfig;
@@ -36,10 +36,7 @@ pub struct Board {
 
 impl Board {
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> T) -> T {
-        match self.cameras.lock() {
-            Ok(mut g) => f(&mut g),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
+        f(&mut self.cameras.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The cameras now running: new ones start as `Starting`, gone ones leave.
@@ -167,10 +164,7 @@ impl CentralCameras {
     }
 
     fn current(&self) -> CameraSet {
-        match self.current.lock() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn version(&self) -> u64 {
@@ -207,10 +201,7 @@ impl CentralCameras {
             f.sync_all().map_err(io)?;
         }
         std::fs::rename(&tmp, &self.path).map_err(io)?;
-        match self.current.lock() {
-            Ok(mut g) => *g = set,
-            Err(poisoned) => *poisoned.into_inner() = set,
-        }
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = set;
         self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -259,17 +250,11 @@ impl Heartbeats<'_> {
     }
 
     fn refused(&self) -> Option<(u64, String)> {
-        match self.refused.lock() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.refused.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn set_refused(&self, value: Option<(u64, String)>) {
-        match self.refused.lock() {
-            Ok(mut g) => *g = value,
-            Err(poisoned) => *poisoned.into_inner() = value,
-        }
+        *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = value;
     }
 
     /// One exchange: the heartbeat out, then whatever the answer asks for.

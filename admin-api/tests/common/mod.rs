@@ -274,11 +274,20 @@ impl Browser {
 
     /// `multipart/form-data` with a `person` JSON field and photo files.
     pub fn enrol(&self, person: Value, photos: &[(&str, Vec<u8>)]) -> (u16, Value) {
+        self.post_photos("/api/v1/people", Some(&person), photos)
+    }
+
+    /// A signed-in multipart POST of `photo` files, after a `person` JSON
+    /// field when given (enrolment; adding photos to someone has none).
+    pub fn post_photos(&self, path: &str, person: Option<&Value>, photos: &[(&str, Vec<u8>)]) -> (u16, Value) {
         let boundary = "gatewatch-test-boundary-7d1f";
         let mut body = Vec::new();
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"person\"\r\n\r\n{person}\r\n").as_bytes(),
-        );
+        if let Some(person) = person {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"person\"\r\n\r\n{person}\r\n")
+                    .as_bytes(),
+            );
+        }
         for (name, bytes) in photos {
             body.extend_from_slice(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
@@ -287,7 +296,7 @@ impl Browser {
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        self.post_multipart("/api/v1/people", boundary, &body)
+        self.post_multipart(path, boundary, &body)
     }
 
     /// A signed-in `multipart/form-data` POST of a body built with `boundary`.
