@@ -187,6 +187,19 @@ fn psql(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// A plain DROP, retried while killed clients' backends wind down:
+/// `WITH (FORCE)` would have to terminate autovacuum's worker too, which the
+/// non-superuser role may not.
+fn drop_database(name: &str) -> Result<()> {
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        match psql(&format!("DROP DATABASE IF EXISTS {name}")) {
+            Err(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(250)),
+            done => return done,
+        }
+    }
+}
+
 impl Database {
     pub fn sqlite(dir: &Path) -> Database {
         Database::Sqlite { url: format!("sqlite:{}", dir.join("admin.db").display()) }
@@ -194,7 +207,7 @@ impl Database {
 
     pub fn postgres(tag: &str) -> Result<Database> {
         let name = format!("gw_bench_{tag}_{}", std::process::id());
-        psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        drop_database(&name)?;
         psql(&format!("CREATE DATABASE {name}"))?;
         Ok(Database::Postgres { url: format!("{PG_ROLE}/{name}"), name })
     }
@@ -216,7 +229,7 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         if let Database::Postgres { name, .. } = self {
-            let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let _ = drop_database(name);
         }
     }
 }

@@ -14,22 +14,12 @@ use pipeline::gallery::GalleryStore;
 const PEOPLE: usize = 20_000;
 const PER_PERSON: usize = 5;
 
-fn psql(db: &str, sql: &str) {
-    let out = Command::new("psql")
-        .env("PGPASSWORD", "gatewatch")
-        .args(["-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "gatewatch", "-d", db, "-c", sql])
-        .output()
-        .expect("psql (run `make setup`)");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
     let dir = scratch("large-gallery");
     let f = fixture("s01_walk_in_720p");
     let name = format!("gw_large_{}", std::process::id());
-    psql("gatewatch", &format!("DROP DATABASE IF EXISTS {name}"));
-    psql("gatewatch", &format!("CREATE DATABASE {name}"));
+    fresh_database(&name);
     let mut api = AdminApi::new(&dir);
     api.db = format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{name}");
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
@@ -37,7 +27,7 @@ fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
     // 20 000 more people at versions after the fixture's, each with 5 copies
     // of a real embedding turned inside out (similarity −1 to its owner,
     // about −0.1 to anyone else): nobody in the scene can be taken for them.
-    psql(
+    psql_on(
         &name,
         &format!(
             "INSERT INTO people (id, name, category, version, deleted, updated_ms, sites)
@@ -49,7 +39,8 @@ fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
                           AS vector FROM embeddings LIMIT 1) e;
              UPDATE gallery_version SET version = 1000 + {PEOPLE}"
         ),
-    );
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     api.start();
     let cams = [Cam { id: "gate", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
@@ -85,6 +76,6 @@ fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
     let events = api.events();
     assert_eq!(passages_of(&events[before..], Some("gate")), truth_of(&f), "{log}");
     drop(api);
-    psql("gatewatch", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    drop_database(&name);
     let _ = std::fs::remove_dir_all(&dir);
 }

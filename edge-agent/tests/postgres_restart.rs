@@ -16,15 +16,6 @@ use common::*;
 
 const PG_VERSION: &str = "15";
 
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .env("PGPASSWORD", "gatewatch")
-        .args(["-q", "-h", "127.0.0.1", "-U", "gatewatch", "-d", "gatewatch", "-c", sql])
-        .output()
-        .expect("psql (run `make setup`)");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 fn cluster(action: &str) {
     let mut args = vec![PG_VERSION, "main", action];
     if action == "stop" {
@@ -43,8 +34,7 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
     let dir = scratch("pg-restart");
     let f = fixture("s04_unknowns_720p");
     let name = format!("gw_pg_restart_{}", std::process::id());
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {name}"));
+    fresh_database(&name);
     let mut api = AdminApi::new(&dir);
     api.db = format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{name}");
     let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
@@ -144,6 +134,6 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
         after_restart.len()
     );
     api.stop();
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    drop_database(&name);
     let _ = std::fs::remove_dir_all(&dir);
 }

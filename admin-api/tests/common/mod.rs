@@ -135,21 +135,23 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
+        // A plain DROP, retried while killed clients' backends wind down:
+        // `WITH (FORCE)` would have to terminate autovacuum's worker too,
+        // which the non-superuser test role may not.
         if let Some(db) = &self.pg_name {
-            let _ = Command::new("psql")
-                .env("PGPASSWORD", "gatewatch")
-                .args([
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "gatewatch",
-                    "-d",
-                    "gatewatch",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-                ])
-                .output();
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while std::time::Instant::now() < until {
+                let dropped = Command::new("psql")
+                    .env("PGPASSWORD", "gatewatch")
+                    .args(["-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "gatewatch", "-d", "gatewatch"])
+                    .args(["-c", &format!("DROP DATABASE IF EXISTS {db}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if dropped {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -307,3 +307,38 @@ pub fn every_stored_event_arrives_once(api: &AdminApi, agent: &Proc, limit: Dura
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// Runs one SQL statement as the test role; `Err` carries PostgreSQL's words.
+pub fn psql_on(db: &str, sql: &str) -> Result<(), String> {
+    let out = Command::new("psql")
+        .env("PGPASSWORD", "gatewatch")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "gatewatch", "-d", db, "-c", sql])
+        .output()
+        .map_err(|e| format!("psql (run `scripts/setup.sh postgres`): {e}"))?;
+    if out.status.success() { Ok(()) } else { Err(format!("{sql}: {}", String::from_utf8_lossy(&out.stderr).trim())) }
+}
+
+/// A fresh, empty PostgreSQL database for one test.
+pub fn fresh_database(name: &str) {
+    drop_database(name);
+    psql_on("gatewatch", &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Drops a test database once its last client has gone. A plain DROP, not
+/// `WITH (FORCE)`: FORCE must be allowed to terminate every backend in the
+/// database, autovacuum's worker included, which the (non-superuser) test role
+/// is not — a plain DROP cancels autovacuum itself. A killed client's backend
+/// takes a moment to notice, hence the retries. Cleanup never fails a test.
+pub fn drop_database(name: &str) {
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        match psql_on("gatewatch", &format!("DROP DATABASE IF EXISTS {name}")) {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= until => {
+                eprintln!("test database {name} left behind: {e}");
+                return;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
