@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A figure measured several times: its median and the range of the runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub median: f64,
     pub min: f64,
@@ -58,6 +58,26 @@ impl Latency {
     }
 }
 
+/// User + system CPU time of this whole process so far (every thread), in
+/// seconds, from `/proc/self/stat` (clock ticks of 1/100 s, Linux's fixed
+/// USER_HZ). A run's CPU time is the difference around it.
+pub fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The CPUs this process may run on, as `taskset -c` takes them ("0-1").
+pub fn allowed_cpus() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_string())))
+        .unwrap_or_else(|| "0".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +96,19 @@ mod tests {
         let l = Latency::of(&v);
         assert_eq!((l.count, l.p50, l.p99, l.max), (200, 100.0, 198.0, 200.0));
         assert_eq!(Latency::of(&[]).count, 0);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work_and_cpus_are_listed() {
+        let before = process_cpu_seconds();
+        let mut x = 0u64;
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let spent = process_cpu_seconds() - before;
+        assert!(spent >= 0.1, "300 ms of spinning counted as {spent} s of CPU");
+        assert!(allowed_cpus().chars().next().is_some_and(|c| c.is_ascii_digit()));
     }
 }

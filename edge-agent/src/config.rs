@@ -331,8 +331,10 @@ mod tests {
         assert!(broken("input_size = 640", "input_size = 300").contains("recognition"));
         let e = broken("max_lost_ms = 1500", "max_misses = 12");
         assert!(e.contains("max_lost_ms") && e.contains("milliseconds"), "{e}");
-        let e = broken("embed_every_ms = 160", "embed_every_frames = 2");
+        let e = broken("embed_every_ms = 80 ", "embed_every_frames = 2");
         assert!(e.contains("embed_every_ms"), "{e}");
+        let e = broken("idle_detect_ms = 1000", "idle_detect_ms = 0");
+        assert!(e.contains("idle_detect_ms"), "{e}");
         let e = broken("# score_threshold = 0.5", "score_threshold = 1.5");
         assert!(e.contains("camera[0].score_threshold"), "{e}");
     }

@@ -3,10 +3,12 @@
 //! to the admin API, a sync keeping the gallery current, and the health and
 //! metrics endpoints.
 //!
-//! Cameras share the process-wide ONNX Runtime thread pool; each has its own
-//! sessions and tracker, so one camera failing or stalling never blocks
-//! another. Only the site's passage rules are shared (occupancy and passback
-//! span all gates), behind a lock held for microseconds.
+//! Cameras share the process-wide ONNX Runtime thread pool and one session
+//! per model, taken in turn (FIFO-fair, see `pipeline::runtime::SharedSession`);
+//! each has its own decoder, buffers and tracker, so a camera that fails or
+//! waits for its stream never holds another up. Of the decisions, only the
+//! site's passage rules are shared (occupancy and passback span all gates),
+//! behind a lock held for microseconds.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use pipeline::engine::{CameraContext, Engine};
 use pipeline::gallery::GalleryStore;
-use pipeline::models::Models;
+use pipeline::models::{Models, Sessions};
 use pipeline::outbox::Outbox;
 use pipeline::rules::Rules;
 use pipeline::runtime::Threads;
@@ -36,6 +38,7 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     std::fs::create_dir_all(&config.agent.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.agent.data_dir.display()))?;
     let models = Models::locate()?;
+    let sessions = Sessions::load(&models, Threads::default())?;
     let metrics = Arc::new(Metrics::new());
     let cache =
         GalleryCache::open(GalleryStore::open(&config.agent.data_dir.join("gallery"))?, &models.recogniser.model_id())?;
@@ -105,12 +108,11 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
                 let new: Vec<&CameraSection> = wanted.iter().filter(|c| !cameras.runs(&c.id)).collect();
                 for camera in new {
                     let context = CameraContext { id: camera.id.clone(), line: camera.line };
-                    let engine = match Engine::new(
-                        &models,
+                    let engine = match Engine::with_sessions(
+                        &sessions,
                         context,
                         camera.recognition(&config.recognition),
                         Arc::clone(&cache.gallery),
-                        Threads::default(),
                     ) {
                         Ok(e) => e,
                         Err(e) => {

@@ -13,13 +13,14 @@ use ndarray::Array4;
 use opencv::core::{Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
-use ort::session::Session;
 use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{BgrImage, ImageError};
 use crate::models::ModelFile;
-use crate::runtime::{self, RuntimeError, Threads};
+use std::sync::Arc;
+
+use crate::runtime::{RuntimeError, SharedSession, Threads};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -136,7 +137,7 @@ const STRIDES: [(usize, [&str; 4]); 3] = [
 ];
 
 pub struct Detector {
-    session: Session,
+    session: Arc<SharedSession>,
     config: DetectorConfig,
     low_light: LowLight,
     resized: Mat,
@@ -145,9 +146,14 @@ pub struct Detector {
 }
 
 impl Detector {
+    /// A detector with a session of its own.
     pub fn new(model: &ModelFile, config: DetectorConfig, threads: Threads) -> Result<Detector, DetectError> {
+        Detector::with_session(SharedSession::load(&model.path, threads)?, config)
+    }
+
+    /// A detector taking turns on a shared YuNet session; its buffers are its own.
+    pub fn with_session(session: Arc<SharedSession>, config: DetectorConfig) -> Result<Detector, DetectError> {
         config.validate()?;
-        let session = runtime::session(&model.path, threads)?;
         Ok(Detector {
             session,
             config,
@@ -204,7 +210,8 @@ impl Detector {
         let threshold = self.config.score_threshold;
         let candidates = &mut self.candidates;
         candidates.clear();
-        let outputs = self.session.run(ort::inputs!["input" => TensorRef::from_array_view(&self.tensor)?])?;
+        let mut session = self.session.lock();
+        let outputs = session.run(ort::inputs!["input" => TensorRef::from_array_view(&self.tensor)?])?;
         for (stride, [cls_name, obj_name, bbox_name, kps_name]) in STRIDES {
             let cols = pw / stride;
             let rows = ph / stride;
@@ -240,6 +247,8 @@ impl Detector {
                 });
             }
         }
+        drop(outputs);
+        drop(session);
         non_max_suppression(candidates, self.config.nms_iou, self.config.top_k, out);
         Ok(())
     }

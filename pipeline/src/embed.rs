@@ -4,10 +4,11 @@
 //! `FaceRecognizerSF` feeds it with swapRB); output: 128 floats, L2-normalised
 //! here so that cosine similarity is a dot product.
 
+use std::sync::Arc;
+
 use ndarray::Array4;
 use opencv::core::Mat;
 use opencv::prelude::*;
-use ort::session::Session;
 use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,7 @@ use crate::align::{ALIGNED_SIZE, Aligner};
 use crate::detect::Landmarks;
 use crate::frame::{BgrImage, ImageError};
 use crate::models::ModelFile;
-use crate::runtime::{self, RuntimeError, Threads};
+use crate::runtime::{RuntimeError, SharedSession, Threads};
 
 pub const EMBEDDING_DIM: usize = 128;
 
@@ -83,24 +84,26 @@ mod serde_embedding {
 }
 
 pub struct Embedder {
-    session: Session,
+    session: Arc<SharedSession>,
     tensor: Array4<f32>,
     aligner: Aligner,
 }
 
 impl Embedder {
+    /// A recogniser with a session of its own.
     pub fn new(model: &ModelFile, threads: Threads) -> Result<Embedder, EmbedError> {
-        Ok(Embedder {
-            session: runtime::session(&model.path, threads)?,
-            tensor: Array4::zeros((1, 3, ALIGNED_SIZE, ALIGNED_SIZE)),
-            aligner: Aligner::new(),
-        })
+        Ok(Embedder::with_session(SharedSession::load(&model.path, threads)?))
+    }
+
+    /// A recogniser taking turns on a shared SFace session.
+    pub fn with_session(session: Arc<SharedSession>) -> Embedder {
+        Embedder { session, tensor: Array4::zeros((1, 3, ALIGNED_SIZE, ALIGNED_SIZE)), aligner: Aligner::new() }
     }
 
     /// Aligns the face with these landmarks and embeds it.
     pub fn embed_face(&mut self, img: &BgrImage, landmarks: &Landmarks) -> Result<Embedding, EmbedError> {
         let aligned = self.aligner.align(img, landmarks)?;
-        run_sface(&mut self.session, &mut self.tensor, aligned.data_bytes()?)
+        run_sface(&self.session, &mut self.tensor, aligned.data_bytes()?)
     }
 
     /// The aligner holding the last aligned crop (for thumbnails).
@@ -110,16 +113,16 @@ impl Embedder {
 
     /// Embeds an already aligned 112×112 BGR crop.
     pub fn embed_aligned(&mut self, aligned: &Mat) -> Result<Embedding, EmbedError> {
-        run_sface(&mut self.session, &mut self.tensor, aligned.data_bytes()?)
+        run_sface(&self.session, &mut self.tensor, aligned.data_bytes()?)
     }
 
     /// Embeds an aligned 112×112 crop given as packed BGR bytes.
     pub fn embed_aligned_bytes(&mut self, bgr: &[u8]) -> Result<Embedding, EmbedError> {
-        run_sface(&mut self.session, &mut self.tensor, bgr)
+        run_sface(&self.session, &mut self.tensor, bgr)
     }
 }
 
-fn run_sface(session: &mut Session, tensor: &mut Array4<f32>, bytes: &[u8]) -> Result<Embedding, EmbedError> {
+fn run_sface(session: &SharedSession, tensor: &mut Array4<f32>, bytes: &[u8]) -> Result<Embedding, EmbedError> {
     {
         let plane = ALIGNED_SIZE * ALIGNED_SIZE;
         if bytes.len() != plane * 3 {
@@ -137,6 +140,7 @@ fn run_sface(session: &mut Session, tensor: &mut Array4<f32>, bytes: &[u8]) -> R
             t[2 * plane + i] = px[0] as f32;
         }
     }
+    let mut session = session.lock();
     let outputs = session.run(ort::inputs!["data" => TensorRef::from_array_view(&*tensor)?])?;
     let (_, raw) = outputs[0].try_extract_tensor::<f32>()?;
     Embedding::from_raw(raw).ok_or_else(|| EmbedError::Inference("recogniser returned a zero or invalid vector".into()))

@@ -10,15 +10,16 @@
 //! recogniser. Faces the frame detector already saw large (`refine_below_px`)
 //! skip the second detection: their landmarks are already precise.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::align::Aligner;
 use crate::detect::{DetectError, Detection, Detector, DetectorConfig, Rect};
 use crate::embed::EmbedError;
 use crate::frame::BgrImage;
-use crate::models::Models;
+use crate::models::Sessions;
 use crate::quality::{self, FaceQuality, QualityConfig, QualityScratch};
-use crate::runtime::Threads;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
@@ -81,11 +82,11 @@ pub struct FaceEncoder {
 }
 
 impl FaceEncoder {
-    pub fn new(models: &Models, config: EncoderConfig, threads: Threads) -> Result<FaceEncoder, EncodeError> {
+    pub fn new(sessions: &Sessions, config: EncoderConfig) -> Result<FaceEncoder, EncodeError> {
         let det_cfg = DetectorConfig { input_size: config.landmark_input, score_threshold: 0.5, ..Default::default() };
         Ok(FaceEncoder {
             config,
-            landmarks: Detector::new(&models.detector, det_cfg, threads)?,
+            landmarks: Detector::with_session(Arc::clone(&sessions.detector), det_cfg)?,
             aligner: Aligner::new(),
             region: BgrImage::default(),
             scratch: QualityScratch::default(),

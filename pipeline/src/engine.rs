@@ -34,7 +34,8 @@ use crate::gallery::{Gallery, SharedGallery};
 use crate::identity::{self, Identity, IdentityConfig};
 use crate::journey::{Due, Journey};
 use crate::line::CountingLine;
-use crate::models::Models;
+use crate::models::{Models, Sessions};
+use crate::motion::{MotionConfig, MotionConfigError, MotionGate, Verdict};
 use crate::passage::{Crossing, Passage, PassageConfig, PassageConfigError};
 use crate::runtime::Threads;
 use crate::stats::StageTimings;
@@ -52,6 +53,8 @@ pub enum EngineError {
     Identity(String),
     #[error("passage: {0}")]
     Passage(#[from] PassageConfigError),
+    #[error(transparent)]
+    Motion(#[from] MotionConfigError),
 }
 
 /// Every tunable of recognition, with defaults that work for the fixtures.
@@ -63,6 +66,7 @@ pub struct EngineConfig {
     pub encoder: EncoderConfig,
     pub identity: IdentityConfig,
     pub passage: PassageConfig,
+    pub motion: MotionConfig,
 }
 
 impl EngineConfig {
@@ -72,6 +76,7 @@ impl EngineConfig {
         self.tracker.validate()?;
         self.identity.validate().map_err(EngineError::Identity)?;
         self.passage.validate()?;
+        self.motion.validate()?;
         Ok(())
     }
 }
@@ -178,6 +183,7 @@ pub struct Engine {
     camera: CameraContext,
     config: EngineConfig,
     detector: Detector,
+    motion: MotionGate,
     describer: Describer,
     recognition: Recognition,
     tracker: Tracker,
@@ -195,6 +201,7 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine with sessions of its own (one camera: replay, tests).
     pub fn new(
         models: &Models,
         camera: CameraContext,
@@ -202,13 +209,25 @@ impl Engine {
         gallery: SharedGallery,
         threads: Threads,
     ) -> Result<Engine, EngineError> {
+        let sessions = Sessions::load(models, threads).map_err(DetectError::from)?;
+        Engine::with_sessions(&sessions, camera, config, gallery)
+    }
+
+    /// An engine taking turns on an agent's shared sessions.
+    pub fn with_sessions(
+        sessions: &Sessions,
+        camera: CameraContext,
+        config: EngineConfig,
+        gallery: SharedGallery,
+    ) -> Result<Engine, EngineError> {
         config.validate()?;
         Ok(Engine {
-            detector: Detector::new(&models.detector, config.detector, threads)?,
+            detector: Detector::with_session(Arc::clone(&sessions.detector), config.detector)?,
+            motion: MotionGate::new(config.motion),
             describer: Describer::default(),
             recognition: Recognition {
-                encoder: FaceEncoder::new(models, config.encoder, threads)?,
-                worker: EmbedWorker::new(Embedder::new(&models.recogniser, threads).map_err(EncodeError::from)?)
+                encoder: FaceEncoder::new(sessions, config.encoder)?,
+                worker: EmbedWorker::new(Embedder::with_session(Arc::clone(&sessions.recogniser)))
                     .map_err(EncodeError::from)?,
                 embedded: Vec::new(),
             },
@@ -257,6 +276,14 @@ impl Engine {
         let ts = self.clock.tick(ts);
         self.settle(Settle::Ready);
         let t0 = Instant::now();
+        let tracking = !self.tracker.tracks().is_empty();
+        if self.motion.judge(frame, ts.as_millis() as u64, tracking) == Verdict::Skip {
+            // Nobody followed and nothing moved: no face can have appeared.
+            // Crossings of tracks that ended earlier still fall due.
+            self.timings.skipped += 1;
+            self.emit_due(Some(ts), out);
+            return Ok(());
+        }
         self.detector.detect_into(frame, &mut self.detections)?;
         let t1 = Instant::now();
         self.looks.clear();

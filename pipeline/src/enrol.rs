@@ -4,11 +4,13 @@
 //! blurred each get their own message, so the operator at the front desk
 //! knows what to fix.
 
-use crate::detect::{Detector, DetectorConfig};
+use std::sync::Arc;
+
+use crate::detect::{DetectError, Detector, DetectorConfig};
 use crate::embed::{Embedder, Embedding};
 use crate::encode::{EncodeError, FaceEncoder};
 use crate::frame::BgrImage;
-use crate::models::Models;
+use crate::models::{Models, Sessions};
 use crate::runtime::Threads;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +38,13 @@ pub struct Enroller {
 
 impl Enroller {
     pub fn new(models: &Models, threads: Threads) -> Result<Enroller, EncodeError> {
-        let detector =
-            Detector::new(&models.detector, DetectorConfig { input_size: 640, ..Default::default() }, threads)?;
-        let encoder = FaceEncoder::new(models, Default::default(), threads)?;
-        let embedder = Embedder::new(&models.recogniser, threads)?;
+        let sessions = Sessions::load(models, threads).map_err(DetectError::from)?;
+        let detector = Detector::with_session(
+            Arc::clone(&sessions.detector),
+            DetectorConfig { input_size: 640, ..Default::default() },
+        )?;
+        let encoder = FaceEncoder::new(&sessions, Default::default())?;
+        let embedder = Embedder::with_session(Arc::clone(&sessions.recogniser));
         Ok(Enroller { detector, encoder, embedder })
     }
 

@@ -6,7 +6,8 @@
 //!   which command fixes it when they are missing (never a dlopen backtrace).
 //! - [`source`]: GStreamer video sources (files for replay, RTSP for cameras);
 //!   [`live`]: a live camera that reconnects with backoff and a no-frame watchdog.
-//! - [`detect`]: YuNet face detection with its five landmarks.
+//! - [`detect`]: YuNet face detection with its five landmarks; [`motion`]:
+//!   the gate that spares it the frames of an empty, still scene.
 //! - [`align`]: the 5-point similarity transform onto the ArcFace template.
 //! - [`embed`]: SFace face embeddings, L2-normalised.
 //! - [`quality`] and [`encode`]: landmark refinement at full resolution,
@@ -45,6 +46,7 @@ pub mod journey;
 pub mod line;
 pub mod live;
 pub mod models;
+pub mod motion;
 pub mod outbox;
 pub mod passage;
 pub mod quality;

@@ -4,9 +4,12 @@
 //! here we only locate them and, for tests and diagnostics, re-verify on demand.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use crate::runtime::{RuntimeError, SharedSession, Threads};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -105,5 +108,25 @@ impl Models {
             Ok(ModelFile { entry, path })
         };
         Ok(Models { detector: find("detector")?, recogniser: find("recogniser")? })
+    }
+}
+
+/// Both models' inference sessions, loaded once and shared by every camera of
+/// an agent (see [`SharedSession`]): the agent's memory grows by a camera's
+/// buffers and tracks, not by three more copies of the models.
+#[derive(Clone)]
+pub struct Sessions {
+    /// YuNet: the frame detector and the landmark refinement of every camera.
+    pub detector: Arc<SharedSession>,
+    /// SFace: every camera's recogniser thread.
+    pub recogniser: Arc<SharedSession>,
+}
+
+impl Sessions {
+    pub fn load(models: &Models, threads: Threads) -> Result<Sessions, RuntimeError> {
+        Ok(Sessions {
+            detector: SharedSession::load(&models.detector.path, threads)?,
+            recogniser: SharedSession::load(&models.recogniser.path, threads)?,
+        })
     }
 }

@@ -11,7 +11,9 @@
 //! taken from the first session's [`Threads`].
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{FairMutex, FairMutexGuard};
 
 use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ort::session::Session;
@@ -102,4 +104,29 @@ pub fn session(model: &Path, threads: Threads) -> Result<Session, RuntimeError> 
         .map_err(|e| fail(e.to_string()))?
         .commit_from_file(model)
         .map_err(|e| fail(e.to_string()))
+}
+
+/// One model's inference session, loaded once per process and shared by every
+/// camera (and by both detector passes: frame and landmark refinement).
+///
+/// Each session holds the model's weights and a memory arena sized for its
+/// largest input, and three of them per camera were most of a camera's
+/// ≈125 MB. Running a session needs it exclusively, and inference runs on the
+/// one global thread pool anyway, so cameras take turns: the lock is
+/// FIFO-fair (`parking_lot::FairMutex` hands it to the longest waiter), so a
+/// camera with a crowd in view cannot starve a quiet one — each waits at
+/// most one inference per camera ahead of it.
+pub struct SharedSession {
+    session: FairMutex<Session>,
+}
+
+impl SharedSession {
+    pub fn load(model: &Path, threads: Threads) -> Result<Arc<SharedSession>, RuntimeError> {
+        Ok(Arc::new(SharedSession { session: FairMutex::new(session(model, threads)?) }))
+    }
+
+    /// Waits for this caller's turn on the session.
+    pub fn lock(&self) -> FairMutexGuard<'_, Session> {
+        self.session.lock()
+    }
 }

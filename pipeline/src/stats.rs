@@ -20,6 +20,8 @@ pub struct StageTimings {
     pub embed: Vec<f32>,
     /// Per identity decision (a passage): gallery search and the decision.
     pub matching: Vec<f32>,
+    /// Frames the motion gate spared the detector (an empty, still scene).
+    pub skipped: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -56,6 +58,7 @@ impl StageTimings {
         {
             v.clear();
         }
+        self.skipped = 0;
     }
 
     pub fn append(&mut self, other: &StageTimings) {
@@ -65,6 +68,7 @@ impl StageTimings {
         self.embed.extend_from_slice(&other.embed);
         self.track.extend_from_slice(&other.track);
         self.matching.extend_from_slice(&other.matching);
+        self.skipped += other.skipped;
     }
 }
 

@@ -64,6 +64,9 @@ fn a_resolution_change_mid_stream_is_followed_frame_by_frame() {
         Engine::new(&models, camera, EngineConfig::default(), gallery, Threads::default()).expect("engine");
     let run = run_video(&mut engine, &video, |_| {}).expect("the engine runs through the change");
     assert_eq!(run.frames, frames);
-    assert!(run.timings.detect.len() as u64 == frames, "every frame of both sizes was searched for faces");
+    // Every frame of both sizes was either searched for faces or judged
+    // still by the motion gate (which compares only frames of one size).
+    assert_eq!(run.timings.detect.len() as u64 + run.timings.skipped, frames, "every frame was looked at");
+    assert!(run.timings.detect.len() >= 2, "the first frame of each size is always searched");
     let _ = std::fs::remove_dir_all(&dir);
 }

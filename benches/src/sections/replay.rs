@@ -25,10 +25,7 @@ use pipeline::source::SourceOptions;
 use pipeline::stats::StageTimings;
 use serde::{Deserialize, Serialize};
 
-use crate::measure::Summary;
-
-/// Frames kept decoded in memory for the detect-only limit (a 1080p frame is 6 MB).
-const PREDECODED_FRAMES: usize = 120;
+use crate::measure::{Summary, process_cpu_seconds};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamsResult {
@@ -55,6 +52,14 @@ pub struct Resolution {
     pub decode_only_fps: Summary,
     pub detect_only_fps: Summary,
     pub pipeline_fps: Summary,
+    /// CPU time (user + system, every thread of the process) per frame, ms.
+    #[serde(default)]
+    pub decode_only_cpu_ms: Summary,
+    #[serde(default)]
+    pub pipeline_cpu_ms: Summary,
+    /// Frames of one pipeline run the motion gate spared the detector.
+    #[serde(default)]
+    pub frames_skipped: u64,
     pub streams: Vec<StreamsResult>,
     pub stages: Vec<StageLatency>,
     /// Passages expected / found / matched to the truth, in the first run.
@@ -80,18 +85,22 @@ fn fps(frames: u64, secs: f64) -> f64 {
 
 /// Decode-only: GStreamer to appsink, the same caps (BGR, full size) and the
 /// same decoder threads as the pipeline, nothing done with the frames.
-fn decode_only(fixture: &Fixture) -> Result<f64> {
-    let started = Instant::now();
+/// Returns FPS and CPU ms per frame.
+fn decode_only(fixture: &Fixture) -> Result<(f64, f64)> {
+    let (started, cpu) = (Instant::now(), process_cpu_seconds());
     let frames = for_each_frame_with(&fixture.video, source_options(), |_, _, _| Ok::<(), ReplayError>(()))?;
-    Ok(fps(frames, started.elapsed().as_secs_f64()))
+    Ok((fps(frames, started.elapsed().as_secs_f64()), cpu_ms_per_frame(cpu, frames)))
 }
 
+fn cpu_ms_per_frame(cpu_before: f64, frames: u64) -> f64 {
+    (process_cpu_seconds() - cpu_before) * 1000.0 / frames.max(1) as f64
+}
+
+/// Every frame of the fixture, decoded (a 1080p fixture of 400 frames takes 2.5 GB).
 fn predecode(fixture: &Fixture) -> Result<Vec<BgrImage>> {
     let mut frames = Vec::new();
     for_each_frame_with(&fixture.video, source_options(), |f, _, _| {
-        if frames.len() < PREDECODED_FRAMES {
-            frames.push(f.clone());
-        }
+        frames.push(f.clone());
         Ok::<(), ReplayError>(())
     })?;
     Ok(frames)
@@ -180,26 +189,32 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
     let frames = predecode(&fixture)?;
     let mut detector = Detector::new(&models.detector, DetectorConfig::default(), crate::threads())?;
     let (mut decode, mut detect, mut single) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut decode_cpu, mut single_cpu) = (Vec::new(), Vec::new());
     let mut multi: Vec<Vec<f64>> = vec![Vec::new(); stream_counts.len()];
     let mut timings = StageTimings::default();
     let mut first: Option<ReplayRun> = None;
     for run in 0..runs {
-        decode.push(decode_only(&fixture)?);
+        let (fps, cpu) = decode_only(&fixture)?;
+        decode.push(fps);
+        decode_cpu.push(cpu);
         detect.push(detect_only(&mut detector, &frames)?);
+        let cpu = process_cpu_seconds();
         let (one, mut out) = pipeline_streams(models, &fixture, &gallery, 1)?;
         single.push(one);
         let r = out.pop().ok_or_else(|| anyhow!("no replay result"))?;
+        single_cpu.push(cpu_ms_per_frame(cpu, r.frames));
         timings.append(&r.timings);
         first.get_or_insert(r);
         for (k, &n) in stream_counts.iter().enumerate() {
             multi[k].push(pipeline_streams(models, &fixture, &gallery, n)?.0);
         }
         eprintln!(
-            "[replay] {label} run {}: decode {:.0} fps, detect {:.0} fps, pipeline {:.0} fps{}",
+            "[replay] {label} run {}: decode {:.0} fps, detect {:.0} fps, pipeline {:.0} fps ({:.1} CPU ms/frame){}",
             run + 1,
             decode[run],
             detect[run],
             single[run],
+            single_cpu[run],
             stream_counts
                 .iter()
                 .zip(&multi)
@@ -217,6 +232,9 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
         decode_only_fps: Summary::of(decode),
         detect_only_fps: Summary::of(detect),
         pipeline_fps: Summary::of(single),
+        decode_only_cpu_ms: Summary::of(decode_cpu),
+        pipeline_cpu_ms: Summary::of(single_cpu),
+        frames_skipped: first.timings.skipped,
         streams: stream_counts
             .iter()
             .zip(multi)
