@@ -148,7 +148,7 @@ pub struct Detector {
 impl Detector {
     /// A detector with a session of its own.
     pub fn new(model: &ModelFile, config: DetectorConfig, threads: Threads) -> Result<Detector, DetectError> {
-        Detector::with_session(SharedSession::load(&model.path, threads)?, config)
+        Detector::with_session(SharedSession::load(&model.path, threads, 1)?, config)
     }
 
     /// A detector taking turns on a shared YuNet session; its buffers are its own.

@@ -92,7 +92,7 @@ pub struct Embedder {
 impl Embedder {
     /// A recogniser with a session of its own.
     pub fn new(model: &ModelFile, threads: Threads) -> Result<Embedder, EmbedError> {
-        Ok(Embedder::with_session(SharedSession::load(&model.path, threads)?))
+        Ok(Embedder::with_session(SharedSession::load(&model.path, threads, 1)?))
     }
 
     /// A recogniser taking turns on a shared SFace session.

@@ -125,8 +125,10 @@ pub struct Sessions {
 impl Sessions {
     pub fn load(models: &Models, threads: Threads) -> Result<Sessions, RuntimeError> {
         Ok(Sessions {
-            detector: SharedSession::load(&models.detector.path, threads)?,
-            recogniser: SharedSession::load(&models.recogniser.path, threads)?,
+            // Two cameras may detect at once; the recogniser runs behind
+            // them at a lower priority, one face at a time.
+            detector: SharedSession::load(&models.detector.path, threads, threads.intra_op.max(1))?,
+            recogniser: SharedSession::load(&models.recogniser.path, threads, 1)?,
         })
     }
 }
