@@ -36,6 +36,7 @@ soak: build
 # One cargo invocation for the binaries and the criterion bench: one feature
 # resolution, so nothing is compiled twice.
 bench: setup
+	.venv/bin/python fixtures/generate.py --bench
 	$(CARGO) build --release --workspace --bins --bench gallery_search
 	target/release/gatewatch-bench all
 

@@ -53,6 +53,8 @@ enum Section {
     Ingest,
     /// 8: edge agent peak RSS with 1, 2, 4 cameras.
     Memory,
+    /// 9: a realistic day (10 min, mostly empty) at 720p and 1080p: FPS ÷ decode-only, motion gate on and off.
+    Day,
     /// Writes report.md, report.json and the plots from the results present.
     Report,
     /// Load test (not part of `all`): 50 agents × 20 events/s and 100 guards
@@ -80,6 +82,7 @@ fn run_section(cli: &Cli, section: Section) -> Result<()> {
         Section::Live => write(&dir, "live", &sections::live::run(cli.live_seconds)?),
         Section::Ingest => write(&dir, "ingest", &sections::ingest::run(cli.ingest_seconds)?),
         Section::Memory => write(&dir, "memory", &sections::memory::run(cli.memory_seconds, &[1, 2, 4])?),
+        Section::Day => write(&dir, "day", &sections::day::run()?),
         Section::Load => write(&dir, "load", &sections::load::run(cli.load_seconds, 50, 20, 100)?),
         Section::Report | Section::All => Ok(()),
     }
@@ -90,12 +93,19 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let dir = results_dir();
     let mut failed = Vec::new();
-    let order =
-        [Section::Replay, Section::Reference, Section::Gallery, Section::Live, Section::Ingest, Section::Memory];
+    let order = [
+        Section::Replay,
+        Section::Reference,
+        Section::Gallery,
+        Section::Live,
+        Section::Ingest,
+        Section::Memory,
+        Section::Day,
+    ];
     let chosen: Vec<Section> = match cli.section {
         Section::All => {
             // Results of an earlier run must not pass for this one's.
-            for name in ["replay", "reference", "gallery", "live", "ingest", "memory", "report"] {
+            for name in ["replay", "reference", "gallery", "live", "ingest", "memory", "day", "report"] {
                 let _ = std::fs::remove_file(dir.join(format!("{name}.json")));
             }
             order.to_vec()

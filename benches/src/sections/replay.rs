@@ -56,6 +56,8 @@ pub struct Resolution {
     #[serde(default)]
     pub decode_only_cpu_ms: Summary,
     #[serde(default)]
+    pub detect_only_cpu_ms: Summary,
+    #[serde(default)]
     pub pipeline_cpu_ms: Summary,
     /// Frames of one pipeline run the motion gate spared the detector.
     #[serde(default)]
@@ -75,7 +77,7 @@ pub struct ReplayResults {
     pub resolutions: Vec<Resolution>,
 }
 
-fn source_options() -> SourceOptions {
+pub(crate) fn source_options() -> SourceOptions {
     SourceOptions { decoder_threads: Some(crate::DECODER_THREADS), ..Default::default() }
 }
 
@@ -86,13 +88,13 @@ fn fps(frames: u64, secs: f64) -> f64 {
 /// Decode-only: GStreamer to appsink, the same caps (BGR, full size) and the
 /// same decoder threads as the pipeline, nothing done with the frames.
 /// Returns FPS and CPU ms per frame.
-fn decode_only(fixture: &Fixture) -> Result<(f64, f64)> {
+pub(crate) fn decode_only(fixture: &Fixture) -> Result<(f64, f64)> {
     let (started, cpu) = (Instant::now(), process_cpu_seconds());
     let frames = for_each_frame_with(&fixture.video, source_options(), |_, _, _| Ok::<(), ReplayError>(()))?;
     Ok((fps(frames, started.elapsed().as_secs_f64()), cpu_ms_per_frame(cpu, frames)))
 }
 
-fn cpu_ms_per_frame(cpu_before: f64, frames: u64) -> f64 {
+pub(crate) fn cpu_ms_per_frame(cpu_before: f64, frames: u64) -> f64 {
     (process_cpu_seconds() - cpu_before) * 1000.0 / frames.max(1) as f64
 }
 
@@ -108,13 +110,14 @@ fn predecode(fixture: &Fixture) -> Result<Vec<BgrImage>> {
 
 /// Detect-only: the frame detector (resize to its input, ONNX Runtime,
 /// box decoding) on frames already decoded, nothing else.
-fn detect_only(detector: &mut Detector, frames: &[BgrImage]) -> Result<f64> {
+/// Returns FPS and CPU ms per frame.
+fn detect_only(detector: &mut Detector, frames: &[BgrImage]) -> Result<(f64, f64)> {
     let mut found = Vec::new();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), process_cpu_seconds());
     for f in frames {
         detector.detect_into(f, &mut found)?;
     }
-    Ok(fps(frames.len() as u64, started.elapsed().as_secs_f64()))
+    Ok((fps(frames.len() as u64, started.elapsed().as_secs_f64()), cpu_ms_per_frame(cpu, frames.len() as u64)))
 }
 
 fn engine(models: &Models, fixture: &Fixture, gallery: &SharedGallery) -> Result<Engine> {
@@ -189,7 +192,7 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
     let frames = predecode(&fixture)?;
     let mut detector = Detector::new(&models.detector, DetectorConfig::default(), crate::threads())?;
     let (mut decode, mut detect, mut single) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut decode_cpu, mut single_cpu) = (Vec::new(), Vec::new());
+    let (mut decode_cpu, mut detect_cpu, mut single_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let mut multi: Vec<Vec<f64>> = vec![Vec::new(); stream_counts.len()];
     let mut timings = StageTimings::default();
     let mut first: Option<ReplayRun> = None;
@@ -197,7 +200,9 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
         let (fps, cpu) = decode_only(&fixture)?;
         decode.push(fps);
         decode_cpu.push(cpu);
-        detect.push(detect_only(&mut detector, &frames)?);
+        let (fps, cpu) = detect_only(&mut detector, &frames)?;
+        detect.push(fps);
+        detect_cpu.push(cpu);
         let cpu = process_cpu_seconds();
         let (one, mut out) = pipeline_streams(models, &fixture, &gallery, 1)?;
         single.push(one);
@@ -233,6 +238,7 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
         detect_only_fps: Summary::of(detect),
         pipeline_fps: Summary::of(single),
         decode_only_cpu_ms: Summary::of(decode_cpu),
+        detect_only_cpu_ms: Summary::of(detect_cpu),
         pipeline_cpu_ms: Summary::of(single_cpu),
         frames_skipped: first.timings.skipped,
         streams: stream_counts
