@@ -49,7 +49,7 @@ def main():
     ap.add_argument("--schedule", choices=["every-face", "per-track"], default="every-face")
     ap.add_argument("--max-samples", type=int, default=7, help="per-track: embeddings per track, at most")
     ap.add_argument("--track-iou", type=float, default=0.3, help="per-track: IoU that continues a track")
-    ap.add_argument("--track-lost", type=int, default=10, help="per-track: frames unseen before a track ends")
+    ap.add_argument("--track-lost", type=int, default=37, help="per-track: frames unseen before a track ends")
     args = ap.parse_args()
 
     # FFmpeg's decoder threads, read by VideoCapture when it opens a file.

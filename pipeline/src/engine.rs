@@ -279,8 +279,17 @@ impl Engine {
         let tracking = !self.tracker.tracks().is_empty();
         if self.motion.judge(frame, ts.as_millis() as u64, tracking) == Verdict::Skip {
             // Nobody followed and nothing moved: no face can have appeared.
-            // Crossings of tracks that ended earlier still fall due.
+            // The tracker still sees the frame's time (it measures the
+            // camera's frame rate from its updates, and with no track an
+            // empty update costs nothing); crossings of tracks that ended
+            // earlier still fall due.
             self.timings.skipped += 1;
+            self.detections.clear();
+            self.looks.clear();
+            let size = (frame.width() as f32, frame.height() as f32);
+            self.tracker.update(&self.detections, &self.looks, ts, size, &mut self.finished);
+            let finished = std::mem::take(&mut self.finished);
+            self.park(finished);
             self.emit_due(Some(ts), out);
             return Ok(());
         }

@@ -24,9 +24,11 @@ use crate::frame::BgrImage;
 pub struct MotionConfig {
     /// Off: the detector runs on every frame.
     pub enabled: bool,
-    /// Side of one block of the small luma image, full-resolution pixels.
+    /// Side of one block of the small luma image, full-resolution pixels
+    /// (a strip narrower than a block at the right and bottom is not watched).
     pub cell: usize,
-    /// A block changed when its mean luma moved by more than this (0..255).
+    /// A block changed when its mean luma moved by more than this (0..255),
+    /// in a scene of mean luma 128 or brighter; darker scenes scale it down.
     pub luma_delta: f32,
     /// The frame has motion when at least this many blocks changed.
     pub min_changed_cells: usize,
@@ -54,6 +56,9 @@ impl MotionConfig {
         }
         if self.idle_detect_ms == 0 {
             return Err(MotionConfigError("idle_detect_ms must be above 0 (or set enabled = false)".into()));
+        }
+        if self.min_changed_cells == 0 {
+            return Err(MotionConfigError("min_changed_cells must be at least 1 (0 would skip nothing)".into()));
         }
         Ok(())
     }
@@ -97,7 +102,11 @@ impl MotionGate {
         }
         let size = (frame.width(), frame.height());
         shrink_luma(frame, self.config.cell, &mut self.current);
-        let stale = size != self.size || self.reference.len() != self.current.len();
+        // A frame smaller than `min_changed_cells` blocks could never show
+        // motion: it is always detected.
+        let stale = size != self.size
+            || self.reference.len() != self.current.len()
+            || self.current.len() < self.config.min_changed_cells;
         let idle_due = self.last_detect_ms.is_none_or(|t| ts_ms.saturating_sub(t) >= self.config.idle_detect_ms);
         let verdict = if tracking || stale || idle_due || self.moved() { Verdict::Detect } else { Verdict::Skip };
         match verdict {
@@ -112,7 +121,11 @@ impl MotionGate {
     }
 
     fn moved(&self) -> bool {
-        let delta = self.config.luma_delta;
+        // In the dark a person changes the picture by fewer levels (the
+        // detector brightens such frames itself): the threshold scales with
+        // the scene's brightness, down to a quarter at mean luma 32 or less.
+        let mean = self.current.iter().map(|&v| f32::from(v)).sum::<f32>() / self.current.len().max(1) as f32;
+        let delta = self.config.luma_delta * (mean / 128.0).clamp(0.25, 1.0);
         let changed = self
             .reference
             .iter()
@@ -190,14 +203,15 @@ mod tests {
 
     #[test]
     fn slow_change_accumulates_against_the_last_detected_frame() {
-        // A block brightening 4 levels a frame never differs by 10 from its
-        // previous frame, but does from the last frame the detector saw.
+        // In daylight, a block brightening 4 levels a frame never differs by
+        // 10 from its previous frame, but does from the last frame the
+        // detector saw.
         let mut gate = MotionGate::new(MotionConfig::default());
-        let mut f = grey(320, 240, 90);
+        let mut f = grey(320, 240, 130);
         gate.judge(&f, 0, false);
         let mut verdicts = Vec::new();
         for i in 1..=4u8 {
-            paint(&mut f, 64, 64, 64, 90 + 4 * i);
+            paint(&mut f, 64, 64, 64, 130 + 4 * i);
             verdicts.push(gate.judge(&f, u64::from(i) * 40, false));
         }
         assert_eq!(verdicts, [Verdict::Skip, Verdict::Skip, Verdict::Detect, Verdict::Skip]);
@@ -215,6 +229,26 @@ mod tests {
         }
         paint(&mut noisy, 0, 0, 8, 255);
         assert_eq!(gate.judge(&noisy, 40, false), Verdict::Skip);
+    }
+
+    #[test]
+    fn in_the_dark_a_smaller_change_is_motion() {
+        // Six levels in a scene of mean luma 20 is motion; in daylight it is not.
+        for (base, expected) in [(20u8, Verdict::Detect), (120u8, Verdict::Skip)] {
+            let mut gate = MotionGate::new(MotionConfig::default());
+            let mut f = grey(320, 240, base);
+            gate.judge(&f, 0, false);
+            paint(&mut f, 64, 64, 64, base + 6);
+            assert_eq!(gate.judge(&f, 40, false), expected, "scene luma {base}");
+        }
+    }
+
+    #[test]
+    fn a_frame_too_small_to_show_motion_is_always_detected() {
+        let mut gate = MotionGate::new(MotionConfig::default());
+        let f = grey(20, 20, 90);
+        assert!((0..4).all(|i| gate.judge(&f, i * 40, false) == Verdict::Detect));
+        assert!(MotionConfig { min_changed_cells: 0, ..MotionConfig::default() }.validate().is_err());
     }
 
     #[test]

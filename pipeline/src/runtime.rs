@@ -117,8 +117,10 @@ pub fn session(model: &Path, threads: Threads) -> Result<Session, RuntimeError> 
 /// detect at once on two cores, measured: one copy held four 25-fps cameras
 /// to 22 fps). A caller takes any free copy; when none is free it queues on
 /// one, dealt round-robin, whose lock is FIFO-fair (`parking_lot::FairMutex`
-/// hands it to the longest waiter) — so a camera with a crowd in view cannot
-/// starve a quiet one.
+/// hands it to the longest waiter). Fairness is per copy: a waiter waits at
+/// most for the callers queued ahead of it on its copy (a newcomer may take
+/// the other copy first when it frees), so a camera with a crowd in view
+/// cannot starve a quiet one.
 pub struct SharedSession {
     copies: Vec<FairMutex<Session>>,
     next: AtomicUsize,

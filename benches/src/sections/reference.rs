@@ -66,7 +66,12 @@ fn once(fixture: &pipeline::fixture::Fixture, schedule: &str, cpus: &str) -> Res
         .arg(&python)
         .arg("benches/reference/opencv_pipeline.py")
         .args(["--schedule", schedule])
+        // gatewatch's cap per leg of a track (a walk through the gate is one
+        // leg; only a turn opens a second), and a track lives on unseen for
+        // the tracker's max_lost_ms. The report shows both sides' counts of
+        // faces embedded, so the schedules can be seen to match.
         .args(["--max-samples", &identity.max_embeds_per_track.to_string()])
+        .args(["--track-lost", &lost_frames(fixture).to_string()])
         .arg("--video")
         .arg(&fixture.video)
         .arg("--gallery")
@@ -92,6 +97,12 @@ fn once(fixture: &pipeline::fixture::Fixture, schedule: &str, cpus: &str) -> Res
         fixture.camera.frames
     );
     Ok(parsed)
+}
+
+/// The tracker's `max_lost_ms` in frames of this fixture.
+fn lost_frames(fixture: &pipeline::fixture::Fixture) -> u64 {
+    let lost_ms = pipeline::track::TrackerConfig::default().max_lost_ms as f32;
+    (lost_ms / 1000.0 * fixture.camera.fps).round().max(1.0) as u64
 }
 
 pub const SCHEDULES: [&str; 2] = ["every-face", "per-track"];

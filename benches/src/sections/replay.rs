@@ -62,6 +62,9 @@ pub struct Resolution {
     /// Frames of one pipeline run the motion gate spared the detector.
     #[serde(default)]
     pub frames_skipped: u64,
+    /// Faces of one pipeline run given to the recogniser.
+    #[serde(default)]
+    pub faces_embedded: u64,
     pub streams: Vec<StreamsResult>,
     pub stages: Vec<StageLatency>,
     /// Passages expected / found / matched to the truth, in the first run.
@@ -126,13 +129,16 @@ fn engine(models: &Models, fixture: &Fixture, gallery: &SharedGallery) -> Result
 }
 
 /// `streams` engines over the same video at once, started together.
+/// Returns the aggregate FPS, each stream's run, and the process's CPU
+/// seconds from the start to the end of the streams (models loaded before).
 fn pipeline_streams(
     models: &Models,
     fixture: &Fixture,
     gallery: &SharedGallery,
     streams: usize,
-) -> Result<(f64, Vec<ReplayRun>)> {
+) -> Result<(f64, Vec<ReplayRun>, f64)> {
     let mut engines = (0..streams).map(|_| engine(models, fixture, gallery)).collect::<Result<Vec<_>>>()?;
+    let cpu = process_cpu_seconds();
     let start = Barrier::new(streams + 1);
     let runs = std::thread::scope(|s| {
         let workers: Vec<_> = engines
@@ -151,10 +157,11 @@ fn pipeline_streams(
             workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(panicked()))).collect();
         (runs, began.elapsed())
     });
+    let cpu = process_cpu_seconds() - cpu;
     let (runs, wall) = runs;
     let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
     let frames: u64 = runs.iter().map(|r| r.frames).sum();
-    Ok((fps(frames, wall.as_secs_f64()), runs))
+    Ok((fps(frames, wall.as_secs_f64()), runs, cpu))
 }
 
 fn panicked() -> ReplayError {
@@ -203,11 +210,10 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
         let (fps, cpu) = detect_only(&mut detector, &frames)?;
         detect.push(fps);
         detect_cpu.push(cpu);
-        let cpu = process_cpu_seconds();
-        let (one, mut out) = pipeline_streams(models, &fixture, &gallery, 1)?;
+        let (one, mut out, cpu) = pipeline_streams(models, &fixture, &gallery, 1)?;
         single.push(one);
         let r = out.pop().ok_or_else(|| anyhow!("no replay result"))?;
-        single_cpu.push(cpu_ms_per_frame(cpu, r.frames));
+        single_cpu.push(cpu * 1000.0 / r.frames.max(1) as f64);
         timings.append(&r.timings);
         first.get_or_insert(r);
         for (k, &n) in stream_counts.iter().enumerate() {
@@ -241,6 +247,7 @@ fn measure(models: &Models, label: &str, name: &str, runs: usize, stream_counts:
         detect_only_cpu_ms: Summary::of(detect_cpu),
         pipeline_cpu_ms: Summary::of(single_cpu),
         frames_skipped: first.timings.skipped,
+        faces_embedded: first.timings.embed.len() as u64,
         streams: stream_counts
             .iter()
             .zip(multi)
