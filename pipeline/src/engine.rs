@@ -277,23 +277,17 @@ impl Engine {
         self.settle(Settle::Ready);
         let t0 = Instant::now();
         let tracking = !self.tracker.tracks().is_empty();
-        if self.motion.judge(frame, ts.as_millis() as u64, tracking) == Verdict::Skip {
+        let skipped = self.motion.judge(frame, ts.as_millis() as u64, tracking) == Verdict::Skip;
+        if skipped {
             // Nobody followed and nothing moved: no face can have appeared.
-            // The tracker still sees the frame's time (it measures the
-            // camera's frame rate from its updates, and with no track an
-            // empty update costs nothing); crossings of tracks that ended
-            // earlier still fall due.
+            // The frame goes on with no detections (the tracker measures the
+            // camera's frame rate from its updates; with no track an empty
+            // update costs nothing, and ended tracks' crossings fall due).
             self.timings.skipped += 1;
             self.detections.clear();
-            self.looks.clear();
-            let size = (frame.width() as f32, frame.height() as f32);
-            self.tracker.update(&self.detections, &self.looks, ts, size, &mut self.finished);
-            let finished = std::mem::take(&mut self.finished);
-            self.park(finished);
-            self.emit_due(Some(ts), out);
-            return Ok(());
+        } else {
+            self.detector.detect_into(frame, &mut self.detections)?;
         }
-        self.detector.detect_into(frame, &mut self.detections)?;
         let t1 = Instant::now();
         self.looks.clear();
         for d in &self.detections {
@@ -302,8 +296,10 @@ impl Engine {
         let (w, h) = (frame.width() as f32, frame.height() as f32);
         self.tracker.update(&self.detections, &self.looks, ts, (w, h), &mut self.finished);
         let t2 = Instant::now();
-        self.timings.detect.push(ms(t1 - t0));
-        self.timings.track.push(ms(t2 - t1));
+        if !skipped {
+            self.timings.detect.push(ms(t1 - t0));
+            self.timings.track.push(ms(t2 - t1));
+        }
 
         let gap = Duration::from_secs_f32(self.tracker.lost_after());
         for ti in 0..self.tracker.tracks().len() {

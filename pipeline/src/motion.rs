@@ -85,8 +85,6 @@ pub struct MotionGate {
     size: (usize, usize),
     /// Stream time of the last detected frame, ms.
     last_detect_ms: Option<u64>,
-    /// Frames skipped so far (for metrics and the bench report).
-    pub skipped: u64,
 }
 
 impl MotionGate {
@@ -109,13 +107,10 @@ impl MotionGate {
             || self.current.len() < self.config.min_changed_cells;
         let idle_due = self.last_detect_ms.is_none_or(|t| ts_ms.saturating_sub(t) >= self.config.idle_detect_ms);
         let verdict = if tracking || stale || idle_due || self.moved() { Verdict::Detect } else { Verdict::Skip };
-        match verdict {
-            Verdict::Detect => {
-                std::mem::swap(&mut self.reference, &mut self.current);
-                self.size = size;
-                self.last_detect_ms = Some(ts_ms);
-            }
-            Verdict::Skip => self.skipped += 1,
+        if verdict == Verdict::Detect {
+            std::mem::swap(&mut self.reference, &mut self.current);
+            self.size = size;
+            self.last_detect_ms = Some(ts_ms);
         }
         verdict
     }
@@ -189,7 +184,6 @@ mod tests {
         assert_eq!(gate.judge(&f, 40, false), Verdict::Skip);
         assert_eq!(gate.judge(&f, 960, false), Verdict::Skip);
         assert_eq!(gate.judge(&f, 1000, false), Verdict::Detect, "idle interval");
-        assert_eq!(gate.skipped, 2);
     }
 
     #[test]
