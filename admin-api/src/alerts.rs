@@ -35,6 +35,10 @@ pub struct Alert {
     pub passage_id: Option<String>,
     pub similarity: Option<f32>,
     pub has_face: bool,
+    /// The event whose face crop to show: the alert's own when it was raised
+    /// ahead of its passage, else the passage's.
+    #[serde(default)]
+    pub face_event: Option<String>,
     pub created_ms: i64,
     #[serde(default)]
     pub acked_by: Option<String>,
@@ -126,9 +130,14 @@ pub fn from_batch(events: &[Event], names: &std::collections::HashMap<String, St
         .filter_map(|e| {
             let EventBody::Anomaly(a) = &e.body else { return None };
             let passage = a.passage_id.as_deref().and_then(|id| passages.get(id));
-            let (similarity, has_face) = match passage.map(|p| &p.body) {
-                Some(EventBody::Passage(p)) => (p.similarity, p.face_jpeg_b64.is_some()),
-                _ => (None, false),
+            let passage_similarity = match passage.map(|p| &p.body) {
+                Some(EventBody::Passage(p)) => p.similarity,
+                _ => None,
+            };
+            let face_event = if a.face_jpeg_b64.is_some() {
+                Some(e.id.clone())
+            } else {
+                passage.filter(|p| p.face_jpeg_b64().is_some()).map(|p| p.id.clone())
             };
             Some(Alert {
                 kind_of_message: "alert".into(),
@@ -145,12 +154,70 @@ pub fn from_batch(events: &[Event], names: &std::collections::HashMap<String, St
                 person_name: a.person_id.as_ref().and_then(|p| names.get(p).cloned()),
                 person_id: a.person_id.clone(),
                 passage_id: a.passage_id.clone(),
-                similarity,
-                has_face,
+                similarity: a.similarity.or(passage_similarity),
+                has_face: face_event.is_some(),
+                face_event,
                 created_ms: e.created_ms,
                 acked_by: None,
                 ack_note: None,
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use pipeline::events::{AnomalyEvent, AnomalyKind, PassageEvent};
+    use pipeline::line::Direction;
+
+    use super::*;
+
+    fn passage(face: bool) -> Event {
+        Event::new(
+            "a",
+            "s",
+            "gate",
+            EventBody::Passage(PassageEvent {
+                direction: Direction::Entry,
+                person_id: Some("p09".into()),
+                similarity: Some(0.8),
+                track: 1,
+                crossed_at_ms: 0,
+                face_quality: 0.7,
+                verification: None,
+                face_jpeg_b64: face.then(|| "x".into()),
+            }),
+        )
+    }
+
+    fn watchlist(passage: &Event, face: bool) -> Event {
+        let mut a = AnomalyEvent::new(AnomalyKind::Watchlist, "p09".into());
+        a.person_id = Some("p09".into());
+        a.passage_id = Some(passage.id.clone());
+        a.face_jpeg_b64 = face.then(|| "x".into());
+        a.similarity = face.then_some(0.7);
+        Event::new("a", "s", "gate", EventBody::Anomaly(a))
+    }
+
+    #[test]
+    fn an_alert_shows_its_own_face_when_raised_ahead_of_its_passage_else_the_passages() {
+        let names = std::collections::HashMap::new();
+        // Raised ahead: its own face and similarity, the passage not yet here.
+        let p = passage(true);
+        let early = watchlist(&p, true);
+        let a = &from_batch(std::slice::from_ref(&early), &names)[0];
+        assert_eq!(a.face_event.as_deref(), Some(early.id.as_str()));
+        assert!(a.has_face);
+        assert_eq!(a.similarity, Some(0.7));
+        // Raised with its passage: the passage's face and similarity.
+        let late = watchlist(&p, false);
+        let a = &from_batch(&[p.clone(), late.clone()], &names)[0];
+        assert_eq!(a.face_event.as_deref(), Some(p.id.as_str()));
+        assert_eq!(a.similarity, Some(0.8));
+        // No face anywhere: none shown.
+        let bare = passage(false);
+        let a = &from_batch(&[bare.clone(), watchlist(&bare, false)], &names)[0];
+        assert_eq!(a.face_event, None);
+        assert!(!a.has_face);
+    }
 }

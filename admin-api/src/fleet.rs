@@ -125,7 +125,7 @@ async fn raise(
     detail: String,
 ) -> Result<(), ApiError> {
     tracing::warn!(%agent, %site, ?kind, "{detail}");
-    let body = EventBody::Anomaly(AnomalyEvent { kind, detail, person_id: None, passage_id: None });
+    let body = EventBody::Anomaly(AnomalyEvent::new(kind, detail));
     let event = Event::new(agent, site, "", body);
     let mut conn = db.acquire().await?;
     if crate::routes::events::store_event(&mut conn, &event, false, now_ms()).await? {

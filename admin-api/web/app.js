@@ -52,7 +52,7 @@ const T = {
     alert_edge_offline: "Thiết bị biên {agent} ({site}) mất kết nối.",
     alert_edge_online: "Thiết bị biên {agent} ({site}) đã kết nối lại.",
     alert_other: "Bất thường “{kind}” tại {site}.",
-    dir_entry: "đi vào qua", dir_exit: "đi ra qua", dir_any: "đi qua",
+    dir_entry: "đi vào qua", dir_exit: "đi ra qua", dir_any: "đi qua", dir_near: "đang đến",
     prio_urgent: "Khẩn cấp", prio_high: "Cao", prio_normal: "Thường",
     alt_crop: "Khuôn mặt chụp tại cổng", alt_enrolled: "Ảnh đã đăng ký",
     role_guard: "Bảo vệ", role_admin: "Quản trị viên", role_superadmin: "Quản trị hệ thống",
@@ -157,7 +157,7 @@ const T = {
     alert_edge_offline: "Edge device {agent} ({site}) stopped reporting.",
     alert_edge_online: "Edge device {agent} ({site}) is reporting again.",
     alert_other: "Anomaly “{kind}” at {site}.",
-    dir_entry: "entering through", dir_exit: "leaving through", dir_any: "passing through",
+    dir_entry: "entering through", dir_exit: "leaving through", dir_any: "passing through", dir_near: "approaching",
     prio_urgent: "Urgent", prio_high: "High", prio_normal: "Normal",
     alt_crop: "Face at the gate", alt_enrolled: "Enrolled photo",
     role_guard: "Guard", role_admin: "Administrator", role_superadmin: "System administrator",
@@ -345,7 +345,9 @@ function alertText(a) {
   else if (!a.person_id && hasT(key + "_anon")) key += "_anon";
   return fill(t(key), {
     who: personLabel(a.person_name, a.person_id),
-    dir: t(a.direction === "entry" || a.direction === "exit" ? "dir_" + a.direction : "dir_any"),
+    // An alert with a face of its own was raised as the person was
+    // recognised, before they reached the line.
+    dir: t(a.direction === "entry" || a.direction === "exit" ? "dir_" + a.direction : a.face_event && a.face_event === a.id ? "dir_near" : "dir_any"),
     camera: a.camera, site: a.site, agent: a.agent, kind: kindLabel(kind),
   });
 }
@@ -492,7 +494,7 @@ function renderAlerts() {
       if (!src) { const box = document.createElement("div"); box.className = "noface"; return box; }
       const img = document.createElement("img"); img.alt = t(alt); img.src = src; return img;
     };
-    const crop = picture(a.passage_id && a.has_face ? "/api/v1/faces/crop/" + encodeURIComponent(a.passage_id) : null, "alt_crop");
+    const crop = picture(a.face_event ? "/api/v1/faces/crop/" + encodeURIComponent(a.face_event) : null, "alt_crop");
     const photo = picture(a.person_id ? "/api/v1/faces/photo/" + encodeURIComponent(a.person_id) : null, "alt_enrolled");
     // Title and sentence from the alert's fields; the agent's English detail
     // stays a tooltip for engineers.

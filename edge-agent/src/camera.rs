@@ -7,6 +7,7 @@
 //! been down for `health.offline_after_ms`. Nothing here waits on the
 //! network; a camera that fails only stops itself.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use pipeline::events::{
 use pipeline::fleet::CameraState;
 use pipeline::frame::BgrImage;
 use pipeline::live::{Feed, FeedEvent, LinkState};
-use pipeline::passage::Passage;
+use pipeline::passage::{Emitted, Passage, Sighting};
 use pipeline::rules::{LoiterWatch, PassageFacts, Rules};
 use pipeline::source::{SourceOptions, SourceUrl};
 use pipeline::tamper::TamperWatch;
@@ -48,12 +49,55 @@ pub struct CameraWorker<'a> {
     label: crate::metrics::CameraLabel,
     /// Stops this camera alone (its configuration changed or it was removed).
     stop: Shutdown,
+    arrivals: Arrivals,
+    /// Alerts raised ahead of a passage, by the passage id they announced:
+    /// the passage, when it comes, does not raise them a second time.
+    alerted_early: HashMap<String, (Vec<AnomalyKind>, Instant)>,
 }
+
+/// When recent frames entered the agent, by stream time: an alert raised
+/// ahead of a crossing is stamped with the arrival of the frame from which
+/// the face was recognisable (what a guard's wait counts from).
+#[derive(Default)]
+struct Arrivals(VecDeque<(Duration, i64)>);
+
+impl Arrivals {
+    /// Frames remembered: 20 s at 25 fps, longer than any track takes to be named.
+    const KEEP: usize = 500;
+
+    fn record(&mut self, ts: Duration, arrived_ms: i64) {
+        if self.0.len() == Self::KEEP {
+            self.0.pop_front();
+        }
+        self.0.push_back((ts, arrived_ms));
+    }
+
+    /// The arrival of the frame at stream time `ts` (the first frame after
+    /// it if that one is gone), or None when it is older than remembered.
+    fn of(&self, ts: Duration) -> Option<i64> {
+        let i = self.0.partition_point(|(t, _)| *t < ts);
+        if i == 0 && self.0.front().is_some_and(|(t, _)| *t > ts) {
+            return None;
+        }
+        self.0.get(i).map(|(_, ms)| *ms)
+    }
+}
+
+/// How long an early alert waits for the passage it announced.
+const EARLY_ALERT_KEEP: Duration = Duration::from_secs(600);
 
 impl<'a> CameraWorker<'a> {
     pub fn new(camera: CameraSection, engine: Engine, shared: Shared<'a>, stop: Shutdown) -> CameraWorker<'a> {
         let label = Metrics::camera(&camera.id);
-        CameraWorker { camera, shared, engine, label, stop }
+        CameraWorker {
+            camera,
+            shared,
+            engine,
+            label,
+            stop,
+            arrivals: Arrivals::default(),
+            alerted_early: HashMap::new(),
+        }
     }
 
     fn state(&self, state: CameraState, reason: Option<String>) {
@@ -69,7 +113,7 @@ impl<'a> CameraWorker<'a> {
         // An error may quote the camera's URL, and so its password.
         let detail = pipeline::fleet::scrub(&detail, &self.camera.url);
         tracing::warn!(camera = %self.camera.id, kind = ?kind, "{detail}");
-        let body = EventBody::Anomaly(AnomalyEvent { kind, detail, person_id: None, passage_id: None });
+        let body = EventBody::Anomaly(AnomalyEvent::new(kind, detail));
         let s = &self.shared;
         s.store.store(Event::new(s.store.agent(), s.store.site(), &self.camera.id, body));
     }
@@ -103,7 +147,7 @@ impl<'a> CameraWorker<'a> {
         let start_ms = now_ms();
         let (mut window, mut window_frames, mut dropped_seen) = (Instant::now(), 0u64, 0u64);
         let mut frame = BgrImage::default();
-        let mut passages: Vec<Passage> = Vec::new();
+        let mut out = Emitted::default();
         while !self.stopping() {
             let event = feed.next(&mut frame, Duration::from_millis(500));
             // Events are stamped with the time the frame that produced them
@@ -112,6 +156,7 @@ impl<'a> CameraWorker<'a> {
             match event {
                 FeedEvent::Frame { pts } => {
                     let ts = pts.unwrap_or_else(|| started.elapsed());
+                    self.arrivals.record(ts, frame_arrived_ms);
                     if let Some(since) = offline_reported.take() {
                         tracing::info!(camera = %self.camera.id, down_s = since.elapsed().as_secs(), "camera back online");
                     }
@@ -131,7 +176,7 @@ impl<'a> CameraWorker<'a> {
                             Err(e) => tracing::error!(camera = %self.camera.id, error = %e, "snapshot not encoded"),
                         }
                     }
-                    if let Err(e) = self.engine.process(&frame, ts, &mut passages) {
+                    if let Err(e) = self.engine.process(&frame, ts, &mut out) {
                         tracing::error!(camera = %self.camera.id, error = %e, "recognition failed on a frame");
                     }
                     for (_, stayed) in loiter.observe(&self.engine.live_tracks()) {
@@ -173,7 +218,7 @@ impl<'a> CameraWorker<'a> {
                     break;
                 }
             }
-            self.store_passages(start_ms, frame_arrived_ms, &mut passages);
+            self.store(start_ms, frame_arrived_ms, &mut out);
             if window.elapsed() >= Duration::from_secs(5) {
                 let m = self.shared.metrics;
                 m.fps.get_or_create(&self.label).set(window_frames as f64 / window.elapsed().as_secs_f64());
@@ -186,8 +231,8 @@ impl<'a> CameraWorker<'a> {
             }
         }
         // End of stream or shutdown: tracks that crossed become events now.
-        self.engine.flush(&mut passages);
-        self.store_passages(start_ms, now_ms(), &mut passages);
+        self.engine.flush(&mut out);
+        self.store(start_ms, now_ms(), &mut out);
         self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
     }
 
@@ -236,7 +281,50 @@ impl<'a> CameraWorker<'a> {
         Verification { expected_person: Some(person), outcome, similarity }
     }
 
-    fn store_passages(&self, start_ms: i64, frame_arrived_ms: i64, passages: &mut Vec<Passage>) {
+    fn store(&mut self, start_ms: i64, frame_arrived_ms: i64, out: &mut Emitted) {
+        for sighting in out.sightings.drain(..) {
+            self.alert_early(sighting, frame_arrived_ms);
+        }
+        self.store_passages(start_ms, frame_arrived_ms, &mut out.passages);
+    }
+
+    /// Raises the alerts an identity decided ahead of its crossing calls
+    /// for. Not at a verify-mode gate: there a face is compared with the
+    /// expected person only, never searched in everyone.
+    fn alert_early(&mut self, sighting: Sighting, frame_arrived_ms: i64) {
+        if self.camera.mode == CameraMode::Verify {
+            return;
+        }
+        let s = &self.shared;
+        let raised = match s.rules.lock() {
+            Ok(r) => r.on_sighting(&self.camera.id, self.camera.restricted, &sighting.identity),
+            Err(poisoned) => {
+                poisoned.into_inner().on_sighting(&self.camera.id, self.camera.restricted, &sighting.identity)
+            }
+        };
+        if raised.is_empty() {
+            return;
+        }
+        // The frame from which the person was recognisable: the last face
+        // the decision needed (the faces before it did not suffice).
+        let recognisable_ms = self.arrivals.of(sighting.last_face_at).unwrap_or(frame_arrived_ms);
+        let face = sighting.face_jpeg.as_ref().map(|j| base64::engine::general_purpose::STANDARD.encode(j));
+        let kinds = raised.iter().map(|a| a.kind).collect();
+        for mut a in raised {
+            a.passage_id = Some(sighting.passage_id.clone());
+            a.face_jpeg_b64 = face.clone();
+            a.similarity = sighting.identity.similarity();
+            tracing::warn!(camera = %self.camera.id, kind = ?a.kind, track = sighting.track,
+                waited_ms = frame_arrived_ms - recognisable_ms, "{}", a.detail);
+            let mut alert = Event::new(s.store.agent(), s.store.site(), &self.camera.id, EventBody::Anomaly(a));
+            alert.created_ms = recognisable_ms;
+            s.store.store(alert);
+        }
+        self.alerted_early.retain(|_, (_, at)| at.elapsed() < EARLY_ALERT_KEEP);
+        self.alerted_early.insert(sighting.passage_id, (kinds, Instant::now()));
+    }
+
+    fn store_passages(&mut self, start_ms: i64, frame_arrived_ms: i64, passages: &mut Vec<Passage>) {
         let s = &self.shared;
         for p in passages.drain(..) {
             let crossed_at_ms = start_ms + p.crossed_at.as_millis() as i64;
@@ -283,6 +371,8 @@ impl<'a> CameraWorker<'a> {
                     ),
                     person_id: v.expected_person,
                     passage_id: None,
+                    face_jpeg_b64: None,
+                    similarity: None,
                 });
             }
             let facts = PassageFacts {
@@ -297,6 +387,10 @@ impl<'a> CameraWorker<'a> {
                 Ok(mut r) => r.on_passage(&facts),
                 Err(poisoned) => poisoned.into_inner().on_passage(&facts),
             });
+            // What an early alert said already is not said again.
+            if let Some((said, _)) = self.alerted_early.remove(&id) {
+                anomalies.retain(|a| !said.contains(&a.kind));
+            }
             for mut a in anomalies {
                 a.passage_id = Some(id.clone());
                 tracing::warn!(camera = %p.camera, kind = ?a.kind, "{}", a.detail);
@@ -305,5 +399,28 @@ impl<'a> CameraWorker<'a> {
                 s.store.store(alert);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_early_alert_is_stamped_with_the_arrival_of_the_frame_it_was_recognised_on() {
+        let mut a = Arrivals::default();
+        let ms = Duration::from_millis;
+        for i in 0..10u64 {
+            a.record(ms(1000 + 40 * i), 5_000 + 41 * i as i64);
+        }
+        assert_eq!(a.of(ms(1080)), Some(5_082), "the frame itself");
+        assert_eq!(a.of(ms(1090)), Some(5_123), "gone: the next frame after it");
+        assert_eq!(a.of(ms(999)), None, "older than remembered");
+        assert_eq!(a.of(ms(2000)), None, "not yet arrived");
+        for i in 0..Arrivals::KEEP as u64 {
+            a.record(ms(10_000 + i), 9_000 + i as i64);
+        }
+        assert_eq!(a.0.len(), Arrivals::KEEP, "bounded");
+        assert_eq!(a.of(ms(1080)), None, "forgotten");
     }
 }

@@ -31,7 +31,7 @@ use pipeline::gallery::{GalleryStore, PersonRecord, StoredEmbedding};
 use pipeline::identity::Identity;
 use pipeline::live::{Feed, FeedEvent, LinkState, LiveConfig};
 use pipeline::models::Models;
-use pipeline::passage::Passage;
+use pipeline::passage::{Passage, Sighting};
 use pipeline::replay::enrol_fixture;
 use pipeline::runtime::Threads;
 use pipeline::source::{SourceOptions, SourceUrl};
@@ -231,16 +231,23 @@ fn fixture_engine(models: &Models, dir: &std::path::Path, camera: &str) -> Resul
     Ok(Engine::new(models, context, EngineConfig::default(), shared, Threads::default())?)
 }
 
-fn log_passage(p: &Passage) {
-    let who = match &p.identity {
+fn who(identity: &Identity) -> String {
+    match identity {
         Identity::Known { name, category, similarity, .. } => {
             format!("{name} ({category:?}, similarity {similarity:.2})")
         }
         Identity::Unknown { best_similarity } => {
             format!("unknown person (best similarity {:.2})", best_similarity.unwrap_or(0.0))
         }
-    };
-    tracing::info!(camera = %p.camera, direction = p.direction.as_str(), "passage: {who}");
+    }
+}
+
+fn log_passage(p: &Passage) {
+    tracing::info!(camera = %p.camera, direction = p.direction.as_str(), "passage: {}", who(&p.identity));
+}
+
+fn log_sighting(s: &Sighting) {
+    tracing::info!(camera = %s.camera, track = s.track, "recognised before the line: {}", who(&s.identity));
 }
 
 fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) -> Result<()> {
@@ -258,7 +265,7 @@ fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) 
     let mut frame = BgrImage::default();
     let started = Instant::now();
     let (mut window, mut frames, mut faces) = (Instant::now(), 0u64, 0usize);
-    let mut passages = Vec::new();
+    let mut out = pipeline::passage::Emitted::default();
     let mut feed = Feed::open(&url, SourceOptions::default(), LiveConfig::default())?;
     loop {
         if limit.is_some_and(|l| started.elapsed() >= l) {
@@ -273,9 +280,10 @@ fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) 
         if got {
             frames += 1;
             if let Some(e) = engine.as_mut() {
-                e.process(&frame, started.elapsed(), &mut passages)?;
+                e.process(&frame, started.elapsed(), &mut out)?;
                 faces += e.live_tracks().len();
-                passages.drain(..).for_each(|p| log_passage(&p));
+                out.sightings.drain(..).for_each(|s| log_sighting(&s));
+                out.passages.drain(..).for_each(|p| log_passage(&p));
             } else if let Some(d) = detector.as_mut() {
                 faces += d.detect(&frame)?.len();
             }
@@ -292,8 +300,9 @@ fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) 
         }
     }
     if let Some(e) = engine.as_mut() {
-        e.flush(&mut passages);
-        passages.drain(..).for_each(|p| log_passage(&p));
+        e.flush(&mut out);
+        out.sightings.drain(..).for_each(|s| log_sighting(&s));
+        out.passages.drain(..).for_each(|p| log_passage(&p));
     }
     Ok(())
 }

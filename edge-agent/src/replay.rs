@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::engine::EngineConfig;
-use pipeline::evaluate::{FoundReport, RunReport, Scores, Verdict};
+use pipeline::evaluate::{EarlyCounts, FoundReport, RunReport, Scores, Verdict};
 use pipeline::fixture::Fixture;
 use pipeline::models::Models;
 use pipeline::replay::replay_fixture;
@@ -77,6 +77,7 @@ pub fn run(paths: &[PathBuf], output: Output, config: EngineConfig, threads: Thr
     let mut reports = Vec::new();
     let mut all_timings = StageTimings::default();
     let mut total_scores = Scores::default();
+    let mut total_early = EarlyCounts::default();
     let (mut frames, mut seconds) = (0u64, 0.0f64);
     for fixture in &fixtures {
         let bar = if show_progress {
@@ -95,6 +96,7 @@ pub fn run(paths: &[PathBuf], output: Output, config: EngineConfig, threads: Thr
         bar.finish_and_clear();
         all_timings.append(&run.timings);
         total_scores.add(&report.scores);
+        total_early.add(&report.early);
         frames += report.frames;
         seconds += report.seconds;
         if !json {
@@ -108,7 +110,8 @@ pub fn run(paths: &[PathBuf], output: Output, config: EngineConfig, threads: Thr
         }
         reports.push(report);
     }
-    let total = RunReport::new("total", frames, seconds, &all_timings, total_scores);
+    let mut total = RunReport::new("total", frames, seconds, &all_timings, total_scores);
+    total.early = total_early;
     let report = Report { fixtures: reports, total };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -120,7 +123,7 @@ pub fn run(paths: &[PathBuf], output: Output, config: EngineConfig, threads: Thr
 
 fn print_table(r: &Report) {
     println!(
-        "{:<32} {:>6} {:>7} {:>13} {:>6} {:>6} {:>7} {:>4} {:>4} {:>7} {:>9} {:>9} {:>14}",
+        "{:<32} {:>6} {:>7} {:>13} {:>6} {:>6} {:>7} {:>4} {:>4} {:>7} {:>9} {:>9} {:>14} {:>11}",
         "fixture",
         "frames",
         "fps",
@@ -133,12 +136,13 @@ fn print_table(r: &Report) {
         "dir acc",
         "entry e/f",
         "exit e/f",
-        "detect/embed ms"
+        "detect/embed ms",
+        "early n/e/w"
     );
     for f in r.fixtures.iter().chain(std::iter::once(&r.total)) {
         let s = &f.scores;
         println!(
-            "{:<32} {:>6} {:>7.1} {:>13} {:>6.3} {:>6.3} {:>7.3} {:>4} {:>4} {:>7.3} {:>9} {:>9} {:>14}",
+            "{:<32} {:>6} {:>7.1} {:>13} {:>6.3} {:>6.3} {:>7.3} {:>4} {:>4} {:>7.3} {:>9} {:>9} {:>14} {:>11}",
             f.name,
             f.frames,
             f.fps,
@@ -152,8 +156,25 @@ fn print_table(r: &Report) {
             format!("{}/{}", s.counts.entry.expected, s.counts.entry.found),
             format!("{}/{}", s.counts.exit.expected, s.counts.exit.found),
             format!("{:.1}/{:.1}", f.stages_ms.detect.p50, f.stages_ms.embed.p50),
+            format!("{}/{}/{}", f.early.named_early, f.early.enrolled_passages, f.early.wrong),
         );
     }
+    let e = &r.total.early;
+    println!(
+        "\nNamed before the passage (early n/e/w): {} of {} passages of enrolled people, {:.0} ms (p50) before \
+         the crossing; decided {:.0} / {:.0} ms (p50 / p99) after the frame of the last face used, \
+         {:.0} / {:.0} ms after the first. {} early names, {} wrong, {} of a track with no true passage.",
+        e.named_early,
+        e.enrolled_passages,
+        e.lead_ms.p50,
+        e.engine_ms.p50,
+        e.engine_ms.p99,
+        e.wait_ms.p50,
+        e.wait_ms.p99,
+        e.named,
+        e.wrong,
+        e.unconfirmed
+    );
 }
 
 /// One fixture's passages, found and missed, for seeing why it scores as it does.

@@ -149,7 +149,7 @@ fn set_aside(batch: &Batch, refused: &[(usize, String)], store: &EventStore, met
         store.agent(),
         store.site(),
         "",
-        EventBody::Anomaly(AnomalyEvent { kind: AnomalyKind::EventRefused, detail, person_id: None, passage_id: None }),
+        EventBody::Anomaly(AnomalyEvent::new(AnomalyKind::EventRefused, detail)),
     ));
 }
 

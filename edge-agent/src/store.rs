@@ -156,6 +156,8 @@ impl EventStore {
                 detail,
                 person_id: None,
                 passage_id: None,
+                face_jpeg_b64: None,
+                similarity: None,
             }),
         )
     }

@@ -2,7 +2,8 @@
 //! streams two fixtures as two cameras, the admin API holds the gallery, the
 //! edge agent syncs it, watches both cameras at once and delivers. Every
 //! truth passage arrives with the right person and direction, exactly once;
-//! `/healthz` and `/metrics` answer while it runs.
+//! `/healthz` and `/metrics` answer while it runs; the watch-listed person's
+//! alerts are raised as they are recognised, with their face.
 
 mod common;
 
@@ -61,6 +62,20 @@ fn every_passage_of_two_live_cameras_arrives_once_with_the_right_person() {
     let watchlist = anomalies_of(&events, "watchlist");
     assert_eq!(watchlist.len(), 2, "the watch-listed person passes gate2 twice");
     assert!(watchlist.iter().all(|a| a["person_id"] == "p09" && a["camera"] == "gate2"));
+    // Each was raised as p09 was recognised, ahead of the line, and not again
+    // at the crossing: it names the passage it announced and carries the face
+    // it was raised on (an alert raised with its passage has no face of its own).
+    let p09_passages: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "passage" && e["camera"] == "gate2" && e["person_id"] == "p09")
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    for a in &watchlist {
+        let announced = a["passage_id"].as_str().expect("the alert names its passage");
+        assert!(p09_passages.contains(announced), "{a} names a passage of p09's: {p09_passages:?}");
+        let id = a["id"].as_str().expect("id");
+        assert!(api.data.join("crops").join(format!("{id}.jpg")).is_file(), "the early alert's face is kept: {a}");
+    }
     let ids: std::collections::HashSet<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     assert_eq!(ids.len(), events.len(), "every event id once");
 

@@ -36,7 +36,7 @@ use crate::journey::{Due, Journey};
 use crate::line::CountingLine;
 use crate::models::{Models, Sessions};
 use crate::motion::{MotionConfig, MotionConfigError, MotionGate, Verdict};
-use crate::passage::{Crossing, Passage, PassageConfig, PassageConfigError};
+use crate::passage::{Crossing, Emitted, Passage, PassageConfig, PassageConfigError, Sighting};
 use crate::runtime::Threads;
 use crate::stats::StageTimings;
 use crate::track::{Track, TrackId, Tracker, TrackerConfig, TrackerConfigError};
@@ -271,10 +271,11 @@ impl Engine {
             .collect()
     }
 
-    /// Processes one frame at stream time `ts`; passages that became due are appended to `out`.
-    pub fn process(&mut self, frame: &BgrImage, ts: Duration, out: &mut Vec<Passage>) -> Result<(), EngineError> {
+    /// Processes one frame at stream time `ts`; passages that became due,
+    /// and identities decided ahead of a crossing, are appended to `out`.
+    pub fn process(&mut self, frame: &BgrImage, ts: Duration, out: &mut Emitted) -> Result<(), EngineError> {
         let ts = self.clock.tick(ts);
-        self.settle(Settle::Ready);
+        self.settle(Settle::Ready, &mut out.sightings);
         let t0 = Instant::now();
         let tracking = !self.tracker.tracks().is_empty();
         let skipped = self.motion.judge(frame, ts.as_millis() as u64, tracking) == Verdict::Skip;
@@ -332,6 +333,49 @@ impl Engine {
         Ok(())
     }
 
+    /// Decides the identity of a track ahead of its crossing, once its
+    /// current leg holds `decide_early_after` faces (an unknown face only
+    /// once the leg's embeddings are spent: more faces might still name
+    /// it). One per track, and none once a passage of the leg is out (the
+    /// passage spoke already).
+    fn sight_early(&mut self, id: TrackId, gallery: &Gallery, out: &mut Vec<Sighting>) {
+        let cfg = &self.config.identity;
+        if cfg.decide_early_after == 0 {
+            return;
+        }
+        let Some(journey) = self.journeys.get_mut(&id) else { return };
+        if journey.sighted.is_some() {
+            return;
+        }
+        let Some((_, leg)) = journey.current() else { return };
+        let faces = leg.samples.len();
+        let spent = leg.embeds >= cfg.max_embeds_per_track && leg.in_flight.is_empty();
+        if leg.emitted || faces == 0 || (faces < cfg.decide_early_after && !spent) {
+            return;
+        }
+        let identity = identity::decide(&leg.samples, gallery, cfg);
+        if matches!(identity, Identity::Unknown { .. }) && !spent {
+            return;
+        }
+        let passage_id = uuid::Uuid::new_v4().to_string();
+        let sighting = Sighting {
+            passage_id: passage_id.clone(),
+            camera: self.camera.id.clone(),
+            track: id.0,
+            first_face_at: leg.samples.first_seen().unwrap_or_default(),
+            last_face_at: leg.samples.last_seen().unwrap_or_default(),
+            decided_at: self.clock.last.unwrap_or_default(),
+            face_jpeg: (leg.best_quality > 0.0).then(|| thumbnail_jpeg(&leg.best_face)).flatten(),
+            face_quality: leg.best_quality,
+            samples: faces,
+            identity,
+        };
+        journey.sighted = Some((passage_id, sighting.identity.person_id().map(str::to_string)));
+        tracing::debug!(camera = %self.camera.id, track = id.0, person = sighting.identity.person_id().unwrap_or("unknown"),
+            faces, "identity decided ahead of the crossing");
+        out.push(sighting);
+    }
+
     /// Tracks that ended: those with crossings still pending wait in
     /// `ended` for them to fall due; the others are forgotten. The vector's
     /// allocation goes back to `self.finished` for the next frame.
@@ -352,7 +396,7 @@ impl Engine {
     /// of live and ended tracks alike, the best-established track's first:
     /// of two tracks that followed one face, the one followed longer speaks
     /// for it (see [`RecentCrossings`]).
-    fn emit_due(&mut self, now: Option<Duration>, out: &mut Vec<Passage>) {
+    fn emit_due(&mut self, now: Option<Duration>, out: &mut Emitted) {
         let delay = Duration::from_millis(self.config.passage.emit_delay_ms);
         let is_due = |j: &Journey| match now {
             Some(now) => j.due(now, delay).is_some(),
@@ -376,9 +420,9 @@ impl Engine {
         let gallery = self.gallery();
         for (_, who) in due {
             let Some(id) = self.track(who).map(|t| t.id) else { continue };
-            self.settle(Settle::Track(id));
+            self.settle(Settle::Track(id), &mut out.sightings);
             while self.journeys.get(&id).is_some_and(is_due) {
-                self.emit_oldest(who, &gallery, out);
+                self.emit_oldest(who, &gallery, &mut out.passages);
             }
         }
         let journeys = &mut self.journeys;
@@ -399,9 +443,10 @@ impl Engine {
     }
 
     /// Takes in the recogniser's finished embeddings (waiting as `wait` says)
-    /// and files each with its track. A face the recogniser failed on is
-    /// logged and left out: the passage is counted all the same.
-    fn settle(&mut self, wait: Settle) {
+    /// and files each with its track (which may decide its identity early,
+    /// into `sightings`). A face the recogniser failed on is logged and left
+    /// out: the passage is counted all the same.
+    fn settle(&mut self, wait: Settle, sightings: &mut Vec<Sighting>) {
         let rec = &mut self.recognition;
         match wait {
             Settle::Ready => rec.worker.collect(&mut rec.embedded),
@@ -409,6 +454,7 @@ impl Engine {
             Settle::All => rec.worker.wait(None, &mut rec.embedded),
         }
         let max = self.config.identity.max_samples;
+        let mut filed: Vec<TrackId> = Vec::new();
         for e in rec.embedded.drain(..) {
             self.timings.embed.push(e.ms);
             let embedding = match e.embedding {
@@ -420,13 +466,23 @@ impl Engine {
             };
             if let Some(journey) = self.journeys.get_mut(&e.track) {
                 journey.embedded(e.seen_at, e.quality, embedding, max);
+                if !filed.contains(&e.track) {
+                    filed.push(e.track);
+                }
             }
+        }
+        if filed.is_empty() {
+            return;
+        }
+        let gallery = self.gallery();
+        for id in filed {
+            self.sight_early(id, &gallery, sightings);
         }
     }
 
     /// End of stream: every track ends now and every pending crossing is emitted.
-    pub fn flush(&mut self, out: &mut Vec<Passage>) {
-        self.settle(Settle::All);
+    pub fn flush(&mut self, out: &mut Emitted) {
+        self.settle(Settle::All, &mut out.sightings);
         let mut finished = std::mem::take(&mut self.finished);
         self.tracker.finish_all(&mut finished);
         self.park(finished);
@@ -509,6 +565,12 @@ impl Engine {
         let identity: Identity = identity::decide(&samples, gallery, &self.config.identity);
         self.timings.matching.push(ms(started.elapsed()));
         let face_jpeg = face.and_then(|(_, img)| thumbnail_jpeg(img));
+        let face_quality = face.map_or(0.0, |(q, _)| q);
+        // The passage an early sighting announced keeps its id, if it is
+        // the same person (or, for an unknown, still unknown).
+        let promised = journey.sighted.take_if(|(_, person)| person.as_deref() == identity.person_id());
+        let sighted_early = promised.is_some();
+        let id = promised.map_or_else(|| uuid::Uuid::new_v4().to_string(), |(id, _)| id);
         tracing::debug!(
             camera = %self.camera.id,
             track = track.id.0,
@@ -520,7 +582,7 @@ impl Engine {
             "passage"
         );
         out.push(Passage {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             camera: self.camera.id.clone(),
             track: track.id.0,
             direction: crossing.direction,
@@ -530,9 +592,10 @@ impl Engine {
             last_seen: track.last_seen,
             crossed_at: crossing.at,
             face_jpeg,
-            face_quality: face.map_or(0.0, |(q, _)| q),
+            face_quality,
             samples: samples.len(),
             probe: samples.mean(),
+            sighted_early,
         });
     }
 }

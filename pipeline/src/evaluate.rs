@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::assignment::{Unpaired, assign};
 use crate::fixture::{Truth, TruthPassage};
 use crate::line::Direction;
-use crate::passage::Passage;
+use crate::passage::{Passage, Sighting};
 use crate::stats::{Percentiles, StageTimings, percentiles};
 
 /// How far a found crossing time may be from the truth's, seconds. A crossing
@@ -127,6 +127,100 @@ pub struct RunReport {
     /// Truth passages nothing was paired with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passages_missed: Option<Vec<TruthPassage>>,
+    /// Identities decided ahead of the crossing.
+    pub early: EarlyCounts,
+}
+
+/// Identities decided ahead of the crossing ([`Sighting`]s: what an early
+/// watch-list alert is raised from), scored against the truth of the
+/// passages they announced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EarlyCounts {
+    /// Found passages of enrolled people, paired with the truth.
+    pub enrolled_passages: usize,
+    /// Of those, the ones whose person was named correctly before the
+    /// passage was emitted.
+    pub named_early: usize,
+    /// Sightings that named someone.
+    pub named: usize,
+    /// Of those, the ones whose track made no passage the truth knows of
+    /// (someone who turned back): nothing to check them against.
+    pub unconfirmed: usize,
+    /// Sightings that named someone the truth says is not the one who passed:
+    /// each would have been a false early alert had they been watch-listed.
+    pub wrong: usize,
+    /// Crossing time minus decision time, ms, per passage named early
+    /// (negative: decided during the wait after the crossing).
+    pub lead_ms: Percentiles,
+    /// Decision time minus the first face it used, ms (stream time: how long
+    /// the person was in view with a usable face before being named).
+    pub wait_ms: Percentiles,
+    /// Decision time minus the last face it used, ms (stream time: the
+    /// engine's part of an early alert's latency, from the frame that made
+    /// the person recognisable).
+    pub engine_ms: Percentiles,
+    #[serde(skip)]
+    leads: Vec<f32>,
+    #[serde(skip)]
+    waits: Vec<f32>,
+    #[serde(skip)]
+    engine: Vec<f32>,
+}
+
+impl EarlyCounts {
+    /// `listing` is the evaluation of `passages`, in the same order.
+    pub fn of(passages: &[Passage], sightings: &[Sighting], listing: &[FoundReport]) -> EarlyCounts {
+        let ms = |d: std::time::Duration| d.as_secs_f32() * 1000.0;
+        let mut c = EarlyCounts::default();
+        for (p, f) in passages.iter().zip(listing) {
+            let Some(person) = f.truth.as_ref().and_then(|t| t.person.as_deref()) else { continue };
+            c.enrolled_passages += 1;
+            if !(p.sighted_early && p.identity.person_id() == Some(person)) {
+                continue;
+            }
+            c.named_early += 1;
+            if let Some(s) = sightings.iter().find(|s| s.passage_id == p.id) {
+                c.leads.push(ms(p.crossed_at) - ms(s.decided_at));
+                c.waits.push(ms(s.decided_at.saturating_sub(s.first_face_at)));
+                c.engine.push(ms(s.decided_at.saturating_sub(s.last_face_at)));
+            }
+        }
+        for s in sightings {
+            let Some(named) = s.identity.person_id() else { continue };
+            c.named += 1;
+            let mut truths = passages
+                .iter()
+                .zip(listing)
+                .filter(|(p, _)| p.track == s.track)
+                .filter_map(|(_, f)| f.truth.as_ref().map(|t| t.person.as_deref()))
+                .peekable();
+            if truths.peek().is_none() {
+                c.unconfirmed += 1;
+            } else if !truths.any(|t| t == Some(named)) {
+                c.wrong += 1;
+            }
+        }
+        c.finish();
+        c
+    }
+
+    pub fn add(&mut self, o: &EarlyCounts) {
+        self.enrolled_passages += o.enrolled_passages;
+        self.named_early += o.named_early;
+        self.named += o.named;
+        self.unconfirmed += o.unconfirmed;
+        self.wrong += o.wrong;
+        self.leads.extend_from_slice(&o.leads);
+        self.waits.extend_from_slice(&o.waits);
+        self.engine.extend_from_slice(&o.engine);
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        self.lead_ms = percentiles(&self.leads);
+        self.wait_ms = percentiles(&self.waits);
+        self.engine_ms = percentiles(&self.engine);
+    }
 }
 
 impl RunReport {
@@ -141,6 +235,7 @@ impl RunReport {
             scores,
             passages_found: None,
             passages_missed: None,
+            early: EarlyCounts::default(),
         }
     }
 

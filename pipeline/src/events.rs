@@ -122,9 +122,25 @@ pub struct AnomalyEvent {
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person_id: Option<String>,
-    /// The passage this anomaly is about, if any.
+    /// The passage this anomaly is about, if any (one announced ahead of its
+    /// crossing may never come: the person turned back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passage_id: Option<String>,
+    /// The face that raised it, JPEG in base64, when it was raised before
+    /// its passage (which carries the face otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_jpeg_b64: Option<String>,
+    /// How close that face is to the person named, when it was raised
+    /// before its passage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+}
+
+impl AnomalyEvent {
+    /// An anomaly about no one in particular.
+    pub fn new(kind: AnomalyKind, detail: String) -> AnomalyEvent {
+        AnomalyEvent { kind, detail, person_id: None, passage_id: None, face_jpeg_b64: None, similarity: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +164,23 @@ pub struct Event {
 }
 
 impl Event {
+    /// The face crop the event carries (base64 JPEG): a passage's best face,
+    /// or the face that raised an alert ahead of its passage.
+    pub fn face_jpeg_b64(&self) -> Option<&str> {
+        match &self.body {
+            EventBody::Passage(p) => p.face_jpeg_b64.as_deref(),
+            EventBody::Anomaly(a) => a.face_jpeg_b64.as_deref(),
+        }
+    }
+
+    /// Sets or clears the face crop.
+    pub fn set_face_jpeg_b64(&mut self, face: Option<String>) {
+        match &mut self.body {
+            EventBody::Passage(p) => p.face_jpeg_b64 = face,
+            EventBody::Anomaly(a) => a.face_jpeg_b64 = face,
+        }
+    }
+
     pub fn new(agent: &str, site: &str, camera: &str, body: EventBody) -> Event {
         Event::with_id(uuid::Uuid::new_v4().to_string(), agent, site, camera, body)
     }
@@ -188,6 +221,8 @@ mod tests {
             detail: "watch-listed person at gate 1".into(),
             person_id: Some("p09".into()),
             passage_id: None,
+            face_jpeg_b64: None,
+            similarity: None,
         });
         let a = Event::new("agent-1", "site-a", "gate1", body.clone());
         let b = Event::new("agent-1", "site-a", "gate1", body);

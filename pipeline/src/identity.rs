@@ -30,6 +30,11 @@ pub struct IdentityConfig {
     pub max_embeds_per_track: u32,
     /// Time between two embedding attempts on the same track, milliseconds.
     pub embed_every_ms: u64,
+    /// Faces a track needs for its identity to be decided ahead of its
+    /// crossing, so that a watch-listed person's alert need not wait for the
+    /// passage (an unknown face is decided early only once the leg's
+    /// embeddings are all spent). 0 decides only at the crossing.
+    pub decide_early_after: usize,
     /// Replaced by `embed_every_ms`. Kept only to say so when an old
     /// configuration has it.
     #[serde(skip_serializing)]
@@ -44,6 +49,7 @@ impl Default for IdentityConfig {
             max_samples: 5,
             max_embeds_per_track: 7,
             embed_every_ms: 80,
+            decide_early_after: 2,
             embed_every_frames: None,
         }
     }
@@ -59,6 +65,12 @@ impl IdentityConfig {
         }
         if !(-1.0..=1.0).contains(&self.threshold) || !(0.0..=2.0).contains(&self.margin) {
             return Err("threshold must be within -1..1 and margin within 0..2".into());
+        }
+        if self.decide_early_after > self.max_samples {
+            return Err(format!(
+                "decide_early_after ({}) must be at most max_samples ({}): a track never holds more faces",
+                self.decide_early_after, self.max_samples
+            ));
         }
         Ok(())
     }
@@ -108,6 +120,16 @@ impl FaceSamples {
 
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
+    }
+
+    /// When the earliest kept face was seen.
+    pub fn first_seen(&self) -> Option<Duration> {
+        self.samples.iter().map(|s| s.seen_at).min()
+    }
+
+    /// When the latest kept face was seen.
+    pub fn last_seen(&self) -> Option<Duration> {
+        self.samples.iter().map(|s| s.seen_at).max()
     }
 
     /// Would a face of this quality be kept?

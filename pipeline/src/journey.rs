@@ -59,6 +59,9 @@ pub struct Journey {
     gap_ended_at: Option<Duration>,
     /// Embeddings asked for over the whole track.
     pub embeds: u32,
+    /// The identity decided ahead of the crossing, if any (one per track):
+    /// the passage id it promised, and the person (None: unknown).
+    pub sighted: Option<(String, Option<String>)>,
 }
 
 impl Journey {

@@ -313,12 +313,7 @@ mod tests {
     }
 
     fn anomaly(kind: AnomalyKind) -> Event {
-        Event::new(
-            "a",
-            "s",
-            "c",
-            EventBody::Anomaly(AnomalyEvent { kind, detail: String::new(), person_id: None, passage_id: None }),
-        )
+        Event::new("a", "s", "c", EventBody::Anomaly(AnomalyEvent::new(kind, String::new())))
     }
 
     #[test]

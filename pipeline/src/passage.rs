@@ -92,10 +92,49 @@ pub struct Passage {
     pub face_quality: f32,
     /// Embeddings the identity decision used.
     pub samples: usize,
+    /// A [`Sighting`] announced this passage (same id, same identity).
+    #[serde(default)]
+    pub sighted_early: bool,
     /// Their normalised mean: what a 1:1 verification compares (kept on the
     /// edge only; embeddings of passers-by are never sent).
     #[serde(skip)]
     pub probe: Option<crate::embed::Embedding>,
+}
+
+/// A track's identity decided before its crossing (see
+/// [`crate::identity::IdentityConfig::decide_early_after`]): what an early
+/// alert is made of. The track's next passage with the same identity takes
+/// `passage_id`, so the alert and the passage are one story.
+#[derive(Debug, Clone)]
+pub struct Sighting {
+    pub passage_id: String,
+    pub camera: String,
+    pub track: u64,
+    pub identity: Identity,
+    /// Stream time of the first face the decision used.
+    pub first_face_at: Duration,
+    /// Stream time of the last face the decision used: the frame from which
+    /// the person was recognisable (the faces before it did not suffice).
+    pub last_face_at: Duration,
+    /// Stream time of the frame the decision was made at.
+    pub decided_at: Duration,
+    /// The best face so far, JPEG.
+    pub face_jpeg: Option<Vec<u8>>,
+    pub face_quality: f32,
+    pub samples: usize,
+}
+
+/// What the engine emits: passages, and identities decided ahead of them.
+#[derive(Debug, Default)]
+pub struct Emitted {
+    pub passages: Vec<Passage>,
+    pub sightings: Vec<Sighting>,
+}
+
+impl Emitted {
+    pub fn is_empty(&self) -> bool {
+        self.passages.is_empty() && self.sightings.is_empty()
+    }
 }
 
 mod secs {

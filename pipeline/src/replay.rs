@@ -15,12 +15,12 @@ use std::sync::{Arc, RwLock};
 
 use crate::engine::{CameraContext, Engine, EngineConfig, EngineError};
 use crate::enrol::{EnrolError, Enroller};
-use crate::evaluate::{Found, RunReport, evaluate};
+use crate::evaluate::{EarlyCounts, Found, RunReport, evaluate};
 use crate::fixture::Fixture;
 use crate::frame::BgrImage;
 use crate::gallery::{Gallery, PersonInfo};
 use crate::models::Models;
-use crate::passage::Passage;
+use crate::passage::{Emitted, Passage, Sighting};
 use crate::runtime::Threads;
 use crate::source::{Pulled, SourceError, SourceOptions, SourceUrl, VideoSource};
 use crate::stats::StageTimings;
@@ -52,6 +52,8 @@ pub struct ReplayRun {
     pub frames: u64,
     pub wall: Duration,
     pub passages: Vec<Passage>,
+    /// Identities decided ahead of a crossing.
+    pub sightings: Vec<Sighting>,
     pub timings: StageTimings,
 }
 
@@ -139,16 +141,18 @@ pub fn run_video_with(
     let started = Instant::now();
     let mut run = ReplayRun::default();
     let before = std::mem::take(&mut engine.timings);
+    let mut out = Emitted::default();
     let outcome = for_each_frame_with(video, options, |frame, pts, decode_ms| {
         engine.timings.decode.push(decode_ms);
-        engine.process(frame, pts, &mut run.passages)?;
+        engine.process(frame, pts, &mut out)?;
         run.frames += 1;
         progress(run.frames);
         Ok::<(), EngineError>(())
     });
     let timings = std::mem::replace(&mut engine.timings, before);
     outcome?;
-    engine.flush(&mut run.passages);
+    engine.flush(&mut out);
+    (run.passages, run.sightings) = (out.passages, out.sightings);
     run.wall = started.elapsed();
     run.timings = timings;
     Ok(run)
@@ -214,7 +218,9 @@ pub fn replay_fixture(
     }
     let found: Vec<Found> = run.passages.iter().map(Found::from).collect();
     let evaluation = evaluate(&fixture.truth, &found);
-    let report = RunReport::new(&fixture.name, run.frames, run.wall.as_secs_f64(), &run.timings, evaluation.scores)
+    let early = EarlyCounts::of(&run.passages, &run.sightings, &evaluation.found);
+    let mut report = RunReport::new(&fixture.name, run.frames, run.wall.as_secs_f64(), &run.timings, evaluation.scores)
         .with_listing(evaluation);
+    report.early = early;
     Ok((report, run))
 }

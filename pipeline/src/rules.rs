@@ -106,6 +106,37 @@ impl Rules {
         self.occupancy
     }
 
+    /// The alerts a track's identity raises as soon as it is decided, ahead
+    /// of its crossing ([`crate::passage::Sighting`]): a watch-listed
+    /// person anywhere, an unknown one at a restricted gate. The passage
+    /// that follows is counted by [`Rules::on_passage`] as any other; its
+    /// caller leaves out the alerts a sighting already raised.
+    pub fn on_sighting(&self, camera: &str, restricted: bool, identity: &Identity) -> Vec<AnomalyEvent> {
+        let mut out = Vec::new();
+        let person_id = identity.person_id().map(str::to_string);
+        if self.config.watchlist && matches!(identity, Identity::Known { category: Category::Watchlist, .. }) {
+            out.push(AnomalyEvent {
+                kind: AnomalyKind::Watchlist,
+                detail: format!("watch-listed {} recognised at camera {camera}", who(identity)),
+                person_id: person_id.clone(),
+                passage_id: None,
+                face_jpeg_b64: None,
+                similarity: None,
+            });
+        }
+        if restricted && matches!(identity, Identity::Unknown { .. }) {
+            out.push(AnomalyEvent {
+                kind: AnomalyKind::UnknownPerson,
+                detail: format!("unknown person approaching restricted camera {camera}"),
+                person_id,
+                passage_id: None,
+                face_jpeg_b64: None,
+                similarity: None,
+            });
+        }
+        out
+    }
+
     pub fn on_passage(&mut self, p: &PassageFacts) -> Vec<AnomalyEvent> {
         let mut out = Vec::new();
         let anomaly = |kind, detail: String| AnomalyEvent {
@@ -113,6 +144,8 @@ impl Rules {
             detail,
             person_id: p.identity.person_id().map(str::to_string),
             passage_id: None,
+            face_jpeg_b64: None,
+            similarity: None,
         };
         let verb = match p.direction {
             Direction::Entry => "entering",
@@ -253,6 +286,20 @@ mod tests {
         assert_eq!(kinds(&r.on_passage(&pass(&w, Direction::Entry, 0, false))), vec![AnomalyKind::Watchlist]);
         let s = known("p01", Category::Staff);
         assert!(r.on_passage(&pass(&s, Direction::Entry, 60_000, false)).is_empty());
+    }
+
+    #[test]
+    fn a_sighting_alerts_on_the_watch_list_and_unknowns_at_restricted_gates_only() {
+        let r = Rules::new(RulesConfig::default());
+        let w = known("p09", Category::Watchlist);
+        let alerts = r.on_sighting("gate1", false, &w);
+        assert_eq!(kinds(&alerts), vec![AnomalyKind::Watchlist]);
+        assert_eq!(alerts[0].person_id.as_deref(), Some("p09"));
+        assert!(r.on_sighting("gate1", true, &known("p01", Category::Staff)).is_empty(), "staff pass quietly");
+        assert!(r.on_sighting("gate1", false, &unknown()).is_empty(), "unknowns are fine at open gates");
+        assert_eq!(kinds(&r.on_sighting("gate1", true, &unknown())), vec![AnomalyKind::UnknownPerson]);
+        let off = Rules::new(RulesConfig { watchlist: false, ..Default::default() });
+        assert!(off.on_sighting("gate1", false, &w).is_empty(), "the watch-list rule switched off");
     }
 
     #[test]

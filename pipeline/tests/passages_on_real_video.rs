@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
 use pipeline::fixture::Fixture;
@@ -10,6 +11,7 @@ use pipeline::gallery::Gallery;
 use pipeline::identity::Identity;
 use pipeline::line::{CountingLine, Direction, Side};
 use pipeline::models::Models;
+use pipeline::passage::PassageConfig;
 use pipeline::replay::{ReplayError, ReplayRun, replay_fixture, run_video};
 use pipeline::runtime::Threads;
 
@@ -34,6 +36,40 @@ fn a_known_person_walking_in_yields_one_entry_with_the_right_identity() {
     assert!(p.identity.similarity().is_some_and(|s| s > 0.6), "{:?}", p.identity);
     let jpeg = p.face_jpeg.as_ref().expect("a face crop travels with the passage");
     assert_eq!(&jpeg[..2], &[0xff, 0xd8], "JPEG");
+}
+
+#[test]
+fn a_watch_listed_person_is_named_before_reaching_the_line_and_the_passage_keeps_that_name() {
+    let (fixture, run) = replay("s05_watchlist_720p");
+    for truth in fixture.truth.passages.iter().filter(|t| t.person.as_deref() == Some("p09")) {
+        let t_cross = truth.t_cross.expect("truth crossing time");
+        let passage = run
+            .passages
+            .iter()
+            .find(|p| (p.crossed_at.as_secs_f64() - t_cross).abs() < 1.0)
+            .unwrap_or_else(|| panic!("no passage at {t_cross} s: {:?}", run.passages));
+        assert_eq!(passage.identity.person_id(), Some("p09"));
+        assert!(passage.sighted_early, "p09's passage at {t_cross} s was not announced ahead: {:?}", run.sightings);
+        let sighting = run.sightings.iter().find(|s| s.passage_id == passage.id).expect("the announcing sighting");
+        assert_eq!(sighting.identity.person_id(), Some("p09"));
+        // Before the passage would have spoken (its wait for a better face
+        // after the crossing), and for the walk in, before the line.
+        let emitted_at = passage.crossed_at + Duration::from_millis(PassageConfig::default().emit_delay_ms);
+        assert!(sighting.decided_at < emitted_at, "decided at {:?}, passage at {emitted_at:?}", sighting.decided_at);
+        if truth.direction == Direction::Entry {
+            assert!(sighting.decided_at < passage.crossed_at, "{sighting:?} after the crossing of {passage:?}");
+        }
+        assert!(sighting.first_face_at <= sighting.decided_at);
+        let jpeg = sighting.face_jpeg.as_ref().expect("the early alert shows the face");
+        assert_eq!(&jpeg[..2], &[0xff, 0xd8], "JPEG");
+    }
+    // No one else is named ahead as p09, and every early name is its passage's.
+    for s in &run.sightings {
+        let passage = run.passages.iter().find(|p| p.track == s.track);
+        if let (Some(named), Some(p)) = (s.identity.person_id(), passage) {
+            assert_eq!(Some(named), p.identity.person_id(), "track {} named early as {named}", s.track);
+        }
+    }
 }
 
 #[test]

@@ -146,9 +146,9 @@ fn loiterers(name: &str, after: Duration) -> usize {
     let mut engine =
         Engine::new(&models, camera, EngineConfig::default(), gallery, Threads::default()).expect("engine");
     let mut watch = LoiterWatch::new(after);
-    let (mut found, mut passages) = (0, Vec::new());
+    let (mut found, mut out) = (0, pipeline::passage::Emitted::default());
     for_each_frame(&fixture.video, |frame, ts, _| {
-        engine.process(frame, ts, &mut passages)?;
+        engine.process(frame, ts, &mut out)?;
         found += watch.observe(&engine.live_tracks()).len();
         Ok::<_, ReplayError>(())
     })

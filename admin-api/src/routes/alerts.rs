@@ -48,17 +48,18 @@ async fn recent(
     Query(q): Query<Limit>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     let limit = q.limit.clamp(1, 500);
-    let rows =
-        sqlx::query("SELECT body, passage_id FROM events WHERE kind = 'anomaly' ORDER BY created_ms DESC, id LIMIT $1")
-            .bind(limit * 4)
-            .fetch_all(&state.db)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT body, passage_id, has_face FROM events WHERE kind = 'anomaly' ORDER BY created_ms DESC, id LIMIT $1",
+    )
+    .bind(limit * 4)
+    .fetch_all(&state.db)
+    .await?;
     let mut alerts = alerts_of(&state, &rows, &s.user, limit as usize).await?;
     alerts.truncate(limit as usize);
     Ok(Json(alerts))
 }
 
-/// The alerts of these anomaly rows (`body`, `passage_id`) that `user` may
+/// The alerts of these anomaly rows (`body`, `passage_id`, `has_face`) that `user` may
 /// see, in the rows' order, at most `max`: each with its passage's crop
 /// and similarity, the person's name and who acknowledged it.
 async fn alerts_of(
@@ -70,9 +71,12 @@ async fn alerts_of(
     let mut events = Vec::new();
     let mut anomalies = 0;
     for r in rows {
-        let e = parse_event(&r.try_get::<String, _>("body")?)?;
+        let mut e = parse_event(&r.try_get::<String, _>("body")?)?;
         if !user.sees_site(&e.site) {
             continue;
+        }
+        if r.try_get::<i32, _>("has_face")? != 0 {
+            e.set_face_jpeg_b64(Some(String::new())); // marks "has a crop" for from_batch
         }
         if let Some(pid) = r.try_get::<Option<String>, _>("passage_id")?
             && let Some(p) = sqlx::query("SELECT body, has_face FROM events WHERE id = $1 AND site = $2")
@@ -82,10 +86,8 @@ async fn alerts_of(
                 .await?
         {
             let mut passage = parse_event(&p.try_get::<String, _>("body")?)?;
-            if p.try_get::<i32, _>("has_face")? != 0
-                && let EventBody::Passage(pe) = &mut passage.body
-            {
-                pe.face_jpeg_b64 = Some(String::new()); // marks "has a crop" for from_batch
+            if p.try_get::<i32, _>("has_face")? != 0 {
+                passage.set_face_jpeg_b64(Some(String::new())); // marks "has a crop" for from_batch
             }
             events.push(passage);
         }
@@ -141,7 +143,7 @@ async fn replay_after(state: &AppState, user: &crate::users::User, last: &str) -
     // network drop needs seconds; an old id must not cost a scan of days.
     let since: i64 = row.try_get::<i64, _>("received_ms")?.max(pipeline::events::now_ms() - REPLAY_WINDOW_MS);
     let rows = sqlx::query(
-        "SELECT body, passage_id FROM events WHERE kind = 'anomaly' AND received_ms >= $1
+        "SELECT body, passage_id, has_face FROM events WHERE kind = 'anomaly' AND received_ms >= $1
          ORDER BY received_ms, id LIMIT $2",
     )
     .bind(since)

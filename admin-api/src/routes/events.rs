@@ -47,9 +47,7 @@ fn valid_event_id(id: &str) -> bool {
 fn decode_crops(events: &[Event]) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut crops = Vec::new();
     for e in events {
-        if let EventBody::Passage(p) = &e.body
-            && let Some(b64) = p.face_jpeg_b64.as_deref()
-        {
+        if let Some(b64) = e.face_jpeg_b64() {
             let jpeg = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|_| ApiError::BadRequest(format!("event {}: face crop is not base64", e.id)))?;
@@ -251,9 +249,7 @@ pub async fn store_event(
     let at_ms = at_ms.min(received_ms + CLOCK_AHEAD_MS);
     let created_ms = e.created_ms.min(received_ms + CLOCK_AHEAD_MS);
     let mut stored = e.clone();
-    if let EventBody::Passage(p) = &mut stored.body {
-        p.face_jpeg_b64 = None;
-    }
+    stored.set_face_jpeg_b64(None);
     let body = serde_json::to_string(&stored).map_err(|err| ApiError::BadRequest(err.to_string()))?;
     let done = sqlx::query(
         "INSERT INTO events (id, agent, site, camera, kind, created_ms, received_ms, person_id, direction, anomaly,

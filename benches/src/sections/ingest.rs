@@ -94,6 +94,8 @@ pub(crate) fn events_for(agent: &str, site: &str, face: &str, n: usize, traffic:
                     detail: "unknown person at a restricted gate".into(),
                     person_id: None,
                     passage_id: None,
+                    face_jpeg_b64: None,
+                    similarity: None,
                 })
             } else {
                 EventBody::Passage(PassageEvent {
@@ -223,6 +225,8 @@ fn fan_out(api: &AdminApi, token: &str) -> Result<FanOut> {
                 detail: "watch-listed person at gate1".into(),
                 person_id: None,
                 passage_id: None,
+                face_jpeg_b64: None,
+                similarity: None,
             }),
         );
         sent.insert(event.id.clone(), event.created_ms);
