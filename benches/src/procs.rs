@@ -272,6 +272,14 @@ impl AdminApi {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Enrols a fixture's gallery (the photos kept in `dir`'s admin data).
+    pub fn enrol_fixture(&self, fixture: &Path, dir: &Path) -> Result<()> {
+        let data = dir.join("admin-data");
+        let (fixture, data) = (fixture.to_str().context("utf-8 path")?, data.to_str().context("utf-8 path")?);
+        self.cli(&["enrol-fixture", fixture, "--data", data], &[])?;
+        Ok(())
+    }
+
     /// An edge agent's bearer token for `site`.
     pub fn add_agent(&self, id: &str, site: &str) -> Result<String> {
         Ok(self.cli(&["add-agent", "--id", id, "--site", site], &[])?.trim().to_string())
