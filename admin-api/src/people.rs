@@ -822,11 +822,7 @@ pub async fn subject_export(
     let mut passage_rows = Vec::with_capacity(passages.len());
     let mut crops_left = EXPORT_MAX_CROPS;
     for p in &passages {
-        let mut crop = None;
-        if p.has_face && crops_left > 0 && uuid::Uuid::parse_str(&p.id).is_ok() {
-            crop = tokio::fs::read(crops.join(format!("{}.jpg", p.id))).await.ok();
-            crops_left -= usize::from(crop.is_some());
-        }
+        let crop = export_crop(crops, &p.id, p.has_face, &mut crops_left).await;
         passage_rows.push(json!({
             "id": p.id, "at_ms": p.at_ms, "site": p.site, "camera": p.camera, "direction": p.direction,
             "has_face": p.has_face, "face_jpeg_base64": crop.as_deref().map(b64),
@@ -836,7 +832,7 @@ pub async fn subject_export(
         notes.push(format!("face crops are included for the newest {EXPORT_MAX_CROPS} passages only"));
     }
 
-    let anomalies = anomalies_of(db, id, sites).await?;
+    let anomalies = anomalies_of(db, crops, id, sites).await?;
 
     let corrections: Vec<serde_json::Value> = sqlx::query(
         "SELECT c.event_id, c.at_ms, COALESCE(u.username, c.user_id) AS who FROM corrections c
@@ -913,8 +909,21 @@ async fn count_at(db: &AnyPool, person: &str, sites: &[String]) -> Result<i64, A
 }
 
 /// Anomalies raised about the person at `sites` (`None`: every site), newest first.
+/// An event's face crop for an export, while `left` allows one more.
+async fn export_crop(crops: &Path, event: &str, has_face: bool, left: &mut usize) -> Option<Vec<u8>> {
+    if !has_face || *left == 0 || uuid::Uuid::parse_str(event).is_err() {
+        return None;
+    }
+    let crop = tokio::fs::read(crops.join(format!("{event}.jpg"))).await.ok();
+    *left -= usize::from(crop.is_some());
+    crop
+}
+
+/// The alerts that named a person, with the face an alert raised ahead of
+/// its passage carries (the newest [`EXPORT_MAX_CROPS`]).
 async fn anomalies_of(
     db: &AnyPool,
+    crops: &Path,
     person: &str,
     sites: Option<&[String]>,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
@@ -925,26 +934,29 @@ async fn anomalies_of(
         format!(" AND site IN ({})", (0..s.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", "))
     });
     let sql = format!(
-        "SELECT id, COALESCE(at_ms, created_ms) AS at_ms, site, camera, anomaly, passage_id FROM events
+        "SELECT id, COALESCE(at_ms, created_ms) AS at_ms, site, camera, anomaly, passage_id, has_face FROM events
          WHERE person_id = $1 AND kind = 'anomaly'{at_sites} ORDER BY COALESCE(at_ms, created_ms) DESC, id LIMIT $2"
     );
     let mut query = sqlx::query(&sql).bind(person).bind(EXPORT_MAX_EVENTS);
     for s in sites.unwrap_or_default() {
         query = query.bind(s.as_str());
     }
-    query
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(serde_json::json!({
-                "id": r.try_get::<String, _>("id")?, "at_ms": r.try_get::<i64, _>("at_ms")?,
-                "site": r.try_get::<String, _>("site")?, "camera": r.try_get::<String, _>("camera")?,
-                "kind": r.try_get::<Option<String>, _>("anomaly")?,
-                "passage_id": r.try_get::<Option<String>, _>("passage_id")?,
-            }))
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut crops_left = EXPORT_MAX_CROPS;
+    for r in query.fetch_all(db).await? {
+        let id: String = r.try_get("id")?;
+        let has_face = r.try_get::<i32, _>("has_face")? != 0;
+        let crop = export_crop(crops, &id, has_face, &mut crops_left).await;
+        out.push(serde_json::json!({
+            "id": id, "at_ms": r.try_get::<i64, _>("at_ms")?,
+            "site": r.try_get::<String, _>("site")?, "camera": r.try_get::<String, _>("camera")?,
+            "kind": r.try_get::<Option<String>, _>("anomaly")?,
+            "passage_id": r.try_get::<Option<String>, _>("passage_id")?,
+            "has_face": has_face,
+            "face_jpeg_base64": crop.map(|c| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, c)),
+        }));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

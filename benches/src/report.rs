@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::measure::Summary;
 use crate::plot::{self, Bars, Line};
 use crate::procs::repo;
+use crate::sections::capacity::CapacityResults;
 use crate::sections::day::DayResults;
 use crate::sections::ingest::IngestResults;
 use crate::sections::live::LiveResults;
@@ -140,6 +141,38 @@ fn set(s: &std::collections::BTreeSet<String>) -> String {
     if s.is_empty() { "none".into() } else { s.iter().cloned().collect::<Vec<_>>().join(", ") }
 }
 
+/// Section 10: cameras per box.
+fn capacity_section(md: &mut String, c: &CapacityResults) {
+    let _ = writeln!(md, "\n## 10. Cameras per box: live RTSP cameras one agent keeps up with on the realistic day\n");
+    let _ = writeln!(
+        md,
+        "Each count: that many cameras streaming the day's first minutes over RTSP on 127.0.0.1, the agent as \
+         shipped, {} s measured after a warm-up. Sustained: every camera at ≥ 97 % of the stream's rate and ≤ 0.2 % \
+         of frames dropped. The RTSP server shares the two cores (real cameras would not).\n\n\
+         | stream | cameras | slowest camera fps | frames dropped | agent CPU % | RTSP server CPU % | sustained |\n|---|---|---|---|---|---|---|",
+        c.seconds
+    );
+    for s in &c.streams {
+        for r in &s.runs {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.1} | {:.0} of {:.0} | {:.0} | {:.0} | {} |",
+                s.stream,
+                r.cameras,
+                r.min_fps,
+                r.dropped,
+                r.frames + r.dropped,
+                r.agent_cpu_percent,
+                r.server_cpu_percent,
+                if r.sustained { "yes" } else { "**no**" }
+            );
+        }
+    }
+    for s in &c.streams {
+        let _ = writeln!(md, "\n**{}: {} cameras sustained.**", s.stream, s.sustained);
+    }
+}
+
 pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
     let replay: Option<ReplayResults> = read(results, "replay")?;
     let reference: Option<ReferenceResults> = read(results, "reference")?;
@@ -147,6 +180,7 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
     let ingest: Option<IngestResults> = read(results, "ingest")?;
     let memory: Option<MemoryResults> = read(results, "memory")?;
     let day: Option<DayResults> = read(results, "day")?;
+    let capacity: Option<CapacityResults> = read(results, "capacity")?;
     let gallery = gallery_rows(results)?;
     let machine = machine();
 
@@ -236,6 +270,16 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
             memory.as_ref().and_then(|m| m.runs.iter().map(|r| r.cameras).max().and_then(|n| extra_camera_mb(m, n))),
             "MB",
             false,
+        ),
+        target(
+            "Cameras per box, 1080p@25 live RTSP, realistic day",
+            6.0,
+            capacity
+                .as_ref()
+                .and_then(|c| c.streams.iter().find(|s| s.stream == "1080p@25"))
+                .map(|s| s.sustained as f64),
+            "cameras",
+            true,
         ),
         target("Live alert latency p99, loopback", 500.0, live.as_ref().map(|l| l.latency_ms.p99), "ms", false),
         target(
@@ -514,6 +558,10 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
         }
     }
 
+    if let Some(c) = &capacity {
+        capacity_section(&mut md, c);
+    }
+
     let _ = writeln!(
         md,
         "\nPlots: `fps.svg`, `streams.svg`, `stages.svg`, `gallery.svg`, `memory.svg`. Raw figures: `report.json`."
@@ -526,7 +574,7 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
             "machine": machine,
             "threads": {"ort_intra_op_per_stream": crate::ORT_THREADS, "decoder_per_stream": crate::DECODER_THREADS},
             "targets": targets.iter().map(|t| json!({"what": t.what, "goal": t.goal, "measured": t.measured, "unit": t.unit, "met": t.met()})).collect::<Vec<_>>(),
-            "replay": replay, "reference": reference, "gallery": gallery, "live": live, "ingest": ingest, "memory": memory, "day": day,
+            "replay": replay, "reference": reference, "gallery": gallery, "live": live, "ingest": ingest, "memory": memory, "day": day, "capacity": capacity,
             "make_bench_seconds": wall_s,
         }),
     )?;

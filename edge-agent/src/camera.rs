@@ -53,7 +53,14 @@ pub struct CameraWorker<'a> {
     /// Alerts raised ahead of a passage, by the passage id they announced:
     /// the passage, when it comes, does not raise them a second time.
     alerted_early: HashMap<String, (Vec<AnomalyKind>, Instant)>,
+    /// The people alerted on ahead of a passage lately, and when: two tracks
+    /// following one face must not alert twice.
+    recently_alerted: Vec<(String, Instant)>,
 }
+
+/// How long after an early alert on a person another track naming them at
+/// the same camera is taken for the same face.
+const SAME_FACE_WINDOW: Duration = Duration::from_secs(5);
 
 /// When recent frames entered the agent, by stream time: an alert raised
 /// ahead of a crossing is stamped with the arrival of the frame from which
@@ -97,6 +104,7 @@ impl<'a> CameraWorker<'a> {
             stop,
             arrivals: Arrivals::default(),
             alerted_early: HashMap::new(),
+            recently_alerted: Vec::new(),
         }
     }
 
@@ -156,7 +164,6 @@ impl<'a> CameraWorker<'a> {
             match event {
                 FeedEvent::Frame { pts } => {
                     let ts = pts.unwrap_or_else(|| started.elapsed());
-                    self.arrivals.record(ts, frame_arrived_ms);
                     if let Some(since) = offline_reported.take() {
                         tracing::info!(camera = %self.camera.id, down_s = since.elapsed().as_secs(), "camera back online");
                     }
@@ -179,6 +186,8 @@ impl<'a> CameraWorker<'a> {
                     if let Err(e) = self.engine.process(&frame, ts, &mut out) {
                         tracing::error!(camera = %self.camera.id, error = %e, "recognition failed on a frame");
                     }
+                    // In the engine's time, which sightings are stamped in.
+                    self.arrivals.record(self.engine.stream_time(), frame_arrived_ms);
                     for (_, stayed) in loiter.observe(&self.engine.live_tracks()) {
                         self.anomaly(
                             AnomalyKind::Loitering,
@@ -294,6 +303,16 @@ impl<'a> CameraWorker<'a> {
     fn alert_early(&mut self, sighting: Sighting, frame_arrived_ms: i64) {
         if self.camera.mode == CameraMode::Verify {
             return;
+        }
+        self.recently_alerted.retain(|(_, at)| at.elapsed() < SAME_FACE_WINDOW);
+        if let Some(person) = sighting.identity.person_id() {
+            if self.recently_alerted.iter().any(|(p, _)| p == person) {
+                // Its passage, if one comes and is not the same face's
+                // too, alerts as any other.
+                tracing::debug!(camera = %self.camera.id, track = sighting.track, person, "already alerted on");
+                return;
+            }
+            self.recently_alerted.push((person.to_string(), Instant::now()));
         }
         let s = &self.shared;
         let raised = match s.rules.lock() {

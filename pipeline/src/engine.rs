@@ -32,7 +32,7 @@ use crate::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
 use crate::frame::BgrImage;
 use crate::gallery::{Gallery, SharedGallery};
 use crate::identity::{self, Identity, IdentityConfig};
-use crate::journey::{Due, Journey};
+use crate::journey::{Due, Journey, Promise};
 use crate::line::CountingLine;
 use crate::models::{Models, Sessions};
 use crate::motion::{MotionConfig, MotionConfigError, MotionGate, Verdict};
@@ -250,6 +250,13 @@ impl Engine {
         &self.camera
     }
 
+    /// Stream time of the last frame processed, as the engine counts it
+    /// (a camera clock that stepped back goes on from where it was): what
+    /// a [`Sighting`]'s times are in.
+    pub fn stream_time(&self) -> Duration {
+        self.clock.last.unwrap_or_default()
+    }
+
     fn gallery(&self) -> Arc<Gallery> {
         match self.gallery.read() {
             Ok(g) => Arc::clone(&g),
@@ -335,26 +342,34 @@ impl Engine {
 
     /// Decides the identity of a track ahead of its crossing, once its
     /// current leg holds `decide_early_after` faces (an unknown face only
-    /// once the leg's embeddings are spent: more faces might still name
-    /// it). One per track, and none once a passage of the leg is out (the
-    /// passage spoke already).
+    /// once the leg's embeddings are spent, more faces might still name it,
+    /// and only while it is outside, coming in: a stranger walking out or
+    /// past is not one approaching). One per leg, none for a flicker (a
+    /// track of fewer than `min_hits` sightings, perhaps a second track on
+    /// one face) and none once a passage of the leg is out (it spoke already).
     fn sight_early(&mut self, id: TrackId, gallery: &Gallery, out: &mut Vec<Sighting>) {
         let cfg = &self.config.identity;
         if cfg.decide_early_after == 0 {
             return;
         }
-        let Some(journey) = self.journeys.get_mut(&id) else { return };
-        if journey.sighted.is_some() {
+        let hits = self.tracker.tracks().iter().find(|t| t.id == id).map_or(0, |t| t.hits);
+        if hits < self.config.passage.min_hits {
             return;
         }
-        let Some((_, leg)) = journey.current() else { return };
+        let Some(journey) = self.journeys.get_mut(&id) else { return };
+        let inwardness = journey.inwardness;
+        let Some((k, leg)) = journey.current() else { return };
         let faces = leg.samples.len();
         let spent = leg.embeds >= cfg.max_embeds_per_track && leg.in_flight.is_empty();
         if leg.emitted || faces == 0 || (faces < cfg.decide_early_after && !spent) {
             return;
         }
+        if journey.promises.iter().any(|p| p.leg == k) {
+            return;
+        }
+        let Some((_, leg)) = journey.current() else { return };
         let identity = identity::decide(&leg.samples, gallery, cfg);
-        if matches!(identity, Identity::Unknown { .. }) && !spent {
+        if matches!(identity, Identity::Unknown { .. }) && !(spent && inwardness < 0.0) {
             return;
         }
         let passage_id = uuid::Uuid::new_v4().to_string();
@@ -370,9 +385,10 @@ impl Engine {
             samples: faces,
             identity,
         };
-        journey.sighted = Some((passage_id, sighting.identity.person_id().map(str::to_string)));
-        tracing::debug!(camera = %self.camera.id, track = id.0, person = sighting.identity.person_id().unwrap_or("unknown"),
+        let person = sighting.identity.person_id().map(str::to_string);
+        tracing::debug!(camera = %self.camera.id, track = id.0, person = person.as_deref().unwrap_or("unknown"),
             faces, "identity decided ahead of the crossing");
+        journey.promises.push(Promise { passage_id, person, leg: k });
         out.push(sighting);
     }
 
@@ -551,7 +567,7 @@ impl Engine {
         };
         let Some(track) = track else { return };
         let Some(journey) = self.journeys.get_mut(&track.id) else { return };
-        let Some(Due { crossing, faces: samples, best_face: face }) = journey.take_oldest() else { return };
+        let Some(Due { crossing, leg, faces: samples, best_face: face }) = journey.take_oldest() else { return };
         if track.hits < self.config.passage.min_hits {
             tracing::debug!(camera = %self.camera.id, track = track.id.0, hits = track.hits, "crossing of a flicker dropped");
             return;
@@ -567,10 +583,10 @@ impl Engine {
         let face_jpeg = face.and_then(|(_, img)| thumbnail_jpeg(img));
         let face_quality = face.map_or(0.0, |(q, _)| q);
         // The passage an early sighting announced keeps its id, if it is
-        // the same person (or, for an unknown, still unknown).
-        let promised = journey.sighted.take_if(|(_, person)| person.as_deref() == identity.person_id());
+        // the same person (or, for an unknown, still unknown on that leg).
+        let promised = journey.take_promise(identity.person_id(), leg);
         let sighted_early = promised.is_some();
-        let id = promised.map_or_else(|| uuid::Uuid::new_v4().to_string(), |(id, _)| id);
+        let id = promised.map_or_else(|| uuid::Uuid::new_v4().to_string(), |p| p.passage_id);
         tracing::debug!(
             camera = %self.camera.id,
             track = track.id.0,

@@ -59,9 +59,20 @@ pub struct Journey {
     gap_ended_at: Option<Duration>,
     /// Embeddings asked for over the whole track.
     pub embeds: u32,
-    /// The identity decided ahead of the crossing, if any (one per track):
-    /// the passage id it promised, and the person (None: unknown).
-    pub sighted: Option<(String, Option<String>)>,
+    /// Identities decided ahead of a crossing (at most one per leg), not yet
+    /// taken by a passage.
+    pub promises: Vec<Promise>,
+    /// Where the track was last seen, across the line: positive inside.
+    pub inwardness: f32,
+}
+
+/// A passage announced by an early identity decision: the id it will
+/// carry, who it named (None: unknown) and the leg it was decided on.
+#[derive(Debug, Clone)]
+pub struct Promise {
+    pub passage_id: String,
+    pub person: Option<String>,
+    pub leg: usize,
 }
 
 impl Journey {
@@ -82,7 +93,8 @@ impl Journey {
         if refound {
             self.gap_ended_at = Some(ts);
         }
-        if let Some(turned_at) = self.turns.observe(line.inwardness(p), ts, TURN) {
+        self.inwardness = line.inwardness(p);
+        if let Some(turned_at) = self.turns.observe(self.inwardness, ts, TURN) {
             self.split_at(turned_at);
         }
         let crossing = self.crossing.observe(line, p, ts, min_travel)?;
@@ -157,6 +169,7 @@ impl Journey {
         }
         let crossing = self.pending.remove(0);
         let k = self.leg_at(crossing.at);
+        let leg = k;
         let legs: Vec<LegFaces> =
             self.legs.iter().map(|l| LegFaces { faces: &l.samples, after_gap: l.after_gap }).collect();
         let evidence = identity::leg_evidence(&legs, k);
@@ -178,13 +191,24 @@ impl Journey {
             })
             .filter(|l| l.best_quality > 0.0)
             .map(|l| (l.best_quality, &l.best_face));
-        Some(Due { crossing, faces: evidence.faces, best_face: face })
+        Some(Due { crossing, leg, faces: evidence.faces, best_face: face })
+    }
+
+    /// Takes the promise a passage named `person`, crossing on `leg`, keeps:
+    /// the same person named ahead (for an unknown, on the same leg: two
+    /// strangers are not one).
+    pub fn take_promise(&mut self, person: Option<&str>, leg: usize) -> Option<Promise> {
+        let i =
+            self.promises.iter().position(|p| p.person.as_deref() == person && (person.is_some() || p.leg == leg))?;
+        Some(self.promises.remove(i))
     }
 }
 
 /// A crossing taken out to be emitted.
 pub struct Due<'a> {
     pub crossing: Crossing,
+    /// The leg it was made on.
+    pub leg: usize,
     /// The faces that name it.
     pub faces: FaceSamples,
     /// The quality and picture of the best face to show with it.
@@ -278,5 +302,21 @@ mod tests {
         assert!(j.due(ms(1300), ms(1000)).is_some());
         j.take_oldest();
         assert!(j.settled(0));
+    }
+
+    #[test]
+    fn a_passage_keeps_the_id_announced_for_its_person_and_a_stranger_only_on_the_same_leg() {
+        let promise = |id: &str, person: Option<&str>, leg| Promise {
+            passage_id: id.into(),
+            person: person.map(str::to_string),
+            leg,
+        };
+        let mut j = Journey::default();
+        j.promises = vec![promise("a", Some("p09"), 0), promise("b", None, 0)];
+        assert!(j.take_promise(Some("p01"), 0).is_none(), "another person");
+        assert!(j.take_promise(None, 1).is_none(), "a stranger on another leg is not the one announced");
+        assert_eq!(j.take_promise(Some("p09"), 1).map(|p| p.passage_id).as_deref(), Some("a"), "a U-turn: same person");
+        assert_eq!(j.take_promise(None, 0).map(|p| p.passage_id).as_deref(), Some("b"));
+        assert!(j.promises.is_empty(), "each taken once");
     }
 }

@@ -58,11 +58,57 @@ pub struct LiveSource {
     next_attempt: Instant,
     last_frame: Instant,
     reconnects: u64,
-    /// Stream time of the last frame and the shortest frame interval seen,
-    /// to count frames the 2-frame queue dropped while recognition was busy.
-    last_pts: Option<Duration>,
-    frame_interval: Option<Duration>,
+    /// Frames the 2-frame queue dropped while recognition was busy.
+    gaps: GapCounter,
+}
+
+/// Counts the frames missing from a live stream from the gaps in its
+/// timestamps. A live RTSP stream's timestamps jitter (a frame delayed, the
+/// next right behind it), so the frame interval is the median of the recent
+/// steps, not the shortest one (a pair 20 µs apart would make every normal
+/// step look like thousands of lost frames), and a long step followed by a
+/// short one is a late frame, not a lost one.
+#[derive(Debug, Default)]
+struct GapCounter {
+    last: Option<Duration>,
+    steps: std::collections::VecDeque<Duration>,
+    /// Frames a long step says are missing, counted once the next step shows
+    /// the frame was not merely late.
+    pending: u64,
     dropped: u64,
+}
+
+impl GapCounter {
+    const STEPS: usize = 15;
+
+    fn interval(&self) -> Option<Duration> {
+        let mut v: Vec<Duration> = self.steps.iter().copied().collect();
+        v.sort();
+        v.get(v.len() / 2).copied().filter(|d| !d.is_zero())
+    }
+
+    fn frame(&mut self, pts: Duration) {
+        let Some(last) = self.last.replace(pts) else { return };
+        let Some(step) = pts.checked_sub(last) else { return };
+        if let Some(interval) = self.interval() {
+            let late_frame_caught_up = step < interval / 2;
+            if !late_frame_caught_up {
+                self.dropped += self.pending;
+            }
+            let missing = (step.as_secs_f64() / interval.as_secs_f64()).round() as u64;
+            self.pending = if step >= interval * 3 / 2 { missing.saturating_sub(1) } else { 0 };
+        }
+        if self.steps.len() == Self::STEPS {
+            self.steps.pop_front();
+        }
+        self.steps.push_back(step);
+    }
+
+    /// A new connection: its timestamps start afresh.
+    fn restart(&mut self) {
+        self.dropped += std::mem::take(&mut self.pending);
+        self.last = None;
+    }
 }
 
 impl LiveSource {
@@ -78,9 +124,7 @@ impl LiveSource {
             next_attempt: now,
             last_frame: now,
             reconnects: 0,
-            last_pts: None,
-            frame_interval: None,
-            dropped: 0,
+            gaps: GapCounter::default(),
         }
     }
 
@@ -95,23 +139,7 @@ impl LiveSource {
     /// Frames the camera sent that were dropped because recognition was
     /// busy (estimated from gaps in the stream's timestamps).
     pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    fn count_gap(&mut self, pts: Duration) {
-        if let Some(last) = self.last_pts
-            && pts > last
-        {
-            let step = pts - last;
-            let interval = *self.frame_interval.get_or_insert(step);
-            if step < interval {
-                self.frame_interval = Some(step);
-            } else if !interval.is_zero() {
-                let missing = (step.as_secs_f64() / interval.as_secs_f64()).round() as u64;
-                self.dropped += missing.saturating_sub(1);
-            }
-        }
-        self.last_pts = Some(pts);
+        self.gaps.dropped
     }
 
     /// Successful (re)connections so far.
@@ -123,7 +151,7 @@ impl LiveSource {
         if let Some(src) = self.source.take() {
             drop(src); // pipeline to Null
         }
-        self.last_pts = None;
+        self.gaps.restart();
         if matches!(self.state, LinkState::Up) {
             tracing::warn!(camera = %self.url.describe(), %reason, "camera disconnected");
             self.state = LinkState::Down { since: Instant::now(), reason };
@@ -167,7 +195,7 @@ impl LiveSource {
                 (deadline - now).min(watchdog.saturating_sub(self.last_frame.elapsed()).max(Duration::from_millis(10)));
             match src.pull(into, wait) {
                 Ok(Pulled::Frame { pts }) => {
-                    self.count_gap(pts);
+                    self.gaps.frame(pts);
                     self.last_frame = Instant::now();
                     if !matches!(self.state, LinkState::Up) {
                         self.reconnects += 1;
@@ -255,5 +283,47 @@ impl Feed {
             Feed::Live(l) => Some(l.state()),
             Feed::File(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(steps_ms: &[f64]) -> u64 {
+        let mut g = GapCounter::default();
+        let mut t = 0.0;
+        g.frame(Duration::ZERO);
+        for s in steps_ms {
+            t += s;
+            g.frame(Duration::from_secs_f64(t / 1000.0));
+        }
+        g.restart();
+        g.dropped
+    }
+
+    #[test]
+    fn frames_lost_from_a_live_stream_are_counted_from_its_timestamps() {
+        let steady = vec![40.0; 50];
+        assert_eq!(fed(&steady), 0);
+        // Three frames lost after frame 20.
+        let mut lost = steady.clone();
+        lost[20] = 160.0;
+        assert_eq!(fed(&lost), 3);
+        // A frame delayed and the next right behind it (RTSP jitter, seen at
+        // 15 fps: 133 ms then 0.02 ms): nothing lost, and a 20-µs step does
+        // not make every later step look like thousands of lost frames.
+        let mut jitter: Vec<f64> = vec![66.7; 30];
+        jitter[10] = 133.3;
+        jitter[11] = 0.02;
+        jitter.extend(vec![66.7; 30]);
+        assert_eq!(fed(&jitter), 0);
+        // Jitter of ±10 % is not loss either.
+        let wobbly: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 36.0 } else { 44.0 }).collect();
+        assert_eq!(fed(&wobbly), 0);
+        // A loss at the very end is counted when the stream restarts.
+        let mut last = steady.clone();
+        last.push(200.0);
+        assert_eq!(fed(&last), 4);
     }
 }

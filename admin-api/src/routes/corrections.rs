@@ -63,6 +63,13 @@ async fn not_person(
         .execute(&state.db)
         .await?;
     sqlx::query("UPDATE events SET person_id = NULL WHERE id = $1").bind(&id).execute(&state.db).await?;
+    // An alert raised ahead of this passage named the same person from the
+    // same face: it is corrected with it.
+    sqlx::query("UPDATE events SET person_id = NULL WHERE passage_id = $1 AND kind = 'anomaly' AND person_id = $2")
+        .bind(&id)
+        .bind(&person)
+        .execute(&state.db)
+        .await?;
     crate::audit::record(&state.db, &s.user.username, "correction", &id, &format!("not {person}")).await?;
     Ok(Json(json!({ "passage": id, "not_person": person, "learned": learned.unwrap_or(false) })))
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! gatewatch-bench all [--runs 3]      every section, then the report
-//! gatewatch-bench replay|reference|gallery|live|ingest|memory
+//! gatewatch-bench replay|reference|gallery|live|ingest|memory|day|capacity
 //! gatewatch-bench report              the report from the results present
 //! ```
 
@@ -32,6 +32,9 @@ struct Cli {
     /// Seconds of streaming per camera count in the memory section.
     #[arg(long, global = true, default_value_t = 20)]
     memory_seconds: u64,
+    /// Seconds measured per camera count in the cameras-per-box section.
+    #[arg(long, global = true, default_value_t = 30)]
+    capacity_seconds: u64,
     /// Seconds of the load test.
     #[arg(long, global = true, default_value_t = 300)]
     load_seconds: u64,
@@ -55,6 +58,8 @@ enum Section {
     Memory,
     /// 9: a realistic day (10 min, mostly empty) at 720p and 1080p: FPS ÷ decode-only, motion gate on and off.
     Day,
+    /// 10: cameras per box: the most live RTSP cameras (1080p@25, 720p@15) one agent keeps up with on the realistic day.
+    Capacity,
     /// Writes report.md, report.json and the plots from the results present.
     Report,
     /// Load test (not part of `all`): 50 agents × 20 events/s and 100 guards
@@ -83,6 +88,11 @@ fn run_section(cli: &Cli, section: Section) -> Result<()> {
         Section::Ingest => write(&dir, "ingest", &sections::ingest::run(cli.ingest_seconds)?),
         Section::Memory => write(&dir, "memory", &sections::memory::run(cli.memory_seconds, &[1, 2, 4])?),
         Section::Day => write(&dir, "day", &sections::day::run()?),
+        Section::Capacity => write(
+            &dir,
+            "capacity",
+            &sections::capacity::run(cli.capacity_seconds, &sections::capacity::default_streams())?,
+        ),
         Section::Load => write(&dir, "load", &sections::load::run(cli.load_seconds, 50, 20, 100)?),
         Section::Report | Section::All => Ok(()),
     }
@@ -101,11 +111,12 @@ fn main() -> ExitCode {
         Section::Ingest,
         Section::Memory,
         Section::Day,
+        Section::Capacity,
     ];
     let chosen: Vec<Section> = match cli.section {
         Section::All => {
             // Results of an earlier run must not pass for this one's.
-            for name in ["replay", "reference", "gallery", "live", "ingest", "memory", "day", "report"] {
+            for name in ["replay", "reference", "gallery", "live", "ingest", "memory", "day", "capacity", "report"] {
                 let _ = std::fs::remove_file(dir.join(format!("{name}.json")));
             }
             order.to_vec()

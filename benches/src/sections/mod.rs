@@ -1,6 +1,7 @@
 //! The measurements, one module each; each writes `<name>.json` to the
 //! results folder for the report.
 
+pub mod capacity;
 pub mod day;
 pub mod ingest;
 pub mod live;
