@@ -311,8 +311,8 @@ mod tests {
             person: person.map(str::to_string),
             leg,
         };
-        let mut j = Journey::default();
-        j.promises = vec![promise("a", Some("p09"), 0), promise("b", None, 0)];
+        let mut j =
+            Journey { promises: vec![promise("a", Some("p09"), 0), promise("b", None, 0)], ..Journey::default() };
         assert!(j.take_promise(Some("p01"), 0).is_none(), "another person");
         assert!(j.take_promise(None, 1).is_none(), "a stranger on another leg is not the one announced");
         assert_eq!(j.take_promise(Some("p09"), 1).map(|p| p.passage_id).as_deref(), Some("a"), "a U-turn: same person");
