@@ -53,14 +53,16 @@ pub struct CameraWorker<'a> {
     /// Alerts raised ahead of a passage, by the passage id they announced:
     /// the passage, when it comes, does not raise them a second time.
     alerted_early: HashMap<String, (Vec<AnomalyKind>, Instant)>,
-    /// The people alerted on ahead of a passage lately, and when: two tracks
-    /// following one face must not alert twice.
-    recently_alerted: Vec<(String, Instant)>,
+    /// The people alerted on ahead of a passage lately, by which track and
+    /// when: two tracks following one face must not alert twice.
+    recently_alerted: Vec<(String, u64, Instant)>,
 }
 
-/// How long after an early alert on a person another track naming them at
-/// the same camera is taken for the same face.
-const SAME_FACE_WINDOW: Duration = Duration::from_secs(5);
+/// How soon after an early alert on a person another track naming them at
+/// the same camera is taken for the same face (two tracks on one face name
+/// it within a few frames of each other; the same person back through the
+/// gate takes seconds).
+const SAME_FACE_WINDOW: Duration = Duration::from_secs(2);
 
 /// When recent frames entered the agent, by stream time: an alert raised
 /// ahead of a crossing is stamped with the arrival of the frame from which
@@ -304,15 +306,15 @@ impl<'a> CameraWorker<'a> {
         if self.camera.mode == CameraMode::Verify {
             return;
         }
-        self.recently_alerted.retain(|(_, at)| at.elapsed() < SAME_FACE_WINDOW);
+        self.recently_alerted.retain(|(_, _, at)| at.elapsed() < SAME_FACE_WINDOW);
         if let Some(person) = sighting.identity.person_id() {
-            if self.recently_alerted.iter().any(|(p, _)| p == person) {
+            if self.recently_alerted.iter().any(|(p, track, _)| p == person && *track != sighting.track) {
                 // Its passage, if one comes and is not the same face's
                 // too, alerts as any other.
                 tracing::debug!(camera = %self.camera.id, track = sighting.track, person, "already alerted on");
                 return;
             }
-            self.recently_alerted.push((person.to_string(), Instant::now()));
+            self.recently_alerted.push((person.to_string(), sighting.track, Instant::now()));
         }
         let s = &self.shared;
         let raised = match s.rules.lock() {

@@ -58,57 +58,8 @@ pub struct LiveSource {
     next_attempt: Instant,
     last_frame: Instant,
     reconnects: u64,
-    /// Frames the 2-frame queue dropped while recognition was busy.
-    gaps: GapCounter,
-}
-
-/// Counts the frames missing from a live stream from the gaps in its
-/// timestamps. A live RTSP stream's timestamps jitter (a frame delayed, the
-/// next right behind it), so the frame interval is the median of the recent
-/// steps, not the shortest one (a pair 20 µs apart would make every normal
-/// step look like thousands of lost frames), and a long step followed by a
-/// short one is a late frame, not a lost one.
-#[derive(Debug, Default)]
-struct GapCounter {
-    last: Option<Duration>,
-    steps: std::collections::VecDeque<Duration>,
-    /// Frames a long step says are missing, counted once the next step shows
-    /// the frame was not merely late.
-    pending: u64,
-    dropped: u64,
-}
-
-impl GapCounter {
-    const STEPS: usize = 15;
-
-    fn interval(&self) -> Option<Duration> {
-        let mut v: Vec<Duration> = self.steps.iter().copied().collect();
-        v.sort();
-        v.get(v.len() / 2).copied().filter(|d| !d.is_zero())
-    }
-
-    fn frame(&mut self, pts: Duration) {
-        let Some(last) = self.last.replace(pts) else { return };
-        let Some(step) = pts.checked_sub(last) else { return };
-        if let Some(interval) = self.interval() {
-            let late_frame_caught_up = step < interval / 2;
-            if !late_frame_caught_up {
-                self.dropped += self.pending;
-            }
-            let missing = (step.as_secs_f64() / interval.as_secs_f64()).round() as u64;
-            self.pending = if step >= interval * 3 / 2 { missing.saturating_sub(1) } else { 0 };
-        }
-        if self.steps.len() == Self::STEPS {
-            self.steps.pop_front();
-        }
-        self.steps.push_back(step);
-    }
-
-    /// A new connection: its timestamps start afresh.
-    fn restart(&mut self) {
-        self.dropped += std::mem::take(&mut self.pending);
-        self.last = None;
-    }
+    /// Frames dropped while recognition was busy, by earlier connections.
+    dropped_before: u64,
 }
 
 impl LiveSource {
@@ -124,7 +75,7 @@ impl LiveSource {
             next_attempt: now,
             last_frame: now,
             reconnects: 0,
-            gaps: GapCounter::default(),
+            dropped_before: 0,
         }
     }
 
@@ -137,9 +88,11 @@ impl LiveSource {
     }
 
     /// Frames the camera sent that were dropped because recognition was
-    /// busy (estimated from gaps in the stream's timestamps).
+    /// busy, counted where frames enter the 2-frame queue (a live stream's
+    /// timestamps cannot say: they jitter, and with B-frames two frames may
+    /// share a timestamp).
     pub fn dropped(&self) -> u64 {
-        self.gaps.dropped
+        self.dropped_before + self.source.as_ref().map_or(0, VideoSource::dropped)
     }
 
     /// Successful (re)connections so far.
@@ -148,10 +101,10 @@ impl LiveSource {
     }
 
     fn lose(&mut self, reason: String) {
+        self.dropped_before = self.dropped();
         if let Some(src) = self.source.take() {
             drop(src); // pipeline to Null
         }
-        self.gaps.restart();
         if matches!(self.state, LinkState::Up) {
             tracing::warn!(camera = %self.url.describe(), %reason, "camera disconnected");
             self.state = LinkState::Down { since: Instant::now(), reason };
@@ -194,8 +147,7 @@ impl LiveSource {
             let wait =
                 (deadline - now).min(watchdog.saturating_sub(self.last_frame.elapsed()).max(Duration::from_millis(10)));
             match src.pull(into, wait) {
-                Ok(Pulled::Frame { pts }) => {
-                    self.gaps.frame(pts);
+                Ok(Pulled::Frame { .. }) => {
                     self.last_frame = Instant::now();
                     if !matches!(self.state, LinkState::Up) {
                         self.reconnects += 1;
@@ -283,47 +235,5 @@ impl Feed {
             Feed::Live(l) => Some(l.state()),
             Feed::File(_) => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fed(steps_ms: &[f64]) -> u64 {
-        let mut g = GapCounter::default();
-        let mut t = 0.0;
-        g.frame(Duration::ZERO);
-        for s in steps_ms {
-            t += s;
-            g.frame(Duration::from_secs_f64(t / 1000.0));
-        }
-        g.restart();
-        g.dropped
-    }
-
-    #[test]
-    fn frames_lost_from_a_live_stream_are_counted_from_its_timestamps() {
-        let steady = vec![40.0; 50];
-        assert_eq!(fed(&steady), 0);
-        // Three frames lost after frame 20.
-        let mut lost = steady.clone();
-        lost[20] = 160.0;
-        assert_eq!(fed(&lost), 3);
-        // A frame delayed and the next right behind it (RTSP jitter, seen at
-        // 15 fps: 133 ms then 0.02 ms): nothing lost, and a 20-µs step does
-        // not make every later step look like thousands of lost frames.
-        let mut jitter: Vec<f64> = vec![66.7; 30];
-        jitter[10] = 133.3;
-        jitter[11] = 0.02;
-        jitter.extend(vec![66.7; 30]);
-        assert_eq!(fed(&jitter), 0);
-        // Jitter of ±10 % is not loss either.
-        let wobbly: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 36.0 } else { 44.0 }).collect();
-        assert_eq!(fed(&wobbly), 0);
-        // A loss at the very end is counted when the stream restarts.
-        let mut last = steady.clone();
-        last.push(200.0);
-        assert_eq!(fed(&last), 4);
     }
 }

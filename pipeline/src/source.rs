@@ -148,6 +148,10 @@ pub struct VideoSource {
     pipeline: gst::Pipeline,
     sink: gst_app::AppSink,
     frames: u64,
+    /// Frames that reached the appsink (pulled, queued or dropped by it).
+    arrived: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Frames the appsink may hold for us.
+    queue: u64,
 }
 
 impl VideoSource {
@@ -164,7 +168,18 @@ impl VideoSource {
         }
         filter.set_property("caps", caps.build());
         let live = url.is_live();
-        let sink = gst_app::AppSink::builder().sync(false).max_buffers(if live { 2 } else { 4 }).drop(live).build();
+        let queue = if live { 2 } else { 4 };
+        let sink = gst_app::AppSink::builder().sync(false).max_buffers(queue).drop(live).build();
+        // Counted where frames enter the appsink: those that arrive and are
+        // never pulled were dropped by it (a live camera's newest frame wins).
+        let arrived = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if let Some(pad) = sink.static_pad("sink") {
+            let counter = std::sync::Arc::clone(&arrived);
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        }
         pipeline.add_many([&decode, &convert, &scale, &filter, sink.upcast_ref()])?;
         gst::Element::link_many([&convert, &scale, &filter, sink.upcast_ref()])?;
 
@@ -223,7 +238,7 @@ impl VideoSource {
             source_desc: url.describe(),
             message: "pipeline refused to start".into(),
         })?;
-        Ok(VideoSource { url: url.clone(), pipeline, sink, frames: 0 })
+        Ok(VideoSource { url: url.clone(), pipeline, sink, frames: 0, arrived, queue: queue as u64 })
     }
 
     pub fn url(&self) -> &SourceUrl {
@@ -233,6 +248,13 @@ impl VideoSource {
     /// Frames delivered so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Frames the decoder produced that were dropped before we pulled them
+    /// (a live source keeps only its newest frames when we fall behind);
+    /// exact up to the few frames still queued.
+    pub fn dropped(&self) -> u64 {
+        self.arrived.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(self.frames + self.queue)
     }
 
     /// Waits up to `timeout` for the next frame and copies it into `into`.

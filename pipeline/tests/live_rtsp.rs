@@ -117,3 +117,33 @@ fn a_camera_with_a_microphone_is_decoded_from_its_video_stream() {
     }
     assert_eq!(frames, 25, "video keeps flowing beside the audio");
 }
+
+/// Frames a slow consumer misses are counted as dropped, exactly (up to the
+/// two the queue holds); a consumer that keeps up drops none, whatever the
+/// stream's timestamps do (RTSP jitter, two frames on one timestamp).
+#[test]
+fn frames_dropped_while_recognition_is_busy_are_counted_and_none_when_it_keeps_up() {
+    let video = common::fixtures_root().join("s08_empty_gate_720p/video.mp4");
+    let server = RtspServer::start(0, &[("fast", video.clone()), ("slow", video)]);
+    let mut frame = BgrImage::default();
+    let mut watch = |url: &str, pause: Duration| {
+        let mut live =
+            LiveSource::new(SourceUrl::parse(url).expect("url"), SourceOptions::default(), LiveConfig::default());
+        wait_for_frame(&mut live, &mut frame, Duration::from_secs(10)).expect("first frame");
+        let (start, mut pulled) = (Instant::now(), 0u64);
+        while start.elapsed() < Duration::from_secs(4) {
+            if live.next(&mut frame, Duration::from_millis(200)) == LiveEvent::Frame {
+                pulled += 1;
+                std::thread::sleep(pause);
+            }
+        }
+        (pulled, live.dropped())
+    };
+    let (pulled, dropped) = watch(&server.urls[0], Duration::ZERO);
+    assert!(pulled >= 90, "a consumer that keeps up gets the stream's 25 fps: {pulled} in 4 s");
+    assert_eq!(dropped, 0, "nothing dropped while keeping up");
+    // Taking 120 ms a frame: about 8 of 25 frames a second are taken, the rest dropped.
+    let (pulled, dropped) = watch(&server.urls[1], Duration::from_millis(120));
+    assert!(pulled <= 40, "{pulled}");
+    assert!((50..=80).contains(&dropped), "{dropped} dropped of ≈ 100 sent while {pulled} were taken");
+}
