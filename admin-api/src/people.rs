@@ -908,7 +908,6 @@ async fn count_at(db: &AnyPool, person: &str, sites: &[String]) -> Result<i64, A
     Ok(query.fetch_one(db).await?.try_get("n")?)
 }
 
-/// Anomalies raised about the person at `sites` (`None`: every site), newest first.
 /// An event's face crop for an export, while `left` allows one more.
 async fn export_crop(crops: &Path, event: &str, has_face: bool, left: &mut usize) -> Option<Vec<u8>> {
     if !has_face || *left == 0 || uuid::Uuid::parse_str(event).is_err() {
@@ -919,8 +918,9 @@ async fn export_crop(crops: &Path, event: &str, has_face: bool, left: &mut usize
     crop
 }
 
-/// The alerts that named a person, with the face an alert raised ahead of
-/// its passage carries (the newest [`EXPORT_MAX_CROPS`]).
+/// Anomalies raised about the person at `sites` (`None`: every site), newest
+/// first, with the face an alert raised ahead of its passage carries (the
+/// newest [`EXPORT_MAX_CROPS`]).
 async fn anomalies_of(
     db: &AnyPool,
     crops: &Path,

@@ -445,8 +445,20 @@ fn this_is_not_x_unmatches_the_passage_and_teaches_the_gallery() {
         // The edge matched someone else's face (p02's) to staff-a.
         let mut p = passage("agent-1", "s1", "gate1", Some("staff-a"), "entry", now_ms());
         p["face_jpeg_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(photo("p02", 2)));
-        assert_eq!(ingest(&server, &token, std::slice::from_ref(&p)).0, 200);
         let id = p["id"].as_str().expect("id");
+        // An alert raised ahead of the passage, on the same face, named them too.
+        let mut early = anomaly("agent-1", "s1", "gate1", "watchlist", Some("staff-a"), Some(id));
+        early["face_jpeg_b64"] = p["face_jpeg_b64"].clone();
+        assert_eq!(ingest(&server, &token, &[early.clone(), p.clone()]).0, 200);
+        let alert_person = |admin: &Browser| {
+            let (_, alerts) = admin.get("/api/v1/alerts?limit=10");
+            let alerts: Value = serde_json::from_str(&alerts).expect("json");
+            let a = alerts.as_array().expect("alerts").iter().find(|a| a["id"] == early["id"]).cloned();
+            a.expect("the early alert is listed")
+        };
+        let before = alert_person(&admin);
+        assert_eq!(before["person_id"], "staff-a", "{ctx}: {before}");
+        assert_eq!(before["face_event"], early["id"], "{ctx}: the early alert shows its own face: {before}");
         let (s, body) = admin.post_json(&format!("/api/v1/passages/{id}/not-person"), json!({}));
         assert_eq!(s, 200, "{ctx}: {body}");
         assert_eq!(
@@ -460,6 +472,8 @@ fn this_is_not_x_unmatches_the_passage_and_teaches_the_gallery() {
             0,
             "{ctx}: no longer counted as staff-a"
         );
+        let after = alert_person(&admin);
+        assert_eq!(after["person_id"], Value::Null, "{ctx}: the early alert is corrected with its passage: {after}");
         let full = agent_get(&server, &token, "/api/v1/gallery?since=0");
         let a = full["people"]
             .as_array()

@@ -234,8 +234,9 @@ impl<'a> CameraWorker<'a> {
                 let m = self.shared.metrics;
                 m.fps.get_or_create(&self.label).set(window_frames as f64 / window.elapsed().as_secs_f64());
                 m.camera_up.get_or_create(&self.label).set(i64::from(window_frames > 0));
-                m.dropped_frames.get_or_create(&self.label).inc_by(feed.dropped() - dropped_seen);
-                dropped_seen = feed.dropped();
+                let dropped = feed.dropped();
+                m.dropped_frames.get_or_create(&self.label).inc_by(dropped.saturating_sub(dropped_seen));
+                dropped_seen = dropped_seen.max(dropped);
                 let fps = window_frames as f64 / window.elapsed().as_secs_f64();
                 self.shared.board.set_rates(&self.camera.id, fps, dropped_seen);
                 (window, window_frames) = (Instant::now(), 0);
@@ -306,16 +307,6 @@ impl<'a> CameraWorker<'a> {
         if self.camera.mode == CameraMode::Verify {
             return;
         }
-        self.recently_alerted.retain(|(_, _, at)| at.elapsed() < SAME_FACE_WINDOW);
-        if let Some(person) = sighting.identity.person_id() {
-            if self.recently_alerted.iter().any(|(p, track, _)| p == person && *track != sighting.track) {
-                // Its passage, if one comes and is not the same face's
-                // too, alerts as any other.
-                tracing::debug!(camera = %self.camera.id, track = sighting.track, person, "already alerted on");
-                return;
-            }
-            self.recently_alerted.push((person.to_string(), sighting.track, Instant::now()));
-        }
         let s = &self.shared;
         let raised = match s.rules.lock() {
             Ok(r) => r.on_sighting(&self.camera.id, self.camera.restricted, &sighting.identity),
@@ -326,11 +317,23 @@ impl<'a> CameraWorker<'a> {
         if raised.is_empty() {
             return;
         }
+        let kinds: Vec<AnomalyKind> = raised.iter().map(|a| a.kind).collect();
+        self.alerted_early.retain(|_, (_, at)| at.elapsed() < EARLY_ALERT_KEEP);
+        // The passage this sighting announced does not raise these again,
+        // whether this track or the other one alerted on the face.
+        self.alerted_early.insert(sighting.passage_id.clone(), (kinds, Instant::now()));
+        self.recently_alerted.retain(|(_, _, at)| at.elapsed() < SAME_FACE_WINDOW);
+        if let Some(person) = sighting.identity.person_id() {
+            if self.recently_alerted.iter().any(|(p, track, _)| p == person && *track != sighting.track) {
+                tracing::debug!(camera = %self.camera.id, track = sighting.track, person, "already alerted on");
+                return;
+            }
+            self.recently_alerted.push((person.to_string(), sighting.track, Instant::now()));
+        }
         // The frame from which the person was recognisable: the last face
         // the decision needed (the faces before it did not suffice).
         let recognisable_ms = self.arrivals.of(sighting.last_face_at).unwrap_or(frame_arrived_ms);
         let face = sighting.face_jpeg.as_ref().map(|j| base64::engine::general_purpose::STANDARD.encode(j));
-        let kinds = raised.iter().map(|a| a.kind).collect();
         for mut a in raised {
             a.passage_id = Some(sighting.passage_id.clone());
             a.face_jpeg_b64 = face.clone();
@@ -341,8 +344,6 @@ impl<'a> CameraWorker<'a> {
             alert.created_ms = recognisable_ms;
             s.store.store(alert);
         }
-        self.alerted_early.retain(|_, (_, at)| at.elapsed() < EARLY_ALERT_KEEP);
-        self.alerted_early.insert(sighting.passage_id, (kinds, Instant::now()));
     }
 
     fn store_passages(&mut self, start_ms: i64, frame_arrived_ms: i64, passages: &mut Vec<Passage>) {

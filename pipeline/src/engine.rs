@@ -357,7 +357,10 @@ impl Engine {
             return;
         }
         let Some(journey) = self.journeys.get_mut(&id) else { return };
-        let inwardness = journey.inwardness;
+        // An unknown face is decided early only while coming in: outside,
+        // with no crossing waiting to be emitted (one who just walked out
+        // is outside too).
+        let coming_in = journey.inwardness < 0.0 && !journey.has_pending();
         let Some((k, leg)) = journey.current() else { return };
         let faces = leg.samples.len();
         let spent = leg.embeds >= cfg.max_embeds_per_track && leg.in_flight.is_empty();
@@ -369,7 +372,7 @@ impl Engine {
         }
         let Some((_, leg)) = journey.current() else { return };
         let identity = identity::decide(&leg.samples, gallery, cfg);
-        if matches!(identity, Identity::Unknown { .. }) && !(spent && inwardness < 0.0) {
+        if matches!(identity, Identity::Unknown { .. }) && !(spent && coming_in) {
             return;
         }
         let passage_id = uuid::Uuid::new_v4().to_string();

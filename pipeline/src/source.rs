@@ -150,6 +150,8 @@ pub struct VideoSource {
     frames: u64,
     /// Frames that reached the appsink (pulled, queued or dropped by it).
     arrived: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The most dropped frames counted so far (the count never goes back).
+    dropped: u64,
     /// Frames the appsink may hold for us.
     queue: u64,
 }
@@ -238,7 +240,7 @@ impl VideoSource {
             source_desc: url.describe(),
             message: "pipeline refused to start".into(),
         })?;
-        Ok(VideoSource { url: url.clone(), pipeline, sink, frames: 0, arrived, queue: queue as u64 })
+        Ok(VideoSource { url: url.clone(), pipeline, sink, frames: 0, arrived, dropped: 0, queue: queue as u64 })
     }
 
     pub fn url(&self) -> &SourceUrl {
@@ -252,9 +254,11 @@ impl VideoSource {
 
     /// Frames the decoder produced that were dropped before we pulled them
     /// (a live source keeps only its newest frames when we fall behind);
-    /// exact up to the few frames still queued.
+    /// exact up to the few frames still queued. Never decreases (frames
+    /// still queued are counted as the queue holds them, up to its size).
     pub fn dropped(&self) -> u64 {
-        self.arrived.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(self.frames + self.queue)
+        let now = self.arrived.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(self.frames + self.queue);
+        now.max(self.dropped)
     }
 
     /// Waits up to `timeout` for the next frame and copies it into `into`.
@@ -265,6 +269,7 @@ impl VideoSource {
         match self.sink.try_pull_sample(clock) {
             Some(sample) => {
                 copy_sample(&sample, into)?;
+                self.dropped = self.dropped();
                 self.frames += 1;
                 let pts = sample
                     .buffer()

@@ -49,7 +49,7 @@ async fn recent(
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     let limit = q.limit.clamp(1, 500);
     let rows = sqlx::query(
-        "SELECT body, passage_id, has_face FROM events WHERE kind = 'anomaly' ORDER BY created_ms DESC, id LIMIT $1",
+        "SELECT body, passage_id, has_face, person_id FROM events WHERE kind = 'anomaly' ORDER BY created_ms DESC, id LIMIT $1",
     )
     .bind(limit * 4)
     .fetch_all(&state.db)
@@ -59,7 +59,7 @@ async fn recent(
     Ok(Json(alerts))
 }
 
-/// The alerts of these anomaly rows (`body`, `passage_id`, `has_face`) that `user` may
+/// The alerts of these anomaly rows (`body`, `passage_id`, `has_face`, `person_id`) that `user` may
 /// see, in the rows' order, at most `max`: each with its passage's crop
 /// and similarity, the person's name and who acknowledged it.
 async fn alerts_of(
@@ -77,6 +77,11 @@ async fn alerts_of(
         }
         if r.try_get::<i32, _>("has_face")? != 0 {
             e.set_face_jpeg_b64(Some(String::new())); // marks "has a crop" for from_batch
+        }
+        // The row's person, not the body's: a correction ("not this
+        // person") or an erasure clears the column.
+        if let EventBody::Anomaly(a) = &mut e.body {
+            a.person_id = r.try_get("person_id")?;
         }
         if let Some(pid) = r.try_get::<Option<String>, _>("passage_id")?
             && let Some(p) = sqlx::query("SELECT body, has_face FROM events WHERE id = $1 AND site = $2")
@@ -143,7 +148,7 @@ async fn replay_after(state: &AppState, user: &crate::users::User, last: &str) -
     // network drop needs seconds; an old id must not cost a scan of days.
     let since: i64 = row.try_get::<i64, _>("received_ms")?.max(pipeline::events::now_ms() - REPLAY_WINDOW_MS);
     let rows = sqlx::query(
-        "SELECT body, passage_id, has_face FROM events WHERE kind = 'anomaly' AND received_ms >= $1
+        "SELECT body, passage_id, has_face, person_id FROM events WHERE kind = 'anomaly' AND received_ms >= $1
          ORDER BY received_ms, id LIMIT $2",
     )
     .bind(since)
