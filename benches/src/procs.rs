@@ -371,6 +371,31 @@ pub struct Camera<'a> {
     pub restricted: bool,
 }
 
+/// Per camera of a running agent: (frames recognised, frames dropped), from
+/// its `/metrics` on `ops_port` (empty when it does not answer).
+pub fn camera_counters(ops_port: u16) -> std::collections::HashMap<String, (f64, f64)> {
+    let text = http()
+        .get(&format!("http://127.0.0.1:{ops_port}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    let mut out: std::collections::HashMap<String, (f64, f64)> = std::collections::HashMap::new();
+    for line in text.lines() {
+        let (name, rest) = line.split_once('{').unwrap_or(("", ""));
+        let Some((labels, value)) = rest.split_once("} ") else { continue };
+        let Some(camera) = labels.strip_prefix("camera=\"").and_then(|l| l.split('"').next()) else { continue };
+        let Ok(v) = value.trim().parse::<f64>() else { continue };
+        let entry = out.entry(camera.to_string()).or_default();
+        match name {
+            "gatewatch_agent_camera_frames_total" => entry.0 = v,
+            "gatewatch_agent_camera_dropped_frames_total" => entry.1 = v,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Writes an agent configuration (site `site`, ops endpoint on `ops_port`
 /// if given) and starts `edge-agent run` with it.
 pub fn start_agent(

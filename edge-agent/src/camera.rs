@@ -405,10 +405,7 @@ impl<'a> CameraWorker<'a> {
                 at_ms: crossed_at_ms,
                 schedule: self.camera.schedule.as_ref(),
             };
-            anomalies.extend(match s.rules.lock() {
-                Ok(mut r) => r.on_passage(&facts),
-                Err(poisoned) => poisoned.into_inner().on_passage(&facts),
-            });
+            anomalies.extend(s.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_passage(&facts));
             // What an early alert said already is not said again.
             if let Some((said, _)) = self.alerted_early.remove(&id) {
                 anomalies.retain(|a| !said.contains(&a.kind));

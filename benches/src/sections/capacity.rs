@@ -12,7 +12,6 @@
 //! search stops at the first that is not sustained. The RTSP server runs on
 //! the same two cores (real cameras would not); its CPU share is reported.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,7 +20,8 @@ use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
 use super::day::{FIXTURE_720P, FIXTURE_1080P};
-use crate::procs::{AdminApi, Camera, Database, free_port, http, rtsp_server, scratch, start_agent};
+use crate::measure::cpu_seconds_of;
+use crate::procs::{AdminApi, Camera, Database, camera_counters, free_port, rtsp_server, scratch, start_agent};
 
 const SITE: &str = "bench";
 /// Seconds of the day streamed: enough for the warm-up and the measurement.
@@ -58,40 +58,6 @@ pub struct StreamCapacity {
 pub struct CapacityResults {
     pub seconds: u64,
     pub streams: Vec<StreamCapacity>,
-}
-
-/// Per camera: (frames recognised, frames dropped), from the agent's metrics.
-fn camera_counters(ops_port: u16) -> HashMap<String, (f64, f64)> {
-    let text = http()
-        .get(&format!("http://127.0.0.1:{ops_port}/metrics"))
-        .call()
-        .ok()
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .unwrap_or_default();
-    let mut out: HashMap<String, (f64, f64)> = HashMap::new();
-    for line in text.lines() {
-        let (name, rest) = line.split_once('{').unwrap_or(("", ""));
-        let Some((labels, value)) = rest.split_once("} ") else { continue };
-        let Some(camera) = labels.strip_prefix("camera=\"").and_then(|l| l.split('"').next()) else { continue };
-        let Ok(v) = value.trim().parse::<f64>() else { continue };
-        let entry = out.entry(camera.to_string()).or_default();
-        match name {
-            "gatewatch_agent_camera_frames_total" => entry.0 = v,
-            "gatewatch_agent_camera_dropped_frames_total" => entry.1 = v,
-            _ => {}
-        }
-    }
-    out
-}
-
-/// User + system CPU seconds of another process so far (see
-/// [`crate::measure::process_cpu_seconds`]).
-fn cpu_seconds_of(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The day's first minutes at `fps`: a stream copy at the fixture's own

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::procs::{AdminApi, Camera, Database, free_port, http, looped, rtsp_server, scratch, start_agent};
+use crate::procs::{AdminApi, Camera, Database, camera_counters, free_port, looped, rtsp_server, scratch, start_agent};
 
 const SITE: &str = "bench";
 const SCENES: [&str; 4] = ["s04_unknowns_720p", "s05_watchlist_720p", "s09_side_gate_720p", "s01_walk_in_720p"];
@@ -26,17 +26,9 @@ pub struct MemoryResults {
     pub runs: Vec<MemoryRun>,
 }
 
+/// Frames the agent on `ops_port` has recognised, over all its cameras.
 fn frames_recognised(ops_port: u16) -> f64 {
-    let text = http()
-        .get(&format!("http://127.0.0.1:{ops_port}/metrics"))
-        .call()
-        .ok()
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("gatewatch_agent_camera_frames_total"))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
+    camera_counters(ops_port).values().map(|(frames, _)| frames).sum()
 }
 
 pub fn run(seconds: u64, camera_counts: &[usize]) -> Result<MemoryResults> {
