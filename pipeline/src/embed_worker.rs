@@ -13,7 +13,7 @@
 //! recogniser takes the CPU they leave — on two cores there is enough, and
 //! the bounded queue holds the engine back if there ever is not.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -47,6 +47,9 @@ pub struct EmbedWorker {
     done: Receiver<(Embedded, Vec<u8>)>,
     spare: Vec<Vec<u8>>,
     in_flight: HashMap<TrackId, usize>,
+    /// When the faces in flight were seen, oldest first: the one thread
+    /// embeds in the order faces were queued, so answers come back in it.
+    seen: VecDeque<Duration>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -69,7 +72,14 @@ impl EmbedWorker {
                 }
             })
             .map_err(|e| EmbedError::Inference(format!("cannot start the recogniser thread: {e}")))?;
-        Ok(EmbedWorker { jobs: Some(jobs), done, spare: Vec::new(), in_flight: HashMap::new(), thread: Some(thread) })
+        Ok(EmbedWorker {
+            jobs: Some(jobs),
+            done,
+            spare: Vec::new(),
+            in_flight: HashMap::new(),
+            seen: VecDeque::new(),
+            thread: Some(thread),
+        })
     }
 
     /// Queues an aligned crop (packed BGR) of `track`'s face, seen at stream
@@ -88,6 +98,7 @@ impl EmbedWorker {
             return Err(EmbedError::Inference("the recogniser thread has stopped".into()));
         }
         *self.in_flight.entry(track).or_default() += 1;
+        self.seen.push_back(seen_at);
         Ok(())
     }
 
@@ -97,6 +108,7 @@ impl EmbedWorker {
     }
 
     fn received(&mut self, (e, buf): (Embedded, Vec<u8>), out: &mut Vec<Embedded>) {
+        self.seen.pop_front();
         if let Some(n) = self.in_flight.get_mut(&e.track) {
             *n -= 1;
             if *n == 0 {
@@ -125,13 +137,35 @@ impl EmbedWorker {
             Some(t) => self.pending(t) > 0,
             None => !self.in_flight.is_empty(),
         } {
-            match self.done.recv() {
-                Ok(msg) => self.received(msg, out),
-                Err(_) => {
-                    // The thread died (it cannot panic on input); nothing more will come.
-                    self.in_flight.clear();
-                    return;
-                }
+            if !self.receive_one(out) {
+                return;
+            }
+        }
+    }
+
+    /// Appends finished embeddings until none of a face seen before stream
+    /// time `cutoff` is in flight.
+    pub fn wait_seen_before(&mut self, cutoff: Duration, out: &mut Vec<Embedded>) {
+        self.collect(out);
+        while self.seen.front().is_some_and(|&t| t < cutoff) {
+            if !self.receive_one(out) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the next finished embedding; false when none will come.
+    fn receive_one(&mut self, out: &mut Vec<Embedded>) -> bool {
+        match self.done.recv() {
+            Ok(msg) => {
+                self.received(msg, out);
+                true
+            }
+            Err(_) => {
+                // The thread died (it cannot panic on input); nothing more will come.
+                self.in_flight.clear();
+                self.seen.clear();
+                false
             }
         }
     }

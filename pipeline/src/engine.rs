@@ -168,6 +168,25 @@ struct Recognition {
     embedded: Vec<Embedded>,
 }
 
+/// When the recogniser's answers reach the tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecognitionPace {
+    /// As soon as each is finished: live, where stream time is wall time.
+    #[default]
+    AsFinished,
+    /// Each a fixed stream time after its face was seen, waiting for the
+    /// recogniser if it is later: replay. Replay runs as fast as it decodes,
+    /// so stream time outruns wall time, and answers filed as they finish
+    /// would land later in the stream the faster the machine decodes (on a
+    /// busy one, seconds later): what is decided ahead of a crossing would
+    /// depend on the machine. At a fixed latency it is the same everywhere.
+    FixedLatency(Duration),
+}
+
+/// The latency replay gives the recogniser: a face (≈25 ms) behind a few
+/// queued ones, as a camera's recogniser that keeps up answers live.
+pub const REPLAY_RECOGNITION_LATENCY: Duration = Duration::from_millis(100);
+
 /// How long [`Engine::settle`] waits for the recogniser.
 #[derive(Clone, Copy)]
 enum Settle {
@@ -182,6 +201,7 @@ enum Settle {
 pub struct Engine {
     camera: CameraContext,
     config: EngineConfig,
+    pace: RecognitionPace,
     detector: Detector,
     motion: MotionGate,
     describer: Describer,
@@ -234,6 +254,7 @@ impl Engine {
             tracker: Tracker::new(config.tracker),
             camera,
             config,
+            pace: RecognitionPace::default(),
             gallery,
             journeys: HashMap::new(),
             ended: Vec::new(),
@@ -244,6 +265,11 @@ impl Engine {
             finished: Vec::new(),
             timings: StageTimings::default(),
         })
+    }
+
+    /// Sets when the recogniser's answers reach the tracks.
+    pub fn pace_recognition(&mut self, pace: RecognitionPace) {
+        self.pace = pace;
     }
 
     pub fn camera(&self) -> &CameraContext {
@@ -466,15 +492,28 @@ impl Engine {
     /// into `sightings`). A face the recogniser failed on is logged and left
     /// out: the passage is counted all the same.
     fn settle(&mut self, wait: Settle, sightings: &mut Vec<Sighting>) {
+        // At a fixed latency, answers for faces seen since the cutoff wait
+        // in `rec.embedded` for a later frame (unless their track is the one
+        // being decided, or the stream ends).
+        let cutoff = match self.pace {
+            RecognitionPace::AsFinished => None,
+            RecognitionPace::FixedLatency(latency) => Some(self.stream_time().saturating_sub(latency)),
+        };
         let rec = &mut self.recognition;
-        match wait {
-            Settle::Ready => rec.worker.collect(&mut rec.embedded),
-            Settle::Track(id) => rec.worker.wait(Some(id), &mut rec.embedded),
-            Settle::All => rec.worker.wait(None, &mut rec.embedded),
+        match (wait, cutoff) {
+            (Settle::Ready, None) => rec.worker.collect(&mut rec.embedded),
+            (Settle::Ready, Some(cutoff)) => rec.worker.wait_seen_before(cutoff, &mut rec.embedded),
+            (Settle::Track(id), _) => rec.worker.wait(Some(id), &mut rec.embedded),
+            (Settle::All, _) => rec.worker.wait(None, &mut rec.embedded),
         }
+        let due = |e: &Embedded| match (wait, cutoff) {
+            (Settle::All, _) | (_, None) => true,
+            (Settle::Track(id), Some(cutoff)) => e.track == id || e.seen_at < cutoff,
+            (Settle::Ready, Some(cutoff)) => e.seen_at < cutoff,
+        };
         let max = self.config.identity.max_samples;
         let mut filed: Vec<TrackId> = Vec::new();
-        for e in rec.embedded.drain(..) {
+        for e in rec.embedded.extract_if(.., |e| due(e)) {
             self.timings.embed.push(e.ms);
             let embedding = match e.embedding {
                 Ok(embedding) => Some(embedding),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, RwLock};
 
-use crate::engine::{CameraContext, Engine, EngineConfig, EngineError};
+use crate::engine::{CameraContext, Engine, EngineConfig, EngineError, REPLAY_RECOGNITION_LATENCY, RecognitionPace};
 use crate::enrol::{EnrolError, Enroller};
 use crate::evaluate::{EarlyCounts, Found, RunReport, evaluate};
 use crate::fixture::Fixture;
@@ -126,7 +126,9 @@ where
     result.map(|()| frames)
 }
 
-/// Runs `engine` over every frame of `video`. `progress` is called after each frame.
+/// Runs `engine` over every frame of `video`, its recogniser answering at
+/// [`REPLAY_RECOGNITION_LATENCY`] (see [`RecognitionPace::FixedLatency`]).
+/// `progress` is called after each frame.
 pub fn run_video(engine: &mut Engine, video: &Path, progress: impl FnMut(u64)) -> Result<ReplayRun, ReplayError> {
     run_video_with(engine, video, SourceOptions::default(), progress)
 }
@@ -140,6 +142,7 @@ pub fn run_video_with(
 ) -> Result<ReplayRun, ReplayError> {
     let started = Instant::now();
     let mut run = ReplayRun::default();
+    engine.pace_recognition(RecognitionPace::FixedLatency(REPLAY_RECOGNITION_LATENCY));
     let before = std::mem::take(&mut engine.timings);
     let mut out = Emitted::default();
     let outcome = for_each_frame_with(video, options, |frame, pts, decode_ms| {
