@@ -341,7 +341,7 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
         };
         let naive = |label: &str| reference_of(label, "every-face");
         let same = |label: &str| reference_of(label, "per-track");
-        row(&mut md, "decode-only: GStreamer → appsink, BGR", &|r| r.decode_only_fps.show(1));
+        row(&mut md, "decode-only: GStreamer → appsink (I420) → BGR", &|r| r.decode_only_fps.show(1));
         row(&mut md, "decode-only, CPU ms per frame", &|r| r.decode_only_cpu_ms.show(2));
         row(&mut md, "detect-only: YuNet at 640 px on every decoded frame", &|r| r.detect_only_fps.show(1));
         row(&mut md, "detect-only, CPU ms per frame", &|r| r.detect_only_cpu_ms.show(2));

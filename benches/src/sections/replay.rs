@@ -88,8 +88,9 @@ fn fps(frames: u64, secs: f64) -> f64 {
     if secs > 0.0 { frames as f64 / secs } else { 0.0 }
 }
 
-/// Decode-only: GStreamer to appsink, the same caps (BGR, full size) and the
-/// same decoder threads as the pipeline, nothing done with the frames.
+/// Decode-only: the pipeline's own source (GStreamer to appsink as I420,
+/// converted to full-size BGR) with the same decoder threads, nothing done
+/// with the frames.
 /// Returns FPS and CPU ms per frame.
 pub(crate) fn decode_only(fixture: &Fixture) -> Result<(f64, f64)> {
     let (started, cpu) = (Instant::now(), process_cpu_seconds());
