@@ -143,11 +143,11 @@ impl EmbedWorker {
         }
     }
 
-    /// Appends finished embeddings until none of a face seen before stream
-    /// time `cutoff` is in flight.
-    pub fn wait_seen_before(&mut self, cutoff: Duration, out: &mut Vec<Embedded>) {
+    /// Appends finished embeddings until none of a face seen at or before
+    /// stream time `cutoff` is in flight.
+    pub fn wait_seen_by(&mut self, cutoff: Duration, out: &mut Vec<Embedded>) {
         self.collect(out);
-        while self.seen.front().is_some_and(|&t| t < cutoff) {
+        while self.seen.front().is_some_and(|&t| t <= cutoff) {
             if !self.receive_one(out) {
                 return;
             }

@@ -174,8 +174,8 @@ pub enum RecognitionPace {
     /// As soon as each is finished: live, where stream time is wall time.
     #[default]
     AsFinished,
-    /// Each a fixed stream time after its face was seen, waiting for the
-    /// recogniser if it is later: replay. Replay runs as fast as it decodes,
+    /// On the first frame at least a fixed stream time after its face was
+    /// seen, waiting for the recogniser if it is later: replay. Replay runs as fast as it decodes,
     /// so stream time outruns wall time, and answers filed as they finish
     /// would land later in the stream the faster the machine decodes (on a
     /// busy one, seconds later): what is decided ahead of a crossing would
@@ -267,9 +267,9 @@ impl Engine {
         })
     }
 
-    /// Sets when the recogniser's answers reach the tracks.
-    pub fn pace_recognition(&mut self, pace: RecognitionPace) {
-        self.pace = pace;
+    /// Sets when the recogniser's answers reach the tracks; returns the pace it replaces.
+    pub fn pace_recognition(&mut self, pace: RecognitionPace) -> RecognitionPace {
+        std::mem::replace(&mut self.pace, pace)
     }
 
     pub fn camera(&self) -> &CameraContext {
@@ -502,14 +502,14 @@ impl Engine {
         let rec = &mut self.recognition;
         match (wait, cutoff) {
             (Settle::Ready, None) => rec.worker.collect(&mut rec.embedded),
-            (Settle::Ready, Some(cutoff)) => rec.worker.wait_seen_before(cutoff, &mut rec.embedded),
+            (Settle::Ready, Some(cutoff)) => rec.worker.wait_seen_by(cutoff, &mut rec.embedded),
             (Settle::Track(id), _) => rec.worker.wait(Some(id), &mut rec.embedded),
             (Settle::All, _) => rec.worker.wait(None, &mut rec.embedded),
         }
         let due = |e: &Embedded| match (wait, cutoff) {
             (Settle::All, _) | (_, None) => true,
-            (Settle::Track(id), Some(cutoff)) => e.track == id || e.seen_at < cutoff,
-            (Settle::Ready, Some(cutoff)) => e.seen_at < cutoff,
+            (Settle::Track(id), Some(cutoff)) => e.track == id || e.seen_at <= cutoff,
+            (Settle::Ready, Some(cutoff)) => e.seen_at <= cutoff,
         };
         let max = self.config.identity.max_samples;
         let mut filed: Vec<TrackId> = Vec::new();

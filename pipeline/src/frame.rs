@@ -4,18 +4,12 @@
 //! produced only for the 112×112 aligned crop. Buffers are reused across frames
 //! ([`BgrImage::reshape`]) so the hot path does not allocate.
 //!
-//! Video arrives from the decoder as I420 and is converted here, straight
-//! from the decoder's buffer, by OpenCV's vectorised converter: 1.4 ms for a
-//! 1080p frame on one core where GStreamer's `videoconvert` took 4.9 ms — a
-//! third of what decoding a 1080p stream costs (measured on the 10-minute
-//! realistic-day fixture, `gst-launch-1.0 … avdec_h264 max-threads=1 !
-//! [videoconvert ! BGR !] fakesink`: 12.0 against 7.1 ms per frame).
+//! Video frames arrive as I420 and are converted by [`crate::yuv`].
 
 use std::path::Path;
 
 use opencv::boxed_ref::BoxedRef;
 use opencv::core::{Mat, Vec3b};
-use opencv::imgproc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -31,51 +25,6 @@ pub enum ImageError {
     BadI420 { width: usize, height: usize, reason: String },
     #[error("OpenCV: {0}")]
     OpenCv(#[from] opencv::Error),
-}
-
-/// One I420 frame where the decoder left it: the planes' offsets and row
-/// strides into `data` (chroma planes are half the size, rounded up).
-#[derive(Debug, Clone, Copy)]
-pub struct I420<'a> {
-    pub width: usize,
-    pub height: usize,
-    pub data: &'a [u8],
-    pub offsets: [usize; 3],
-    pub strides: [usize; 3],
-}
-
-impl I420<'_> {
-    fn chroma(&self) -> (usize, usize) {
-        (self.width.div_ceil(2), self.height.div_ceil(2))
-    }
-
-    /// Plane `i`'s visible rows, each `cols` bytes, checked against the buffer.
-    fn rows(&self, i: usize, cols: usize, rows: usize) -> Result<impl Iterator<Item = &[u8]>, ImageError> {
-        let (offset, stride) = (self.offsets[i], self.strides[i]);
-        let end = offset + stride * rows.saturating_sub(1) + cols;
-        if stride < cols || end > self.data.len() {
-            return Err(ImageError::BadI420 {
-                width: self.width,
-                height: self.height,
-                reason: format!(
-                    "plane {i} (offset {offset}, stride {stride}) overruns the {}-byte buffer",
-                    self.data.len()
-                ),
-            });
-        }
-        Ok((0..rows).map(move |r| &self.data[offset + r * stride..offset + r * stride + cols]))
-    }
-
-    /// True when the planes lie one after another with no padding, as
-    /// OpenCV reads I420 (`height × 3/2` rows of `width`), even sides only.
-    fn is_packed(&self) -> bool {
-        let (w, h) = (self.width, self.height);
-        w % 2 == 0
-            && h % 2 == 0
-            && self.strides == [w, w / 2, w / 2]
-            && self.offsets == [0, w * h, w * h + w * h / 4]
-            && self.data.len() >= w * h * 3 / 2
-    }
 }
 
 /// Largest side accepted when decoding untrusted images (enrolment uploads).
@@ -129,63 +78,6 @@ impl BgrImage {
             let start = y * stride;
             dst.copy_from_slice(&src[start..start + row]);
         }
-    }
-
-    /// Converts an I420 frame (BT.601, limited range, as OpenCV reads it)
-    /// into this image. Packed planes are read where they are; others are
-    /// first gathered into `scratch` (kept for the next frame), odd sides
-    /// padded to even by repeating the last column and row.
-    pub fn convert_i420(&mut self, frame: &I420, scratch: &mut Vec<u8>) -> Result<(), ImageError> {
-        let (w, h) = (frame.width, frame.height);
-        if w == 0 || h == 0 {
-            return Err(ImageError::Empty);
-        }
-        if frame.is_packed() {
-            self.reshape(w, h);
-            return self.convert_packed_i420(&frame.data[..w * h * 3 / 2], w, h);
-        }
-        let (cw, ch) = frame.chroma();
-        let (ew, eh) = (cw * 2, ch * 2);
-        scratch.clear();
-        scratch.reserve(ew * eh * 3 / 2);
-        let mut gather = |plane: usize, cols: usize, rows: usize, to_cols: usize, to_rows: usize| {
-            let start = scratch.len();
-            for row in frame.rows(plane, cols, rows)? {
-                scratch.extend_from_slice(row);
-                let last = row[cols - 1];
-                scratch.extend(std::iter::repeat_n(last, to_cols - cols));
-            }
-            if to_rows > rows {
-                let last_row = scratch[scratch.len() - to_cols..].to_vec();
-                scratch.extend_from_slice(&last_row);
-            }
-            debug_assert_eq!(scratch.len() - start, to_cols * to_rows);
-            Ok::<(), ImageError>(())
-        };
-        gather(0, w, h, ew, eh)?;
-        gather(1, cw, ch, cw, ch)?;
-        gather(2, cw, ch, cw, ch)?;
-        if (ew, eh) == (w, h) {
-            self.reshape(w, h);
-            return self.convert_packed_i420(scratch, w, h);
-        }
-        // Odd sides (rare: cameras send even ones): convert the padded frame, keep the visible part.
-        let mut padded = BgrImage::default();
-        padded.reshape(ew, eh);
-        padded.convert_packed_i420(scratch, ew, eh)?;
-        self.reshape(w, h);
-        for (dst, src) in self.data.chunks_exact_mut(w * 3).zip(padded.data.chunks_exact(ew * 3)) {
-            dst.copy_from_slice(&src[..w * 3]);
-        }
-        Ok(())
-    }
-
-    /// Converts packed I420 of this image's (even) size into its pixels.
-    fn convert_packed_i420(&mut self, yuv: &[u8], w: usize, h: usize) -> Result<(), ImageError> {
-        let src = Mat::new_rows_cols_with_bytes::<u8>((h * 3 / 2) as i32, w as i32, yuv)?;
-        let mut dst = Mat::new_rows_cols_with_bytes_mut::<Vec3b>(h as i32, w as i32, &mut self.data)?;
-        imgproc::cvt_color_def(&src, &mut dst, imgproc::COLOR_YUV2BGR_I420)?;
-        Ok(())
     }
 
     /// A borrowed OpenCV view of the pixels (no copy).
@@ -254,56 +146,6 @@ mod tests {
         let mut img = BgrImage::default();
         img.copy_from_strided(2, 2, 8, &src);
         assert_eq!(img.data(), &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    }
-
-    /// An I420 frame of one colour, rows padded to `pad` extra bytes.
-    fn i420(w: usize, h: usize, (y, u, v): (u8, u8, u8), pad: usize) -> (Vec<u8>, [usize; 3], [usize; 3]) {
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let strides = [w + pad, cw + pad, cw + pad];
-        let offsets = [0, strides[0] * h, strides[0] * h + strides[1] * ch];
-        let mut data = vec![0u8; offsets[2] + strides[2] * ch];
-        for (plane, value, rows, cols) in [(0, y, h, w), (1, u, ch, cw), (2, v, ch, cw)] {
-            for r in 0..rows {
-                let start = offsets[plane] + r * strides[plane];
-                data[start..start + cols].fill(value);
-            }
-        }
-        (data, offsets, strides)
-    }
-
-    fn convert(w: usize, h: usize, yuv: (u8, u8, u8), pad: usize) -> Result<BgrImage, ImageError> {
-        let (data, offsets, strides) = i420(w, h, yuv, pad);
-        let mut img = BgrImage::default();
-        img.convert_i420(&I420 { width: w, height: h, data: &data, offsets, strides }, &mut Vec::new())?;
-        Ok(img)
-    }
-
-    #[test]
-    fn i420_becomes_bgr_in_the_right_colours_packed_padded_or_odd() {
-        // BT.601 limited range: (81, 90, 240) is pure red, (145, 54, 34) green, (41, 240, 110) blue.
-        for ((y, u, v), bgr) in
-            [((81, 90, 240), [0, 0, 255]), ((145, 54, 34), [0, 255, 0]), ((41, 240, 110), [255, 0, 0])]
-        {
-            for (w, h, pad) in [(8, 4, 0), (8, 4, 5), (7, 3, 0), (5, 6, 3)] {
-                let img = convert(w, h, (y, u, v), pad).expect("converts");
-                assert_eq!((img.width(), img.height()), (w, h));
-                for px in img.data().chunks_exact(3) {
-                    for c in 0..3 {
-                        assert!(px[c].abs_diff(bgr[c]) <= 3, "{w}×{h} pad {pad}: {px:?} for {bgr:?}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn an_i420_buffer_too_small_for_its_planes_is_an_error() {
-        let (data, offsets, strides) = i420(8, 4, (81, 90, 240), 0);
-        let frame = I420 { width: 8, height: 4, data: &data[..40], offsets, strides };
-        let err = BgrImage::default().convert_i420(&frame, &mut Vec::new()).expect_err("too small");
-        assert!(matches!(err, ImageError::BadI420 { .. }), "{err}");
-        let frame = I420 { width: 8, height: 4, data: &data, offsets, strides: [4, 4, 4] };
-        assert!(BgrImage::default().convert_i420(&frame, &mut Vec::new()).is_err(), "stride narrower than a row");
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub mod source;
 pub mod stats;
 pub mod tamper;
 pub mod track;
+pub mod yuv;
 
 /// The repository root: where `models/`, `fixtures/` and `third_party/` live.
 ///

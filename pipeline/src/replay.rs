@@ -142,7 +142,7 @@ pub fn run_video_with(
 ) -> Result<ReplayRun, ReplayError> {
     let started = Instant::now();
     let mut run = ReplayRun::default();
-    engine.pace_recognition(RecognitionPace::FixedLatency(REPLAY_RECOGNITION_LATENCY));
+    let pace = engine.pace_recognition(RecognitionPace::FixedLatency(REPLAY_RECOGNITION_LATENCY));
     let before = std::mem::take(&mut engine.timings);
     let mut out = Emitted::default();
     let outcome = for_each_frame_with(video, options, |frame, pts, decode_ms| {
@@ -153,8 +153,9 @@ pub fn run_video_with(
         Ok::<(), EngineError>(())
     });
     let timings = std::mem::replace(&mut engine.timings, before);
-    outcome?;
-    engine.flush(&mut out);
+    let flushed = outcome.map(|_| engine.flush(&mut out));
+    engine.pace_recognition(pace);
+    flushed?;
     (run.passages, run.sightings) = (out.passages, out.sightings);
     run.wall = started.elapsed();
     run.timings = timings;

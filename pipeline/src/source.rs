@@ -4,8 +4,8 @@
 //! appsink as I420 (what H.264 and H.265 decoders produce, so `videoconvert`
 //! passes it through; it converts only other formats) and are converted to
 //! BGR, the detector's colour order, once, by the consumer's thread from the
-//! decoder's buffer ([`BgrImage::convert_i420`]: three times cheaper than
-//! `videoconvert` to BGR). The two kinds differ in what they do when the
+//! decoder's buffer ([`crate::yuv`]: three times cheaper than `videoconvert`
+//! to BGR). The two kinds differ in what they do when the
 //! consumer is slower than the stream:
 //!
 //! - **File** (replay): nothing is dropped and nothing waits for a clock
@@ -25,7 +25,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
-use crate::frame::{BgrImage, I420};
+use crate::frame::BgrImage;
+use crate::yuv::{Colour, I420, I420Converter, Matrix, Range};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -157,8 +158,8 @@ pub struct VideoSource {
     dropped: u64,
     /// Frames the appsink may hold for us.
     queue: u64,
-    /// Planes gathered when the decoder's are not packed (kept between frames).
-    repack: Vec<u8>,
+    /// I420 to BGR, with its buffers kept between frames.
+    converter: I420Converter,
 }
 
 impl VideoSource {
@@ -253,7 +254,7 @@ impl VideoSource {
             arrived,
             dropped: 0,
             queue: queue as u64,
-            repack: Vec::new(),
+            converter: I420Converter::default(),
         })
     }
 
@@ -282,7 +283,7 @@ impl VideoSource {
         let clock = gst::ClockTime::from_nseconds(timeout.as_nanos().min(u64::MAX as u128) as u64);
         match self.sink.try_pull_sample(clock) {
             Some(sample) => {
-                copy_sample(&sample, into, &mut self.repack)?;
+                copy_sample(&sample, into, &mut self.converter)?;
                 self.dropped = self.dropped();
                 self.frames += 1;
                 let pts = sample
@@ -389,7 +390,7 @@ impl Drop for VideoSource {
     }
 }
 
-fn copy_sample(sample: &gst::Sample, into: &mut BgrImage, repack: &mut Vec<u8>) -> Result<(), SourceError> {
+fn copy_sample(sample: &gst::Sample, into: &mut BgrImage, converter: &mut I420Converter) -> Result<(), SourceError> {
     let caps = sample.caps().ok_or_else(|| SourceError::Gst("sample without caps".into()))?;
     let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| SourceError::Gst(e.to_string()))?;
     if info.format() != gst_video::VideoFormat::I420 {
@@ -397,15 +398,46 @@ fn copy_sample(sample: &gst::Sample, into: &mut BgrImage, repack: &mut Vec<u8>) 
     }
     let buffer = sample.buffer().ok_or_else(|| SourceError::Gst("sample without buffer".into()))?;
     let map = buffer.map_readable().map_err(|e| SourceError::Gst(e.to_string()))?;
-    let (offsets, strides) = (info.offset(), info.stride());
+    // A buffer's own layout, where it carries one, wins over the caps' default.
+    let (offsets, strides) = match buffer.meta::<gst_video::VideoMeta>() {
+        Some(meta) if meta.n_planes() >= 3 => (meta.offset().to_vec(), meta.stride().to_vec()),
+        _ => (info.offset().to_vec(), info.stride().to_vec()),
+    };
+    let (Some(&[o0, o1, o2]), Some(&[s0, s1, s2])) = (offsets.get(..3), strides.get(..3)) else {
+        return Err(SourceError::Gst("an I420 frame without three planes".into()));
+    };
     let frame = I420 {
         width: info.width() as usize,
         height: info.height() as usize,
         data: map.as_slice(),
-        offsets: [offsets[0], offsets[1], offsets[2]],
-        strides: [strides[0].max(0) as usize, strides[1].max(0) as usize, strides[2].max(0) as usize],
+        offsets: [o0, o1, o2],
+        strides: [s0.max(0) as usize, s1.max(0) as usize, s2.max(0) as usize],
+        colour: colour_of(caps),
     };
-    into.convert_i420(&frame, repack).map_err(|e| SourceError::Gst(e.to_string()))
+    converter.convert(&frame, into).map_err(|e| SourceError::Gst(e.to_string()))
+}
+
+/// The stream's colour as its caps declare it. Untagged streams (no
+/// `colorimetry` in the caps) are BT.601 at limited range — what encoders
+/// write by default — not the BT.709 GStreamer would assume for HD sizes.
+/// Read from the caps' own field: `VideoInfo` replaces what it finds
+/// incomplete (a full-range stream with no matrix, `1:0:0:0`) with the
+/// defaults for the frame size, losing the range.
+fn colour_of(caps: &gst::CapsRef) -> Colour {
+    let tag = caps.structure(0).and_then(|s| s.get::<String>("colorimetry").ok());
+    let Some(c) = tag.and_then(|t| t.parse::<gst_video::VideoColorimetry>().ok()) else {
+        return Colour::default();
+    };
+    let matrix = match c.matrix() {
+        gst_video::VideoColorMatrix::Bt709 | gst_video::VideoColorMatrix::Smpte240m => Matrix::Bt709,
+        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
+        _ => Matrix::Bt601,
+    };
+    let range = match c.range() {
+        gst_video::VideoColorRange::Range0_255 => Range::Full,
+        _ => Range::Limited,
+    };
+    Colour { matrix, range }
 }
 
 #[cfg(test)]
