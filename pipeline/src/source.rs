@@ -399,9 +399,10 @@ fn copy_sample(sample: &gst::Sample, into: &mut BgrImage, converter: &mut I420Co
     let buffer = sample.buffer().ok_or_else(|| SourceError::Gst("sample without buffer".into()))?;
     let map = buffer.map_readable().map_err(|e| SourceError::Gst(e.to_string()))?;
     // A buffer's own layout, where it carries one, wins over the caps' default.
-    let (offsets, strides) = match buffer.meta::<gst_video::VideoMeta>() {
-        Some(meta) if meta.n_planes() >= 3 => (meta.offset().to_vec(), meta.stride().to_vec()),
-        _ => (info.offset().to_vec(), info.stride().to_vec()),
+    let meta = buffer.meta::<gst_video::VideoMeta>();
+    let (offsets, strides) = match &meta {
+        Some(meta) => (meta.offset(), meta.stride()),
+        None => (info.offset(), info.stride()),
     };
     let (Some(&[o0, o1, o2]), Some(&[s0, s1, s2])) = (offsets.get(..3), strides.get(..3)) else {
         return Err(SourceError::Gst("an I420 frame without three planes".into()));
@@ -429,7 +430,8 @@ fn colour_of(caps: &gst::CapsRef) -> Colour {
         return Colour::default();
     };
     let matrix = match c.matrix() {
-        gst_video::VideoColorMatrix::Bt709 | gst_video::VideoColorMatrix::Smpte240m => Matrix::Bt709,
+        gst_video::VideoColorMatrix::Bt709 => Matrix::Bt709,
+        gst_video::VideoColorMatrix::Smpte240m => Matrix::Smpte240m,
         gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
         _ => Matrix::Bt601,
     };

@@ -22,6 +22,7 @@ pub enum Matrix {
     #[default]
     Bt601,
     Bt709,
+    Smpte240m,
     Bt2020,
 }
 
@@ -30,6 +31,7 @@ impl Matrix {
         match self {
             Matrix::Bt601 => (0.299, 0.114),
             Matrix::Bt709 => (0.2126, 0.0722),
+            Matrix::Smpte240m => (0.212, 0.087),
             Matrix::Bt2020 => (0.2627, 0.0593),
         }
     }
@@ -186,6 +188,22 @@ struct Coefficients {
 
 impl Coefficients {
     const ONE: f32 = (1 << 14) as f32;
+    const HALF: i32 = 1 << 13;
+
+    /// The blue, green and red terms of one chroma sample.
+    #[inline]
+    fn chroma(&self, u: u8, v: u8) -> [i32; 3] {
+        let (cb, cr) = (i32::from(u) - 128, i32::from(v) - 128);
+        [self.b_cb * cb, -self.g_cb * cb - self.g_cr * cr, self.r_cr * cr]
+    }
+
+    #[inline]
+    fn pixel(&self, y: u8, chroma: [i32; 3], px: &mut [u8]) {
+        let y = (i32::from(y) - self.y_offset) * self.y + Self::HALF;
+        for (out, c) in px.iter_mut().zip(chroma) {
+            *out = ((y + c) >> 14).clamp(0, 255) as u8;
+        }
+    }
 
     fn of(colour: Colour) -> Coefficients {
         let (kr, kb) = colour.matrix.kr_kb();
@@ -206,23 +224,25 @@ impl Coefficients {
     }
 }
 
-/// Any matrix and range, row by row (after [`I420::validate`]).
+/// Any matrix and range, row by row (after [`I420::validate`]), two pixels
+/// per chroma sample: the chroma terms are worked out once per pair, and
+/// iterators over exact chunks leave no bounds check in the inner loop.
 fn convert_generic(frame: &I420, into: &mut BgrImage) {
     let (w, h) = (frame.width, frame.height);
     let (cw, _) = frame.chroma();
     let k = Coefficients::of(frame.colour);
-    let half = 1 << 13;
-    let clamp = |v: i32| ((v + half) >> 14).clamp(0, 255) as u8;
     into.reshape(w, h);
     for (r, out) in into.data_mut().chunks_exact_mut(w * 3).enumerate() {
         let (ys, us, vs) = (frame.row(0, r, w), frame.row(1, r / 2, cw), frame.row(2, r / 2, cw));
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
-            let y = (i32::from(ys[x]) - k.y_offset) * k.y;
-            let cb = i32::from(us[x / 2]) - 128;
-            let cr = i32::from(vs[x / 2]) - 128;
-            px[0] = clamp(y + k.b_cb * cb);
-            px[1] = clamp(y - k.g_cb * cb - k.g_cr * cr);
-            px[2] = clamp(y + k.r_cr * cr);
+        let pairs = out.chunks_exact_mut(6).zip(ys.chunks_exact(2)).zip(us.iter().zip(vs));
+        for ((px, y), (&u, &v)) in pairs {
+            let chroma = k.chroma(u, v);
+            k.pixel(y[0], chroma, &mut px[..3]);
+            k.pixel(y[1], chroma, &mut px[3..]);
+        }
+        if w % 2 == 1 {
+            let chroma = k.chroma(us[cw - 1], vs[cw - 1]);
+            k.pixel(ys[w - 1], chroma, &mut out[(w - 1) * 3..]);
         }
     }
 }

@@ -52,6 +52,8 @@ fn each_stream_is_read_with_the_colour_it_was_written_in() {
     // Untagged, written as BT.601 limited (ffmpeg's default, and our fixtures').
     let untagged = encode(&dir, "untagged", "red", "64x48", &pix);
     near(centre(&untagged).2, [0, 0, 255], "untagged red");
+    // At HD sizes too, where GStreamer would assume BT.709 (green would be about 24).
+    near(centre(&encode(&dir, "untagged_hd", "red", "1280x720", &pix)).2, [0, 0, 255], "untagged HD red");
 
     // BT.709, tagged: read as BT.601 it would be a duller red (about 233).
     let bt709 = [
