@@ -175,11 +175,12 @@ pub enum RecognitionPace {
     #[default]
     AsFinished,
     /// On the first frame at least a fixed stream time after its face was
-    /// seen, waiting for the recogniser if it is later: replay. Replay runs as fast as it decodes,
-    /// so stream time outruns wall time, and answers filed as they finish
-    /// would land later in the stream the faster the machine decodes (on a
-    /// busy one, seconds later): what is decided ahead of a crossing would
-    /// depend on the machine. At a fixed latency it is the same everywhere.
+    /// seen, waiting for the recogniser if it is later: replay. Replay runs
+    /// as fast as it decodes, so stream time outruns wall time, and answers
+    /// filed as they finish would land later in the stream the faster the
+    /// machine decodes (on a busy one, seconds later): what is decided ahead
+    /// of a crossing would depend on the machine. At a fixed latency it is
+    /// the same everywhere.
     FixedLatency(Duration),
 }
 

@@ -159,10 +159,7 @@ impl I420Converter {
         }
         self.padded.reshape(ew, eh);
         convert_packed(planes, &mut self.padded)?;
-        into.reshape(w, h);
-        for (dst, src) in into.data_mut().chunks_exact_mut(w * 3).zip(self.padded.data().chunks_exact(ew * 3)) {
-            dst.copy_from_slice(&src[..w * 3]);
-        }
+        into.copy_from_strided(w, h, ew * 3, self.padded.data());
         Ok(())
     }
 }
