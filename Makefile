@@ -3,7 +3,8 @@
 #   make test   set up what is missing, build, lint, run the whole test suite
 #   make bench  set up what is missing, build, measure; report in benches/results/
 #   make soak   the long tests: fuzzing at a million cases per target, 5 minutes of load
-.PHONY: setup models fixtures build lint test demo bench soak clean-fixtures
+#   make quantise  make and check the int8 recogniser (models/quantise.py; not in setup)
+.PHONY: setup models fixtures quantise build lint test demo bench soak clean-fixtures
 
 CARGO ?= cargo
 
@@ -15,6 +16,9 @@ models:
 
 fixtures:
 	@scripts/setup.sh fixtures
+
+quantise: setup
+	.venv/bin/python models/quantise.py
 
 build: setup
 	$(CARGO) build --release --workspace

@@ -36,6 +36,15 @@ pub struct ModelEntry {
     pub name: String,
     pub role: String,
     pub file: String,
+    /// The hash of the file that is loaded.
+    pub sha256: String,
+    /// Where the weights come from, before `models/fetch.py`'s transforms.
+    pub source: ModelSource,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelSource {
+    /// The hash of the published weights.
     pub sha256: String,
 }
 
@@ -53,9 +62,13 @@ pub struct ModelFile {
 
 impl ModelFile {
     /// The identifier stored next to every embedding, so that a gallery made
-    /// with one recogniser is never compared with probes of another.
+    /// with one recogniser is never compared with probes of another. It names
+    /// the published weights, not the loaded file: fetch.py's rewrites of the
+    /// graph (e.g. `prelu_as_conv`) are checked to compute the same outputs,
+    /// so they must not orphan the galleries enrolled before them.
     pub fn model_id(&self) -> String {
-        format!("{}@{}", self.entry.name, &self.entry.sha256[..12])
+        let hash = &self.entry.source.sha256;
+        format!("{}@{}", self.entry.name, hash.get(..12).unwrap_or(hash))
     }
 
     /// Re-hashes the file and compares it with the manifest.
@@ -130,5 +143,34 @@ impl Sessions {
             detector: SharedSession::load(&models.detector.path, threads, threads.intra_op.max(1))?,
             recogniser: SharedSession::load(&models.recogniser.path, threads, 1)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(loaded: &str, published: &str) -> ModelFile {
+        ModelFile {
+            entry: ModelEntry {
+                name: "sface-2021dec".into(),
+                role: "recogniser".into(),
+                file: "f.onnx".into(),
+                sha256: loaded.into(),
+                source: ModelSource { sha256: published.into() },
+            },
+            path: PathBuf::from("f.onnx"),
+        }
+    }
+
+    #[test]
+    fn a_rewrite_of_the_graph_keeps_the_embeddings_model_id() {
+        let before = file("107111c7155b7f4316fe", "fb143eea07838aa532d1");
+        let rewritten = file("4577cf89a9f46709000f", "fb143eea07838aa532d1");
+        assert_eq!(before.model_id(), rewritten.model_id());
+        assert_eq!(before.model_id(), "sface-2021dec@fb143eea0783");
+        assert_ne!(before.model_id(), file("107111c7155b7f4316fe", "0000000000000000").model_id());
+        // A short hash in a hand-edited manifest is used whole, not a panic.
+        assert_eq!(file("x", "abc").model_id(), "sface-2021dec@abc");
     }
 }
