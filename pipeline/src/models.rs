@@ -38,14 +38,10 @@ pub struct ModelEntry {
     pub file: String,
     /// The hash of the file that is loaded.
     pub sha256: String,
-    /// Where the weights come from, before `models/fetch.py`'s transforms.
-    pub source: ModelSource,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ModelSource {
-    /// The hash of the published weights.
-    pub sha256: String,
+    /// The id stored with every embedding this model makes (recognisers),
+    /// written by hand in the manifest: see [`ModelFile::model_id`].
+    #[serde(default)]
+    pub embedding_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,12 +58,17 @@ pub struct ModelFile {
 
 impl ModelFile {
     /// The identifier stored next to every embedding, so that a gallery made
-    /// with one recogniser is never compared with probes of another. It names
-    /// the published weights, not the loaded file: fetch.py's rewrites of the
-    /// graph (e.g. `prelu_as_conv`) are checked to compute the same outputs,
-    /// so they must not orphan the galleries enrolled before them.
+    /// with one recogniser is never compared with probes of another. The
+    /// manifest's `embedding_id` when it has one: it stays the same across
+    /// rewrites of the graph that compute the same function (fetch.py checks
+    /// them), so they do not orphan the galleries enrolled before, and it is
+    /// changed by hand with any change to what the model computes. Without
+    /// one, the model's name and loaded file's hash.
     pub fn model_id(&self) -> String {
-        let hash = &self.entry.source.sha256;
+        if let Some(id) = &self.entry.embedding_id {
+            return id.clone();
+        }
+        let hash = &self.entry.sha256;
         format!("{}@{}", self.entry.name, hash.get(..12).unwrap_or(hash))
     }
 
@@ -150,27 +151,32 @@ impl Sessions {
 mod tests {
     use super::*;
 
-    fn file(loaded: &str, published: &str) -> ModelFile {
-        ModelFile {
-            entry: ModelEntry {
-                name: "sface-2021dec".into(),
-                role: "recogniser".into(),
-                file: "f.onnx".into(),
-                sha256: loaded.into(),
-                source: ModelSource { sha256: published.into() },
-            },
-            path: PathBuf::from("f.onnx"),
-        }
+    /// Every gallery enrolled so far (admin databases, agents' stores) holds
+    /// embeddings under this id: a change to it orphans them all, so it must
+    /// come with a migration of the stored ids, not by accident.
+    #[test]
+    fn the_recognisers_embedding_id_is_the_one_stored_galleries_carry() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let text = std::fs::read_to_string(dir.join("manifest.toml")).expect("models/manifest.toml");
+        let manifest: Manifest = toml::from_str(&text).expect("manifest parses");
+        let entry = manifest.model.into_iter().find(|m| m.role == "recogniser").expect("a recogniser");
+        let file = ModelFile { path: dir.join(&entry.file), entry };
+        assert_eq!(file.model_id(), "sface-2021dec-int8bq-folded@107111c7155b");
     }
 
     #[test]
-    fn a_rewrite_of_the_graph_keeps_the_embeddings_model_id() {
-        let before = file("107111c7155b7f4316fe", "fb143eea07838aa532d1");
-        let rewritten = file("4577cf89a9f46709000f", "fb143eea07838aa532d1");
-        assert_eq!(before.model_id(), rewritten.model_id());
-        assert_eq!(before.model_id(), "sface-2021dec@fb143eea0783");
-        assert_ne!(before.model_id(), file("107111c7155b7f4316fe", "0000000000000000").model_id());
+    fn without_an_embedding_id_the_file_hash_names_the_model() {
+        let entry = ModelEntry {
+            name: "m".into(),
+            role: "recogniser".into(),
+            file: "f.onnx".into(),
+            sha256: "4577cf89a9f46709000f".into(),
+            embedding_id: None,
+        };
+        let file = ModelFile { entry, path: PathBuf::from("f.onnx") };
+        assert_eq!(file.model_id(), "m@4577cf89a9f4");
         // A short hash in a hand-edited manifest is used whole, not a panic.
-        assert_eq!(file("x", "abc").model_id(), "sface-2021dec@abc");
+        let short = ModelFile { entry: ModelEntry { sha256: "abc".into(), ..file.entry.clone() }, ..file };
+        assert_eq!(short.model_id(), "m@abc");
     }
 }
