@@ -52,18 +52,15 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
             }
         };
         metrics.events_delivered.inc_by(delivered as u64);
+        // One line per pass, retried or not: the tests add `acknowledged` up to
+        // show each stored event is acknowledged (so removed) exactly once.
+        tracing::debug!(sent = batch.len(), acknowledged = delivered, waiting = outbox.len(), "batch sent");
         if !outcome.refused.is_empty() {
             set_aside(&batch, &outcome.refused, store, metrics);
         }
         match outcome.retry {
             None => {
                 store.retry_overflow();
-                tracing::debug!(
-                    sent = batch.len(),
-                    acknowledged = delivered,
-                    waiting = outbox.len(),
-                    "batch delivered"
-                );
                 backoff = BACKOFF_MIN;
             }
             Some(reason) => {

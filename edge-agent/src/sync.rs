@@ -126,6 +126,8 @@ impl GalleryCache {
 pub fn run(cache: &GalleryCache, api: &ApiClient, interval: Duration, metrics: &Metrics, shutdown: &Shutdown) {
     let mut next_sync = Instant::now();
     let mut next_activation: Option<i64> = None;
+    let mut dates_unreadable = false;
+    let mut purge_failing = false;
     while !shutdown.requested() {
         if Instant::now() >= next_sync {
             if let Err(reason) = cache.sync(api, metrics) {
@@ -136,14 +138,41 @@ pub fn run(cache: &GalleryCache, api: &ApiClient, interval: Duration, metrics: &
             cache.first_attempt.store(true, std::sync::atomic::Ordering::Release);
         }
         let now = now_ms() / 1000;
-        let expired = cache.store.next_expiry().ok().flatten().is_some_and(|t| t <= now);
+        // A gallery whose dates cannot be read is purged and rebuilt anyway
+        // (keeping an expired visitor recognisable is the failure to avoid);
+        // the error is logged once per episode, not every second.
+        let dates = cache.store.next_expiry().and_then(|e| Ok((e, cache.store.next_activation(now)?)));
+        let (next_expiry, next_start) = match dates {
+            Ok(dates) => {
+                if dates_unreadable {
+                    tracing::info!("enrolment dates readable again");
+                }
+                dates_unreadable = false;
+                dates
+            }
+            Err(e) => {
+                if !dates_unreadable {
+                    tracing::error!(error = %e, "cannot read when enrolments expire or begin; purging and rebuilding each second until they can be read");
+                }
+                dates_unreadable = true;
+                (Some(now), Some(now))
+            }
+        };
+        let expired = next_expiry.is_some_and(|t| t <= now);
         // Someone whose enrolment starts now becomes searchable now.
         let starting = next_activation.is_some_and(|t| t <= now);
-        next_activation = cache.store.next_activation(now).ok().flatten();
+        next_activation = next_start;
         if expired || starting {
             match cache.purge_expired().and_then(|_| cache.rebuild()) {
-                Ok(people) => tracing::info!(people, "gallery rebuilt: an enrolment expired or began"),
-                Err(e) => tracing::error!(error = %e, "cannot drop expired enrolments"),
+                Ok(people) => {
+                    purge_failing = false;
+                    tracing::info!(people, "gallery rebuilt: an enrolment expired or began")
+                }
+                Err(e) if !purge_failing => {
+                    purge_failing = true;
+                    tracing::error!(error = %e, "cannot drop expired enrolments")
+                }
+                Err(_) => {}
             }
         }
         cache.observe(metrics);

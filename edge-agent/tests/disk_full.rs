@@ -124,7 +124,6 @@ fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
     assert!(agent.terminate(Duration::from_secs(30)), "clean stop:\n{}", agent.text());
     let events = api.events();
     let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "no id stored twice");
     assert_eq!(passages_of(&events, Some("gate1")), expected, "exactly the truth's passages");
     let full = anomalies_of(&events, "outbox_full");
     assert_eq!(full.len(), 1, "one anomaly for the episode: {full:?}");

@@ -86,7 +86,7 @@ fn a_failing_network_loses_and_duplicates_nothing() {
     let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &format!("http://127.0.0.1:{}", proxy.port), &token, &cams, "");
-    let mut agent = start_agent(&config, 60, "info,edge_agent::store=debug");
+    let mut agent = start_agent(&config, 60, "info,edge_agent::store=debug,edge_agent::sender=debug");
     let t0 = Instant::now();
     while api.events().is_empty() {
         assert!(t0.elapsed() < Duration::from_secs(30), "nothing delivered:\n{}", agent.text());
@@ -94,9 +94,15 @@ fn a_failing_network_loses_and_duplicates_nothing() {
     }
     let before = api.events().len();
     proxy.set(LOSE_REPLIES);
-    std::thread::sleep(Duration::from_secs(5));
-    // Stored by the API while the agent heard nothing: these are sent again.
+    // Until a batch reaches the API whose reply is lost (the agent must send
+    // it again, and the API must not store it twice), then a little longer.
+    let losing = Instant::now();
+    while api.events().len() == before && losing.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
     let stored_without_ack = api.events().len() - before;
+    assert!(stored_without_ack > 0, "no batch reached the API while its replies were lost:\n{}", agent.text());
     proxy.set(DOWN);
     std::thread::sleep(Duration::from_secs(5));
     proxy.set(OPEN);
@@ -113,8 +119,12 @@ fn a_failing_network_loses_and_duplicates_nothing() {
     }
     assert!(agent.terminate(Duration::from_secs(20)), "clean stop:\n{}", agent.text());
     let events = api.events();
-    let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "no id stored twice");
+    let ids = agent_event_ids(&events);
+    let stored = stored_ids(&agent);
+    assert_eq!(ids, stored, "the API holds exactly the events the agent stored");
+    // Batches whose replies were lost were sent again; each event is still
+    // acknowledged, so removed from the outbox, once.
+    assert_eq!(acknowledged_total(&agent), stored.len(), "each event acknowledged once:\n{}", agent.text());
     assert_eq!(passages_of(&events, Some("gate1")), truth_of(&f), "exactly the truth's passages");
     let failures = agent.text().lines().filter(|l| l.contains("admin API unreachable")).count();
     assert!(failures > 0, "the agent noticed the failing network:\n{}", agent.text());

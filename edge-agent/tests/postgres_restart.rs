@@ -110,8 +110,8 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
     std::thread::sleep(Duration::from_secs(1));
 
     let events = api.events();
-    let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
-    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "no id stored twice");
+    let ids = agent_event_ids(&events);
+    assert_eq!(ids, stored_ids(&agent), "the API holds exactly the events the agent stored");
     assert_eq!(passages_of(&events, Some("gate1")), truth_of(&f), "exactly the truth's passages");
     assert_eq!(status_while_down, 503, "the API says it is unavailable while its database is");
     let alert_ids: HashSet<String> =

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use pipeline::fixture::Fixture;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -19,7 +21,23 @@ fn replay_of_all_fixtures_meets_the_accuracy_targets() {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON report");
     let fixtures = report["fixtures"].as_array().expect("fixtures");
-    assert!(fixtures.len() >= 8);
+    // Every fixture on disk replayed, in order, each against its whole truth.
+    let truth: Vec<Fixture> = Fixture::discover(&repo().join("fixtures"))
+        .expect("fixtures folder")
+        .iter()
+        .map(|d| Fixture::open(d).expect("fixture opens"))
+        .collect();
+    let names: Vec<&str> = fixtures.iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, truth.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), "every fixture replayed");
+    for (f, t) in fixtures.iter().zip(&truth) {
+        assert_eq!(f["passages"]["expected"].as_u64(), Some(t.truth.passages.len() as u64), "{}", t.name);
+    }
+    let in_truth: usize = truth.iter().map(|t| t.truth.passages.len()).sum();
+    // What `make fixtures` generates (README "Fixtures"): 11 gate scenes and 40
+    // condition scenes, 267 passages; `make bench` adds its long bench_* days.
+    let generated: Vec<&Fixture> = truth.iter().filter(|t| !t.name.starts_with("bench_")).collect();
+    let generated_passages: usize = generated.iter().map(|t| t.truth.passages.len()).sum();
+    assert_eq!((generated.len(), generated_passages), (51, 267), "the generated fixtures");
     for f in fixtures {
         for key in ["decode", "detect", "embed", "track", "match"] {
             assert!(f["stages_ms"][key]["p50"].is_number(), "{key} timing in {}", f["name"]);
@@ -34,7 +52,7 @@ fn replay_of_all_fixtures_meets_the_accuracy_targets() {
     }
     let total = &report["total"];
     let expected = total["passages"]["expected"].as_u64().expect("expected");
-    assert!(expected >= 40);
+    assert_eq!(expected, in_truth as u64, "the total counts every fixture's truth");
     let recall = total["passages"]["recall"].as_f64().expect("recall");
     let precision = total["passages"]["precision"].as_f64().expect("precision");
     assert!(recall >= 0.98, "recall {recall}: {total}");

@@ -669,21 +669,36 @@ fn cut_by_the_edge(face: &crate::detect::Rect, frame: &BgrImage) -> bool {
 /// Largest side of the face thumbnail sent with a passage, px.
 const THUMBNAIL_SIDE: usize = 192;
 
+/// The passage's face thumbnail; a face that cannot be encoded is logged, and
+/// the passage goes without a crop rather than not at all.
 fn thumbnail_jpeg(face: &BgrImage) -> Option<Vec<u8>> {
+    match encode_thumbnail(face) {
+        Ok(jpeg) => Some(jpeg),
+        Err(reason) => {
+            tracing::warn!(%reason, width = face.width(), height = face.height(), "face thumbnail not encoded; the event goes without a crop");
+            None
+        }
+    }
+}
+
+fn encode_thumbnail(face: &BgrImage) -> Result<Vec<u8>, String> {
     use opencv::core::{Mat, Size};
     use opencv::imgproc;
     use opencv::prelude::*;
-    let src = face.as_mat().ok()?;
+    let src = face.as_mat().map_err(|e| e.to_string())?;
     let side = face.width().max(face.height());
     if side <= THUMBNAIL_SIDE {
-        return face.to_jpeg(85).ok();
+        return face.to_jpeg(85).map_err(|e| e.to_string());
     }
     let s = THUMBNAIL_SIDE as f64 / side as f64;
     let size = Size::new((face.width() as f64 * s).round() as i32, (face.height() as f64 * s).round() as i32);
     let mut dst = Mat::default();
-    imgproc::resize(&src, &mut dst, size, 0.0, 0.0, imgproc::INTER_AREA).ok()?;
-    let bytes = dst.data_bytes().ok()?.to_vec();
-    BgrImage::from_raw(size.width as usize, size.height as usize, bytes)?.to_jpeg(85).ok()
+    imgproc::resize(&src, &mut dst, size, 0.0, 0.0, imgproc::INTER_AREA).map_err(|e| format!("resize: {e}"))?;
+    let bytes = dst.data_bytes().map_err(|e| format!("resized face: {e}"))?.to_vec();
+    BgrImage::from_raw(size.width as usize, size.height as usize, bytes)
+        .ok_or_else(|| "resized face has an unexpected size".to_string())?
+        .to_jpeg(85)
+        .map_err(|e| e.to_string())
 }
 
 fn ms(d: Duration) -> f32 {
@@ -693,6 +708,18 @@ fn ms(d: Duration) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thumbnail_is_a_jpeg_no_larger_than_its_side_and_an_empty_face_says_why() {
+        let big = BgrImage::new(400, 300);
+        let jpeg = encode_thumbnail(&big).expect("a 400x300 face encodes");
+        let decoded = image::load_from_memory(&jpeg).expect("a JPEG");
+        assert_eq!((decoded.width(), decoded.height()), (192, 144));
+        let small = encode_thumbnail(&BgrImage::new(100, 80)).expect("a small face encodes");
+        assert_eq!(image::load_from_memory(&small).map(|i| (i.width(), i.height())).ok(), Some((100, 80)));
+        assert!(encode_thumbnail(&BgrImage::new(0, 0)).is_err_and(|reason| !reason.is_empty()));
+        assert_eq!(thumbnail_jpeg(&BgrImage::new(0, 0)), None);
+    }
 
     #[test]
     fn stream_time_goes_on_when_a_camera_clock_steps_back() {

@@ -44,7 +44,7 @@ fn valid_event_id(id: &str) -> bool {
 
 /// The batch's face crops as JPEG bytes, by event id; a crop that is not
 /// base64 refuses the whole batch before anything is written.
-fn decode_crops(events: &[Event]) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+pub(crate) fn decode_crops(events: &[Event]) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut crops = Vec::new();
     for e in events {
         if let Some(b64) = e.face_jpeg_b64() {
@@ -161,11 +161,10 @@ async fn already_stored(state: &AppState, ids: &[&str]) -> Result<std::collectio
     rows.iter().map(|r| r.try_get::<String, _>("id").map_err(ApiError::from)).collect()
 }
 
-async fn ingest(
-    State(state): State<AppState>,
-    agent: Agent,
-    Json(mut events): Json<Vec<Event>>,
-) -> Result<Json<Ack>, ApiError> {
+/// What a batch must be before anything of it is looked up or written: not
+/// too many events, each with a UUID id, each claiming the token's own agent
+/// and site, none of the kinds only the admin API raises.
+pub(crate) fn check_batch(agent: &Agent, events: &[Event]) -> Result<(), ApiError> {
     if events.len() > MAX_BATCH {
         return Err(ApiError::BadRequest(format!("batch of {} events; at most {MAX_BATCH}", events.len())));
     }
@@ -185,6 +184,15 @@ async fn ingest(
             return Err(ApiError::BadRequest(format!("event {i}: {:?} is raised by the admin API only", a.kind)));
         }
     }
+    Ok(())
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    agent: Agent,
+    Json(mut events): Json<Vec<Event>>,
+) -> Result<Json<Ack>, ApiError> {
+    check_batch(&agent, &events)?;
     check_references(&state, &agent, &mut events).await?;
     let received_ms = pipeline::events::now_ms();
     // Face crops go to disk before this batch's turn at the database: writing

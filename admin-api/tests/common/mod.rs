@@ -43,7 +43,24 @@ pub enum Backend {
     Postgres,
 }
 
-pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+/// For each `fn NAME(backend: Backend)`, the tests `NAME::sqlite` and
+/// `NAME::postgres`: a failure on one database is reported on its own and
+/// never hides the other's.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::common::Backend::Postgres)
+            }
+        }
+    )+};
+}
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
