@@ -156,7 +156,8 @@ fn expected_refusal(rule: Rule, scoped: bool, caller: Caller) -> Option<&'static
 /// What a caller the rule lets in is answered: 200, unless the row's request
 /// is refused on its content after the caller was let in (an empty body where
 /// fields or a file are needed), or an earlier caller in `CALLERS` already
-/// used up what it acts on. Anything else — a 404 for a route that should
+/// used up what it acts on (so this depends on the order of `CALLERS`: the
+/// guard acts before the admins, admin1 before super1). Anything else — a 404 for a route that should
 /// serve this caller, a 400 where the request is whole — is a failure.
 fn admitted(method: &str, route: &str, caller: Caller) -> &'static [u16] {
     use Caller::*;

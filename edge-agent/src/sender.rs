@@ -53,7 +53,8 @@ pub fn run(api: &ApiClient, batch_size: usize, store: &EventStore, metrics: &Met
         };
         metrics.events_delivered.inc_by(delivered as u64);
         // One line per pass, retried or not: the tests add `acknowledged` up to
-        // show each stored event is acknowledged (so removed) exactly once.
+        // show each stored event is acknowledged (so removed from the outbox,
+        // or from memory when it was held there) exactly once.
         tracing::debug!(sent = batch.len(), acknowledged = delivered, waiting = outbox.len(), "batch sent");
         if !outcome.refused.is_empty() {
             set_aside(&batch, &outcome.refused, store, metrics);

@@ -127,7 +127,7 @@ pub fn run(cache: &GalleryCache, api: &ApiClient, interval: Duration, metrics: &
     let mut next_sync = Instant::now();
     let mut next_activation: Option<i64> = None;
     let mut dates_unreadable = false;
-    let mut purge_failing = false;
+    let mut rebuild_pending = false;
     while !shutdown.requested() {
         if Instant::now() >= next_sync {
             if let Err(reason) = cache.sync(api, metrics) {
@@ -138,41 +138,42 @@ pub fn run(cache: &GalleryCache, api: &ApiClient, interval: Duration, metrics: &
             cache.first_attempt.store(true, std::sync::atomic::Ordering::Release);
         }
         let now = now_ms() / 1000;
-        // A gallery whose dates cannot be read is purged and rebuilt anyway
-        // (keeping an expired visitor recognisable is the failure to avoid);
-        // the error is logged once per episode, not every second.
-        let dates = cache.store.next_expiry().and_then(|e| Ok((e, cache.store.next_activation(now)?)));
-        let (next_expiry, next_start) = match dates {
-            Ok(dates) => {
+        // Enrolment dates that cannot be read (a damaged cache: every read of
+        // the records fails alike, so a purge would too) are said once per
+        // episode, with what to do, and tried again each second.
+        let due = match cache.store.next_expiry().and_then(|e| Ok((e, cache.store.next_activation(now)?))) {
+            Ok((next_expiry, next_start)) => {
                 if dates_unreadable {
-                    tracing::info!("enrolment dates readable again");
+                    tracing::info!("the gallery's enrolment dates can be read again");
+                    dates_unreadable = false;
                 }
-                dates_unreadable = false;
-                dates
+                // Someone whose enrolment starts now becomes searchable now.
+                let starting = next_activation.is_some_and(|t| t <= now);
+                next_activation = next_start;
+                next_expiry.is_some_and(|t| t <= now) || starting
             }
             Err(e) => {
                 if !dates_unreadable {
-                    tracing::error!(error = %e, "cannot read when enrolments expire or begin; purging and rebuilding each second until they can be read");
+                    tracing::error!(error = %e, "cannot read the gallery's enrolment dates: expired enrolments cannot be dropped until they can. If the cache is damaged, stop the agent and move data_dir/gallery aside; it resyncs from the admin API");
+                    dates_unreadable = true;
                 }
-                dates_unreadable = true;
-                (Some(now), Some(now))
+                false
             }
         };
-        let expired = next_expiry.is_some_and(|t| t <= now);
-        // Someone whose enrolment starts now becomes searchable now.
-        let starting = next_activation.is_some_and(|t| t <= now);
-        next_activation = next_start;
-        if expired || starting {
+        // A rebuild that failed after its purge succeeded is retried: the
+        // expired person is gone from the store but still in the index.
+        if due || rebuild_pending {
             match cache.purge_expired().and_then(|_| cache.rebuild()) {
                 Ok(people) => {
-                    purge_failing = false;
-                    tracing::info!(people, "gallery rebuilt: an enrolment expired or began")
+                    rebuild_pending = false;
+                    tracing::info!(people, "gallery rebuilt: an enrolment expired or began");
                 }
-                Err(e) if !purge_failing => {
-                    purge_failing = true;
-                    tracing::error!(error = %e, "cannot drop expired enrolments")
+                Err(e) => {
+                    if !rebuild_pending {
+                        tracing::error!(error = %e, "cannot drop expired enrolments; trying again each second");
+                    }
+                    rebuild_pending = true;
                 }
-                Err(_) => {}
             }
         }
         cache.observe(metrics);

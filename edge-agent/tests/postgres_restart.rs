@@ -111,7 +111,7 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
 
     let events = api.events();
     let ids = agent_event_ids(&events);
-    assert_eq!(ids, stored_ids(&agent), "the API holds exactly the events the agent stored");
+    assert_the_api_holds_what_was_stored(&events, &agent, &dir.join("agent"));
     assert_eq!(passages_of(&events, Some("gate1")), truth_of(&f), "exactly the truth's passages");
     assert_eq!(status_while_down, 503, "the API says it is unavailable while its database is");
     let alert_ids: HashSet<String> =

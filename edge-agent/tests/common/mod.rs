@@ -49,6 +49,9 @@ pub fn scratch(name: &str) -> PathBuf {
 pub struct Proc {
     pub child: Child,
     pub lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// Output streams read to their end (the process closed them).
+    streams_ended: Arc<std::sync::atomic::AtomicUsize>,
+    streams: usize,
 }
 
 impl Proc {
@@ -56,6 +59,8 @@ impl Proc {
         cmd.env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");
         let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+        let streams_ended: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let mut streams = 0;
         for stream in [
             child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
             child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
@@ -64,13 +69,16 @@ impl Proc {
         .flatten()
         {
             let sink = Arc::clone(&lines);
+            let ended = Arc::clone(&streams_ended);
+            streams += 1;
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     sink.lock().expect("lines").push((Instant::now(), line));
                 }
+                ended.fetch_add(1, std::sync::atomic::Ordering::Release);
             });
         }
-        Proc { child, lines }
+        Proc { child, lines, streams_ended, streams }
     }
 
     /// Waits until a line containing `needle` has arrived after `after`; its arrival time.
@@ -102,6 +110,13 @@ impl Proc {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
+                // Its last lines may still be in the pipe: read them all, so
+                // what a test parses from the log after a stop is complete.
+                while self.streams_ended.load(std::sync::atomic::Ordering::Acquire) < self.streams
+                    && Instant::now() < until
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 return status.success();
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -298,6 +313,39 @@ pub fn agent_event_ids(events: &[serde_json::Value]) -> std::collections::HashSe
         .filter(|e| !matches!(e["kind"].as_str(), Some("edge_offline" | "edge_online")))
         .filter_map(|e| e["id"].as_str().map(str::to_string))
         .collect()
+}
+
+/// Ids of the events still in a stopped agent's outbox (`DATA_DIR/outbox`):
+/// stored, never acknowledged — on SIGTERM the agent stops at once and keeps
+/// them for its next start.
+pub fn left_in_outbox(data_dir: &Path) -> std::collections::HashSet<String> {
+    let outbox = pipeline::outbox::Outbox::open(&data_dir.join("outbox"), 1 << 30).expect("the outbox opens");
+    outbox.peek(usize::MAX).expect("the outbox reads").into_iter().map(|p| p.event.id).collect()
+}
+
+/// After a stopped agent's run: every event in the API from the agent was
+/// logged as stored, and every stored event not left in its outbox arrived.
+/// Returns the ids that were acknowledged (stored, and no longer in the outbox).
+pub fn assert_the_api_holds_what_was_stored(
+    events: &[serde_json::Value],
+    agent: &Proc,
+    data_dir: &Path,
+) -> std::collections::HashSet<String> {
+    let ids = agent_event_ids(events);
+    let stored = stored_ids(agent);
+    let left = left_in_outbox(data_dir);
+    let acknowledged: std::collections::HashSet<String> = stored.difference(&left).cloned().collect();
+    let never_stored: Vec<_> = ids.difference(&stored).collect();
+    let missing: Vec<_> = acknowledged.difference(&ids).collect();
+    assert!(
+        !stored.is_empty() && never_stored.is_empty() && missing.is_empty(),
+        "{} events stored, {} left in the outbox: in the API but never stored {never_stored:?}, \
+         acknowledged but not in the API {missing:?}:\n{}",
+        stored.len(),
+        left.len(),
+        agent.text()
+    );
+    acknowledged
 }
 
 /// How many events the agent's sender says the admin API acknowledged (and so
