@@ -34,6 +34,21 @@ pub struct AgentSection {
     pub site: String,
     /// Folder for the gallery cache and the outbox (sled databases).
     pub data_dir: PathBuf,
+    /// Folder holding `manifest.toml` and the model files. Without it, the
+    /// `models/` folder of the repository the agent runs from (or of
+    /// `GATEWATCH_ROOT`).
+    #[serde(default)]
+    pub models_dir: Option<PathBuf>,
+}
+
+impl AgentSection {
+    /// The models this agent runs: from `models_dir` if set, else found.
+    pub fn models(&self) -> Result<pipeline::models::Models, pipeline::models::ModelError> {
+        match &self.models_dir {
+            Some(dir) => pipeline::models::Models::in_dir(dir),
+            None => pipeline::models::Models::locate(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -294,6 +309,32 @@ mod tests {
     fn the_documented_example_is_valid() {
         let c = Config::parse(EXAMPLE, "agent.example.toml").expect("example parses");
         assert!(!c.cameras.is_empty());
+    }
+
+    #[test]
+    fn models_come_from_models_dir_when_it_is_set() {
+        let repo_models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let with = |dir: &std::path::Path| {
+            let text = EXAMPLE.replacen(
+                "data_dir = \"data/agent\"",
+                &format!("data_dir = \"data/agent\"\nmodels_dir = {:?}", dir.display().to_string()),
+                1,
+            );
+            Config::parse(&text, "x.toml").expect("parses")
+        };
+        // The manifest is read from there: an empty folder names its manifest.
+        let empty = std::env::temp_dir().join(format!("gatewatch-no-models-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).expect("tmp");
+        let e = with(&empty).agent.models().expect_err("no manifest there").to_string();
+        assert!(e.contains(&empty.join("manifest.toml").display().to_string()) && e.contains("make models"), "{e}");
+        let _ = std::fs::remove_dir_all(&empty);
+        // The repository's own folder, named explicitly, is read from there
+        // (or says which model file is missing where).
+        match with(&repo_models).agent.models() {
+            Ok(m) => assert!(m.recogniser.path.starts_with(&repo_models)),
+            Err(e) => assert!(e.to_string().contains("make models"), "{e}"),
+        }
+        assert!(Config::parse(EXAMPLE, "x.toml").expect("parses").agent.models_dir.is_none());
     }
 
     fn broken(from: &str, to: &str) -> String {

@@ -157,7 +157,7 @@ fn quarantine(config: &std::path::Path, release: bool) -> Result<()> {
 
 fn enrol_into_cache(config: &std::path::Path, dir: &std::path::Path) -> Result<()> {
     let c = config::Config::load(config)?;
-    let models = Models::locate()?;
+    let models = c.agent.models()?;
     let fixture = Fixture::open(dir)?;
     let mut enroller = Enroller::new(&models, Threads::default())?;
     std::fs::create_dir_all(&c.agent.data_dir)?;
@@ -181,6 +181,14 @@ fn enrol_into_cache(config: &std::path::Path, dir: &std::path::Path) -> Result<(
 fn check_config(path: &std::path::Path) -> Result<()> {
     let c = config::Config::load(path)?;
     println!("agent {} at site {} (data in {})", c.agent.id, c.agent.site, c.agent.data_dir.display());
+    let models = c.agent.models()?;
+    println!(
+        "models: {} ({}), {} ({})",
+        models.detector.path.display(),
+        models.detector.model_id(),
+        models.recogniser.path.display(),
+        models.recogniser.model_id()
+    );
     let token = match c.token() {
         Ok(_) => "token present".to_string(),
         Err(e) => format!("warning: {e}"),

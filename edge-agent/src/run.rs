@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use pipeline::engine::{CameraContext, Engine};
 use pipeline::gallery::GalleryStore;
-use pipeline::models::{Models, Sessions};
+use pipeline::models::Sessions;
 use pipeline::outbox::Outbox;
 use pipeline::rules::Rules;
 use pipeline::runtime::Threads;
@@ -37,7 +37,7 @@ pub fn run(config_path: &Path, drain_limit: Duration) -> Result<()> {
     let shutdown = Shutdown::on_signals().context("cannot install signal handlers")?;
     std::fs::create_dir_all(&config.agent.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.agent.data_dir.display()))?;
-    let models = Models::locate()?;
+    let models = config.agent.models()?;
     let sessions = Sessions::load(&models, Threads::default())?;
     let metrics = Arc::new(Metrics::new());
     let cache =
