@@ -295,13 +295,17 @@ pub fn anomalies_of(events: &[serde_json::Value], kind: &str) -> Vec<serde_json:
 /// Ids of the events an agent run logged as durably stored (needs
 /// `edge_agent::store=debug` in its log filter).
 pub fn stored_ids(agent: &Proc) -> std::collections::HashSet<String> {
+    logged_values(agent, "event stored in the outbox", "event").into_iter().collect()
+}
+
+/// The value of `field=` in each of a process's log lines with `message`.
+fn logged_values(agent: &Proc, message: &str, field: &str) -> Vec<String> {
+    let key = format!("{field}=");
     agent
         .text()
         .lines()
-        .filter(|l| l.contains("event stored in the outbox"))
-        .filter_map(|l| l.split("event=").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
+        .filter(|l| l.contains(message))
+        .filter_map(|l| l.split(key.as_str()).nth(1)?.split_whitespace().next().map(str::to_string))
         .collect()
 }
 
@@ -352,12 +356,7 @@ pub fn assert_the_api_holds_what_was_stored(
 /// were removed from the outbox), over all its passes (needs
 /// `edge_agent::sender=debug` in its log filter).
 pub fn acknowledged_total(agent: &Proc) -> usize {
-    agent
-        .text()
-        .lines()
-        .filter(|l| l.contains("batch sent"))
-        .filter_map(|l| l.split("acknowledged=").nth(1)?.split_whitespace().next()?.parse::<usize>().ok())
-        .sum()
+    logged_values(agent, "batch sent", "acknowledged").iter().filter_map(|n| n.parse::<usize>().ok()).sum()
 }
 
 /// Waits until the admin API holds exactly the events the agent logged as
