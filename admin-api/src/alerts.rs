@@ -7,10 +7,10 @@
 //! own channel — so a guard connected to either process sees every alert,
 //! once.
 
-use pipeline::events::{Event, EventBody, Priority};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use tokio::sync::broadcast;
+use wire::events::{Event, EventBody, Priority};
 
 const CHANNEL: &str = "gatewatch_alerts";
 
@@ -167,8 +167,8 @@ pub fn from_batch(events: &[Event], names: &std::collections::HashMap<String, St
 
 #[cfg(test)]
 mod tests {
-    use pipeline::events::{AnomalyEvent, AnomalyKind, PassageEvent};
-    use pipeline::line::Direction;
+    use wire::Direction;
+    use wire::events::{AnomalyEvent, AnomalyKind, PassageEvent};
 
     use super::*;
 

@@ -30,7 +30,7 @@ pub async fn record(db: &AnyPool, actor: &str, action: &str, target: &str, detai
     sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1").execute(&mut *tx).await?;
     let head = sqlx::query("SELECT seq, sha256 FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
     let (seq, prev): (i64, String) = (head.try_get("seq")?, head.try_get("sha256")?);
-    let at_ms = pipeline::events::now_ms();
+    let at_ms = wire::time::now_ms();
     let hash = row_hash(&prev, seq, at_ms, actor, action, target, detail);
     sqlx::query(
         "INSERT INTO audit (id, at_ms, actor, action, target, detail, seq, prev_sha256, row_sha256)

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use pipeline::enrol::Enroller;
-use pipeline::fixture::Fixture;
-use pipeline::frame::BgrImage;
-use pipeline::gallery::{PersonInfo, StoredEmbedding};
-use pipeline::models::Models;
-use pipeline::runtime::Threads;
+use pipeline::eval::fixture::Fixture;
+use pipeline::vision::enrol::Enroller;
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
 use sqlx::AnyPool;
+use wire::{PersonInfo, StoredEmbedding};
 
 /// Embeds each photo (a refused photo is reported and fails the enrolment:
 /// the operator must know which photo to replace) and stores the person.
@@ -34,7 +34,7 @@ pub async fn enrol_fixture(db: &AnyPool, dir: &Path, data: &Path) -> Result<(usi
     let models = Models::locate()?;
     let model_id = models.recogniser.model_id();
     let mut enroller = Enroller::new(&models, Threads::default())?;
-    let gallery = pipeline::replay::enrol_fixture(&mut enroller, &fixture, &model_id)?;
+    let gallery = pipeline::eval::replay::enrol_fixture(&mut enroller, &fixture, &model_id)?;
     let mut version = 0;
     for (i, person) in gallery.people().iter().enumerate() {
         let embeddings: Vec<_> =

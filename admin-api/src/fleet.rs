@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody, now_ms};
 use pipeline::fleet::{CameraSet, CameraSpec, CameraState, Heartbeat, HeartbeatReply};
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
+use wire::events::{AnomalyEvent, AnomalyKind, Event, EventBody};
+use wire::time::now_ms;
 
 use crate::alerts::AlertHub;
 use crate::error::ApiError;

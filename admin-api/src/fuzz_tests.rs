@@ -8,7 +8,7 @@ mod mutate;
 
 use proptest::prelude::*;
 
-use pipeline::events::{Event, EventBody, MAX_BATCH_EVENTS, MAX_CROP_BYTES};
+use wire::events::{Event, EventBody, MAX_BATCH_EVENTS, MAX_CROP_BYTES};
 
 use crate::auth::Agent;
 use crate::cccd::{self, Date};

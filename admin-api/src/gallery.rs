@@ -5,11 +5,11 @@
 //! and version only; name, CCCD and embeddings are erased at once) so edges
 //! learn of the removal.
 
-use pipeline::embed::Embedding;
-use pipeline::fixture::Category;
-use pipeline::gallery::{PersonInfo, PersonRecord, StoredEmbedding};
-use pipeline::gallery_sync::{Expectations, GalleryDelta};
 use sqlx::{AnyPool, Row};
+use wire::Category;
+use wire::Embedding;
+use wire::sync::{Expectations, GalleryDelta};
+use wire::{PersonInfo, PersonRecord, StoredEmbedding};
 
 use crate::error::ApiError;
 
@@ -49,7 +49,7 @@ pub async fn upsert_person_at(
     sites: Option<&[String]>,
     may_write: &(dyn Fn(&crate::people::IdHolder) -> bool + Sync),
 ) -> Result<i64, ApiError> {
-    let now = pipeline::events::now_ms();
+    let now = wire::time::now_ms();
     let mut tx = db.begin().await?;
     let version = bump_version(&mut tx).await?;
     if !may_write(&crate::people::holder_of(&mut *tx, &info.id).await?) {
@@ -121,7 +121,7 @@ pub async fn add_embeddings(
     sites: &[String],
     embeddings: &[StoredEmbedding],
 ) -> Result<Option<i64>, ApiError> {
-    let now = pipeline::events::now_ms();
+    let now = wire::time::now_ms();
     let mut tx = db.begin().await?;
     // Write first (takes the write lock), and the check with it.
     let still = sqlx::query("UPDATE people SET updated_ms = $2 WHERE id = $1 AND deleted = 0 AND sites = $3")
@@ -170,7 +170,7 @@ pub async fn add_negative(db: &AnyPool, person: &str, negative: &StoredEmbedding
     .bind(person)
     .bind(&negative.model_id)
     .bind(vector)
-    .bind(pipeline::events::now_ms())
+    .bind(wire::time::now_ms())
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE people SET version = $2 WHERE id = $1").bind(person).bind(version).execute(&mut *tx).await?;
@@ -197,7 +197,7 @@ pub async fn delete_person(db: &AnyPool, id: &str) -> Result<Option<i64>, ApiErr
     )
     .bind(id)
     .bind(version)
-    .bind(pipeline::events::now_ms())
+    .bind(wire::time::now_ms())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -241,7 +241,7 @@ pub async fn delta_since(db: &AnyPool, since: i64, site: &str) -> Result<Gallery
         .fetch_all(&mut *tx)
         .await?
     };
-    let now_s = pipeline::events::now_ms() / 1000;
+    let now_s = wire::time::now_s();
     let mut delta =
         GalleryDelta { version: version as u64, full, people: Vec::new(), removed: Vec::new(), more: false };
     let mut embeddings_in_page = 0;
@@ -325,7 +325,7 @@ pub async fn set_expectation(db: &AnyPool, site: &str, camera: &str, person: Opt
             .bind(site)
             .bind(camera)
             .bind(p)
-            .bind(pipeline::events::now_ms())
+            .bind(wire::time::now_ms())
             .execute(&mut *tx)
             .await?;
     }

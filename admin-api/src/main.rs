@@ -320,7 +320,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Purge { data } => {
-            let purged = retention::purge(&db, &data, &data.join("crops"), pipeline::events::now_ms())
+            let purged = retention::purge(&db, &data, &data.join("crops"), wire::time::now_ms())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&purged)?);
@@ -353,7 +353,7 @@ async fn run(cli: Cli) -> Result<()> {
             .bind(&id)
             .bind(&site)
             .bind(auth::hash_token(&token))
-            .bind(pipeline::events::now_ms())
+            .bind(wire::time::now_ms())
             .execute(&db)
             .await
             .with_context(|| format!("cannot register agent {id:?}"))?;
@@ -367,8 +367,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Enrol { id, name, category, cccd, valid_for_secs, photos } => {
             let category = serde_json::from_value(serde_json::Value::String(category.clone()))
                 .map_err(|_| anyhow::anyhow!("--category {category:?}: use staff, resident, visitor or watchlist"))?;
-            let valid_until = valid_for_secs.map(|s| pipeline::events::now_ms() / 1000 + s);
-            let info = pipeline::gallery::PersonInfo { id, name, category, cccd, valid_until, valid_from: None };
+            let valid_until = valid_for_secs.map(|s| wire::time::now_s() + s);
+            let info = wire::PersonInfo { id, name, category, cccd, valid_until, valid_from: None };
             let version = enrol::enrol_photos(&db, info, &photos).await?;
             println!("enrolled; gallery version {version}");
             Ok(())

@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use pipeline::enrol::Enroller;
-use pipeline::fixture::Category;
-use pipeline::frame::BgrImage;
-use pipeline::gallery::{PersonInfo, StoredEmbedding};
-use pipeline::models::Models;
-use pipeline::runtime::Threads;
+use pipeline::vision::enrol::Enroller;
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
+use wire::Category;
+use wire::{PersonInfo, StoredEmbedding};
 
 use crate::error::ApiError;
 use crate::users::User;
@@ -128,7 +128,7 @@ pub async fn store_photos(db: &AnyPool, data: &Path, person: &str, images: &[Bgr
         sqlx::query("INSERT INTO photos (id, person_id, created_ms) VALUES ($1, $2, $3)")
             .bind(&id)
             .bind(person)
-            .bind(pipeline::events::now_ms())
+            .bind(wire::time::now_ms())
             .execute(db)
             .await?;
     }
@@ -228,7 +228,7 @@ pub async fn delete(db: &AnyPool, data: &Path, id: &str) -> Result<bool, ApiErro
 
 /// Stores the enrolment details of a person already upserted.
 pub async fn set_enrolment(db: &AnyPool, id: &str, e: &Enrolment) -> Result<(), ApiError> {
-    let consent_at = e.consent_by.as_ref().map(|_| pipeline::events::now_ms());
+    let consent_at = e.consent_by.as_ref().map(|_| wire::time::now_ms());
     sqlx::query(
         "UPDATE people SET sites = $2, valid_from = $3, birth_date = $4, host = $5, consent_by = $6,
          consent_at_ms = $7, consent_purpose = $8 WHERE id = $1",
@@ -368,7 +368,7 @@ pub async fn search(db: &AnyPool, user: &User, f: &Search) -> Result<Vec<PersonV
         }
         cond.push(format!("({})", any.join(" OR ")));
     }
-    let now_s = pipeline::events::now_ms() / 1000;
+    let now_s = wire::time::now_s();
     match f.status.as_deref().map(str::trim).unwrap_or("") {
         "" => {}
         "valid" => cond.push(format!("(p.valid_until IS NULL OR p.valid_until > {now_s})")),
@@ -880,7 +880,7 @@ pub async fn subject_export(
     Ok(json!({
         "kind": "gatewatch data-subject export",
         "legal_basis": "Law 91/2025/QH15 on personal data protection: the data subject's right to their data",
-        "exported_at_ms": pipeline::events::now_ms(),
+        "exported_at_ms": wire::time::now_ms(),
         "exported_by": user.username,
         "complete": notes.is_empty(),
         "notes": notes,

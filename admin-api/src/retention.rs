@@ -137,7 +137,7 @@ pub async fn purge(db: &AnyPool, data: &Path, crops: &Path, now_ms: i64) -> Resu
 pub fn spawn_hourly(db: AnyPool, data: std::path::PathBuf, crops: std::path::PathBuf) {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = purge(&db, &data, &crops, pipeline::events::now_ms()).await {
+            if let Err(e) = purge(&db, &data, &crops, wire::time::now_ms()).await {
                 tracing::error!(error = %e, "retention purge failed; retrying in an hour");
             }
             match crate::audit::head(&db).await {

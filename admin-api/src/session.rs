@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for SignedIn {
              WHERE s.id_sha256 = $1 AND s.expires_ms > $2 AND u.disabled = 0",
         )
         .bind(&session)
-        .bind(pipeline::events::now_ms())
+        .bind(wire::time::now_ms())
         .fetch_optional(&state.db)
         .await?
         .ok_or(ApiError::Unauthorized)?;
@@ -66,7 +66,7 @@ pub async fn still_valid(state: &AppState, session: &str) -> bool {
          WHERE s.id_sha256 = $1 AND s.expires_ms > $2 AND u.disabled = 0",
     )
     .bind(session)
-    .bind(pipeline::events::now_ms())
+    .bind(wire::time::now_ms())
     .fetch_optional(&state.db)
     .await;
     match found {
@@ -158,7 +158,7 @@ impl FromRequestParts<AppState> for RequireSuperadmin {
 /// Creates a session; returns (cookie token, CSRF token).
 pub async fn open(state: &AppState, user: &User) -> Result<(String, String), ApiError> {
     let (token, csrf) = (new_token(), new_token());
-    let now = pipeline::events::now_ms();
+    let now = wire::time::now_ms();
     sqlx::query("INSERT INTO sessions (id_sha256, user_id, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)")
         .bind(hash_token(&token))
         .bind(&user.id)

@@ -236,7 +236,7 @@ pub async fn create(
     .bind(hash_password(password)?)
     .bind(role.as_str())
     .bind(sites.join(","))
-    .bind(pipeline::events::now_ms())
+    .bind(wire::time::now_ms())
     .execute(db)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -343,7 +343,7 @@ pub async fn password_is(db: &AnyPool, user_id: &str, password: &str) -> Result<
 pub async fn revoke_agent(db: &AnyPool, id: &str) -> Result<(), ApiError> {
     let done = sqlx::query("UPDATE agents SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
         .bind(id)
-        .bind(pipeline::events::now_ms())
+        .bind(wire::time::now_ms())
         .execute(db)
         .await?
         .rows_affected();

@@ -8,8 +8,8 @@ mod common;
 
 use base64::Engine as _;
 use common::*;
-use pipeline::events::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_CROP_BYTES};
 use serde_json::Value;
+use wire::events::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_CROP_BYTES};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -19,9 +19,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pipeline::embed::{EMBEDDING_DIM, Embedding};
-use pipeline::fixture::Category;
-use pipeline::gallery::{Gallery, PersonInfo};
+use pipeline::gallery::Gallery;
+use wire::{Category, EMBEDDING_DIM, Embedding, PersonInfo};
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const PROBES: usize = 256;

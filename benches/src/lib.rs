@@ -17,6 +17,6 @@ pub mod sections;
 pub const ORT_THREADS: usize = 1;
 pub const DECODER_THREADS: u32 = 1;
 
-pub fn threads() -> pipeline::runtime::Threads {
-    pipeline::runtime::Threads { intra_op: ORT_THREADS, spinning: false, decoder: Some(DECODER_THREADS) }
+pub fn threads() -> pipeline::vision::runtime::Threads {
+    pipeline::vision::runtime::Threads { intra_op: ORT_THREADS, spinning: false, decoder: Some(DECODER_THREADS) }
 }

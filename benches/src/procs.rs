@@ -36,7 +36,7 @@ pub fn scratch(name: &str) -> Result<PathBuf> {
 }
 
 pub fn now_ms() -> i64 {
-    pipeline::events::now_ms()
+    wire::time::now_ms()
 }
 
 /// A running child process whose output is collected line by line.
@@ -367,7 +367,7 @@ impl AlertStream {
 pub struct Camera<'a> {
     pub id: String,
     pub url: String,
-    pub fixture: &'a pipeline::fixture::Fixture,
+    pub fixture: &'a pipeline::eval::fixture::Fixture,
     pub restricted: bool,
 }
 

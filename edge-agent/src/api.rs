@@ -13,11 +13,11 @@
 
 use std::time::Duration;
 
-use pipeline::events::Event;
 use pipeline::fleet::{CameraSet, Heartbeat, HeartbeatReply};
-use pipeline::gallery_sync::{Expectations, GalleryDelta};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use wire::events::Event;
+use wire::sync::{Expectations, GalleryDelta};
 
 use crate::config::{Config, ConfigError};
 

@@ -13,16 +13,15 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use pipeline::engine::Engine;
-use pipeline::events::{
-    AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent, Verification, VerificationOutcome, now_ms,
-};
 use pipeline::fleet::CameraState;
-use pipeline::frame::BgrImage;
-use pipeline::live::{Feed, FeedEvent, LinkState};
-use pipeline::passage::{Emitted, Passage, Sighting};
+use pipeline::rules::tamper::TamperWatch;
 use pipeline::rules::{LoiterWatch, PassageFacts, Rules};
-use pipeline::source::{SourceOptions, SourceUrl};
-use pipeline::tamper::TamperWatch;
+use pipeline::tracking::passage::{Emitted, Passage, Sighting};
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::live::{Feed, FeedEvent, LinkState};
+use pipeline::vision::source::{SourceOptions, SourceUrl};
+use wire::events::{AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent, Verification, VerificationOutcome};
+use wire::time::now_ms;
 
 use crate::config::{CameraMode, CameraSection, Config};
 use crate::fleet::Board;

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use pipeline::engine::EngineConfig;
 use pipeline::fleet::valid_id;
-use pipeline::live::LiveConfig;
 use pipeline::rules::RulesConfig;
-use pipeline::tamper::TamperConfig;
+use pipeline::rules::tamper::TamperConfig;
+use pipeline::vision::live::LiveConfig;
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +43,10 @@ pub struct AgentSection {
 
 impl AgentSection {
     /// The models this agent runs: from `models_dir` if set, else found.
-    pub fn models(&self) -> Result<pipeline::models::Models, pipeline::models::ModelError> {
+    pub fn models(&self) -> Result<pipeline::vision::models::Models, pipeline::vision::models::ModelError> {
         match &self.models_dir {
-            Some(dir) => pipeline::models::Models::in_dir(dir),
-            None => pipeline::models::Models::locate(),
+            Some(dir) => pipeline::vision::models::Models::in_dir(dir),
+            None => pipeline::vision::models::Models::locate(),
         }
     }
 }

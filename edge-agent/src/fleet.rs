@@ -11,8 +11,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pipeline::engine::EngineConfig;
-use pipeline::events::now_ms;
 use pipeline::fleet::{CameraSet, CameraSpec, CameraState, CameraStatus, Heartbeat};
+use wire::time::now_ms;
 
 use crate::api::ApiClient;
 use crate::config::check_cameras;

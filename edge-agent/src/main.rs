@@ -1,40 +1,27 @@
-//! gatewatch edge agent: pulls camera streams at a gate and recognises passages.
+//! gatewatch edge agent: the command line. The agent itself is the `edge_agent` library.
 
-mod api;
-mod camera;
-mod config;
-mod fleet;
-#[cfg(test)]
-mod fuzz_tests;
-mod metrics;
-mod ops;
-mod replay;
-mod run;
-mod sender;
-mod shutdown;
-mod store;
-mod sync;
-
+use edge_agent::{config, outbox, replay, run};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use pipeline::detect::{Detector, DetectorConfig};
-use pipeline::frame::BgrImage;
+use pipeline::vision::detect::{Detector, DetectorConfig};
+use pipeline::vision::frame::BgrImage;
 use std::sync::{Arc, RwLock};
 
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
-use pipeline::enrol::Enroller;
-use pipeline::fixture::Fixture;
-use pipeline::gallery::{GalleryStore, PersonRecord, StoredEmbedding};
-use pipeline::identity::Identity;
-use pipeline::live::{Feed, FeedEvent, LinkState, LiveConfig};
-use pipeline::models::Models;
-use pipeline::passage::{Passage, Sighting};
-use pipeline::replay::enrol_fixture;
-use pipeline::runtime::Threads;
-use pipeline::source::{SourceOptions, SourceUrl};
+use pipeline::eval::fixture::Fixture;
+use pipeline::eval::replay::enrol_fixture;
+use pipeline::gallery::GalleryStore;
+use pipeline::tracking::identity::Identity;
+use pipeline::tracking::passage::{Passage, Sighting};
+use pipeline::vision::enrol::Enroller;
+use pipeline::vision::live::{Feed, FeedEvent, LinkState, LiveConfig};
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
+use pipeline::vision::source::{SourceOptions, SourceUrl};
+use wire::{PersonRecord, StoredEmbedding};
 
 #[derive(Parser)]
 #[command(version, about = "gatewatch edge agent")]
@@ -143,7 +130,7 @@ fn run() -> Result<()> {
 
 fn quarantine(config: &std::path::Path, release: bool) -> Result<()> {
     let c = config::Config::load(config)?;
-    let outbox = pipeline::outbox::Outbox::open(&c.agent.data_dir.join("outbox"), c.outbox.budget_bytes())?;
+    let outbox = outbox::Outbox::open(&c.agent.data_dir.join("outbox"), c.outbox.budget_bytes())?;
     if release {
         let n = outbox.release_quarantine()?;
         eprintln!("{n} event(s) back in the sending queue");
@@ -273,7 +260,7 @@ fn watch(url: &str, limit: Option<Duration>, fixture: Option<&std::path::Path>) 
     let mut frame = BgrImage::default();
     let started = Instant::now();
     let (mut window, mut frames, mut faces) = (Instant::now(), 0u64, 0usize);
-    let mut out = pipeline::passage::Emitted::default();
+    let mut out = pipeline::tracking::passage::Emitted::default();
     let mut feed = Feed::open(&url, SourceOptions::default(), LiveConfig::default())?;
     loop {
         if limit.is_some_and(|l| started.elapsed() >= l) {

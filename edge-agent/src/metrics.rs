@@ -52,6 +52,12 @@ pub struct Metrics {
     pub gallery_sync_failures: Counter,
 }
 
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut m = Metrics {

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::engine::EngineConfig;
-use pipeline::evaluate::{EarlyCounts, FoundReport, RunReport, Scores, Verdict};
-use pipeline::fixture::Fixture;
-use pipeline::models::Models;
-use pipeline::replay::replay_fixture;
-use pipeline::runtime::Threads;
-use pipeline::stats::StageTimings;
+use pipeline::eval::evaluate::{EarlyCounts, FoundReport, RunReport, Scores, Verdict};
+use pipeline::eval::fixture::Fixture;
+use pipeline::eval::replay::replay_fixture;
+use pipeline::eval::stats::StageTimings;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
 use serde::Serialize;
 
 #[derive(Serialize)]

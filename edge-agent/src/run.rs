@@ -4,7 +4,7 @@
 //! metrics endpoints.
 //!
 //! Cameras share the process-wide ONNX Runtime thread pool and one session
-//! per model, taken in turn (FIFO-fair, see `pipeline::runtime::SharedSession`);
+//! per model, taken in turn (FIFO-fair, see `pipeline::vision::runtime::SharedSession`);
 //! each has its own decoder, buffers and tracker, so a camera that fails or
 //! waits for its stream never holds another up. Of the decisions, only the
 //! site's passage rules are shared (occupancy and passback span all gates),
@@ -14,13 +14,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::outbox::Outbox;
 use anyhow::{Context, Result};
 use pipeline::engine::{CameraContext, Engine};
 use pipeline::gallery::GalleryStore;
-use pipeline::models::Sessions;
-use pipeline::outbox::Outbox;
 use pipeline::rules::Rules;
-use pipeline::runtime::Threads;
+use pipeline::vision::models::Sessions;
+use pipeline::vision::runtime::Threads;
 
 use crate::api::ApiClient;
 use crate::camera::{CameraWorker, Shared};

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody, MAX_BATCH_BYTES};
-use pipeline::outbox::Pending;
+use crate::outbox::Pending;
+use wire::events::{AnomalyEvent, AnomalyKind, Event, EventBody, MAX_BATCH_BYTES};
 
 use crate::api::{ApiClient, SendError};
 use crate::metrics::Metrics;

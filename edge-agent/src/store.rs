@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody};
-use pipeline::outbox::{Outbox, OutboxError};
+use crate::outbox::{Outbox, OutboxError};
+use wire::events::{AnomalyEvent, AnomalyKind, Event, EventBody};
 
 use crate::metrics::{KindLabel, Metrics};
 
@@ -268,7 +268,7 @@ impl EventStore {
     pub fn observe(&self) {
         self.metrics.outbox_backlog.set((self.outbox.len() + self.held()) as i64);
         self.metrics.outbox_bytes.set(self.outbox.disk_bytes() as i64);
-        let age = self.outbox.oldest_ms().map(|t| (pipeline::events::now_ms() - t).max(0) as f64 / 1000.0);
+        let age = self.outbox.oldest_ms().map(|t| (wire::time::now_ms() - t).max(0) as f64 / 1000.0);
         self.metrics.outbox_oldest_age_seconds.set(age.unwrap_or(0.0));
     }
 }

@@ -11,9 +11,9 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use pipeline::events::now_ms;
 use pipeline::gallery::{GalleryError, GalleryStore, SharedGallery};
-use pipeline::gallery_sync::Expectations;
+use wire::sync::Expectations;
+use wire::time::now_ms;
 
 use crate::api::ApiClient;
 use crate::metrics::Metrics;

@@ -63,8 +63,8 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
 /// it a decodable frame (the server's own recovery, to measure the agent's
 /// against).
 fn first_frame_for_a_fresh_client(url: &str, within: Duration) -> Option<Duration> {
-    use pipeline::frame::BgrImage;
-    use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+    use pipeline::vision::frame::BgrImage;
+    use pipeline::vision::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
     let start = Instant::now();
     let url = SourceUrl::parse(url).expect("url");
     let mut source = VideoSource::open(&url, SourceOptions::default()).ok()?;

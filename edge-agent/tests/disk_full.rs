@@ -135,7 +135,7 @@ fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
     let log = agent.text();
     assert!(!log.contains("EVENT LOST") && !log.contains("EVENT NOT STORED"), "nothing lost:\n{log}");
     // No corruption: the outbox opens, and what is in it was delivered.
-    let outbox = pipeline::outbox::Outbox::open(&outbox_dir, 1 << 30).expect("the outbox opens after the episode");
+    let outbox = edge_agent::outbox::Outbox::open(&outbox_dir, 1 << 30).expect("the outbox opens after the episode");
     let left = outbox.peek(1000).expect("readable");
     let stored: HashSet<&str> = ids.iter().copied().collect();
     assert!(left.iter().all(|p| stored.contains(p.event.id.as_str())), "anything left was delivered already");

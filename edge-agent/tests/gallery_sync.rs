@@ -11,9 +11,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use pipeline::events::EventBody;
+use edge_agent::outbox::Outbox;
 use pipeline::gallery::GalleryStore;
-use pipeline::outbox::Outbox;
+use wire::events::EventBody;
 
 /// Runs the agent over the recording until it is done and delivered.
 fn run_agent(config: &Path) -> String {

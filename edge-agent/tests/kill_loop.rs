@@ -46,7 +46,7 @@ fn twenty_sigkills_lose_no_stored_event_and_duplicate_nothing() {
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let log = "info,edge_agent::store=debug";
-    let seed = pipeline::events::now_ms() as u64;
+    let seed = wire::time::now_ms() as u64;
     let mut rng = Lcg(seed);
     let mut ids = HashSet::new();
     let started = Instant::now();

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::*;
-use pipeline::events::{Event, EventBody, PassageEvent};
-use pipeline::line::Direction;
-use pipeline::outbox::Outbox;
+use edge_agent::outbox::Outbox;
+use wire::Direction;
+use wire::events::{Event, EventBody, PassageEvent};
 
 fn passage(person: Option<&str>, crop: &str) -> Event {
     Event::new(
@@ -28,7 +28,7 @@ fn passage(person: Option<&str>, crop: &str) -> Event {
             person_id: person.map(str::to_string),
             similarity: person.map(|_| 0.7),
             track: 1,
-            crossed_at_ms: pipeline::events::now_ms(),
+            crossed_at_ms: wire::time::now_ms(),
             face_quality: 0.8,
             verification: None,
             face_jpeg_b64: Some(crop.to_string()),

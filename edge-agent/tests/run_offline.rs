@@ -7,8 +7,8 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use pipeline::events::{AnomalyKind, EventBody};
-use pipeline::outbox::{Outbox, Pending};
+use edge_agent::outbox::{Outbox, Pending};
+use wire::events::{AnomalyKind, EventBody};
 
 /// Runs the agent over a recording with nothing listening at the API
 /// address; returns its log and what waits in its outbox.

@@ -3,7 +3,7 @@
 //! Per frame: detect faces on the (downscaled) frame → describe each head's
 //! appearance → update tracks → for tracks due an embedding, refine landmarks
 //! at full resolution, score quality and embed the good faces → watch each
-//! track for confident line crossings and turns ([`crate::journey`]) → emit
+//! track for confident line crossings and turns ([`crate::tracking::journey`]) → emit
 //! each crossing as a passage a moment after it (or when the track ends),
 //! named from the best faces of the leg it was made on. Every crossing is a
 //! passage whether or not a face was ever good enough to name — counting does
@@ -13,8 +13,8 @@
 //!
 //! The engine runs on its caller's thread; concurrency lives around it:
 //! decoding in GStreamer's threads behind a bounded frame queue (see
-//! [`crate::replay`]), and the recogniser on its own thread behind a bounded
-//! crop queue ([`crate::embed_worker`]), so that embedding one face does not
+//! [`crate::eval::replay`]), and the recogniser on its own thread behind a bounded
+//! crop queue ([`crate::vision::embed_worker`]), so that embedding one face does not
 //! hold up the next frames' detection. A track's identity is decided only
 //! once all of its faces are embedded. Buffers are reused between frames.
 
@@ -24,22 +24,22 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::appearance::{Appearance, Describer};
-use crate::detect::{DetectError, Detection, Detector, DetectorConfig};
-use crate::embed::Embedder;
-use crate::embed_worker::{EmbedWorker, Embedded};
-use crate::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
-use crate::frame::BgrImage;
+use crate::eval::stats::StageTimings;
 use crate::gallery::{Gallery, SharedGallery};
-use crate::identity::{self, Identity, IdentityConfig};
-use crate::journey::{Due, Journey, Promise};
-use crate::line::CountingLine;
-use crate::models::{Models, Sessions};
-use crate::motion::{MotionConfig, MotionConfigError, MotionGate, Verdict};
-use crate::passage::{Crossing, Emitted, Passage, PassageConfig, PassageConfigError, Sighting};
-use crate::runtime::Threads;
-use crate::stats::StageTimings;
-use crate::track::{Track, TrackId, Tracker, TrackerConfig, TrackerConfigError};
+use crate::tracking::appearance::{Appearance, Describer};
+use crate::tracking::identity::{self, Identity, IdentityConfig};
+use crate::tracking::journey::{Due, Journey, Promise};
+use crate::tracking::line::CountingLine;
+use crate::tracking::passage::{Crossing, Emitted, Passage, PassageConfig, PassageConfigError, Sighting};
+use crate::tracking::track::{LiveTrack, Track, TrackId, Tracker, TrackerConfig, TrackerConfigError};
+use crate::vision::detect::{DetectError, Detection, Detector, DetectorConfig};
+use crate::vision::embed::Embedder;
+use crate::vision::embed_worker::{EmbedWorker, Embedded};
+use crate::vision::encode::{EncodeError, EncoderConfig, FaceEncoder, copy_region};
+use crate::vision::frame::BgrImage;
+use crate::vision::models::{Models, Sessions};
+use crate::vision::motion::{MotionConfig, MotionConfigError, MotionGate, Verdict};
+use crate::vision::runtime::Threads;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -86,16 +86,6 @@ impl EngineConfig {
 pub struct CameraContext {
     pub id: String,
     pub line: CountingLine,
-}
-
-/// A track the engine is following, as other components may want to see it
-/// (loitering rules, live views).
-#[derive(Debug, Clone, Copy)]
-pub struct LiveTrack {
-    pub id: TrackId,
-    pub first_seen: Duration,
-    pub last_seen: Duration,
-    pub crossed: bool,
 }
 
 /// The passages of the last few seconds, to refuse a second one by the same
@@ -662,7 +652,7 @@ impl Engine {
 /// Is this face box cut by the frame's edge? Such a face is half a face: its
 /// embedding names no one reliably, and where people walk out of view as
 /// others walk in it may be the one leaving.
-fn cut_by_the_edge(face: &crate::detect::Rect, frame: &BgrImage) -> bool {
+fn cut_by_the_edge(face: &crate::vision::detect::Rect, frame: &BgrImage) -> bool {
     face.x < 0.0 || face.y < 0.0 || face.x + face.w > frame.width() as f32 || face.y + face.h > frame.height() as f32
 }
 
@@ -737,11 +727,7 @@ mod tests {
     #[test]
     fn the_same_face_crossing_twice_at_once_is_one_crossing() {
         let mut r = RecentCrossings::default();
-        let c = |at: u64, pos: f32| Crossing {
-            direction: crate::line::Direction::Entry,
-            at: Duration::from_millis(at),
-            pos,
-        };
+        let c = |at: u64, pos: f32| Crossing { direction: wire::Direction::Entry, at: Duration::from_millis(at), pos };
         r.record(TrackId(1), c(1000, 0.40));
         assert!(r.is_duplicate(TrackId(2), &c(1100, 0.41)), "another track, same moment and place");
         assert!(!r.is_duplicate(TrackId(2), &c(1100, 0.50)), "side by side is two people");

@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineConfig;
-use crate::line::CountingLine;
-use crate::schedule::Schedule;
-use crate::source::SourceUrl;
+use crate::rules::schedule::Schedule;
+use crate::tracking::line::CountingLine;
+use crate::vision::source::SourceUrl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

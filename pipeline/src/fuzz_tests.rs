@@ -9,8 +9,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use crate::events::Event;
-use crate::fixture::{parse_camera, parse_truth};
+use crate::eval::fixture::{parse_camera, parse_truth};
+use wire::events::Event;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: mutate::cases(), failure_persistence: None, ..ProptestConfig::default() })]

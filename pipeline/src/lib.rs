@@ -1,64 +1,45 @@
 //! gatewatch's vision pipeline: frames in, identified entry/exit passages out.
 //!
-//! One module per stage, each usable and testable on its own with real inputs:
+//! Grouped by job; every module in one line. What crosses the network (events,
+//! people, gallery deltas, categories, directions, time) is the `wire` crate's.
 //!
-//! - [`runtime`] and [`models`]: find ONNX Runtime and the face models, and say
-//!   which command fixes it when they are missing (never a dlopen backtrace).
-//! - [`source`]: GStreamer video sources (files for replay, RTSP for cameras);
-//!   [`live`]: a live camera that reconnects with backoff and a no-frame watchdog.
-//! - [`detect`]: YuNet face detection with its five landmarks; [`motion`]:
-//!   the gate that spares it the frames of an empty, still scene.
-//! - [`align`]: the 5-point similarity transform onto the ArcFace template.
-//! - [`embed`]: SFace face embeddings, L2-normalised.
-//! - [`quality`] and [`encode`]: landmark refinement at full resolution,
-//!   quality scoring, and embedding of the faces worth it.
-//! - [`track`]: multi-object tracking in time units (ByteTrack/BoT-SORT-style:
-//!   motion and an [`appearance`] descriptor, optimal [`assignment`]).
-//! - [`identity`] and [`gallery`]: identity per track from its best faces,
-//!   against the enrolled people (sled-persisted, searched in memory).
-//! - [`line`] and [`passage`]: counting line, crossings, entry/exit passages;
-//!   [`journey`]: one track's crossings, turns and the faces of each leg.
-//! - [`engine`]: one camera's stages wired together; [`replay`] runs it over
-//!   recorded fixtures and [`evaluate`] scores the result against the truth.
-//! - [`fixture`]: the recorded-scene format every accuracy test and benchmark reads.
-//! - [`frame`]: owned BGR frames and photo decoding.
+//! - [`vision`]: pixels to embeddings.
+//!   - [`vision::runtime`], [`vision::models`]: find ONNX Runtime and the face models, and say
+//!     which command fixes it when they are missing (never a dlopen backtrace).
+//!   - [`vision::source`]: GStreamer sources (files for replay, RTSP for cameras);
+//!     [`vision::live`]: a live camera that reconnects with backoff and a no-frame watchdog.
+//!   - [`vision::frame`]: owned BGR frames and photo decoding; [`vision::yuv`]: I420 to BGR.
+//!   - [`vision::motion`]: the gate that spares detection the frames of an empty, still scene.
+//!   - [`vision::detect`]: YuNet face detection with its five landmarks.
+//!   - [`vision::align`]: the 5-point similarity transform onto the ArcFace template.
+//!   - [`vision::quality`]: landmark refinement at full resolution and quality scoring;
+//!     [`vision::encode`]: which faces are worth embedding, and their thumbnails.
+//!   - [`vision::embed`]: SFace embeddings; [`vision::embed_worker`]: the shared recogniser thread.
+//!   - [`vision::enrol`]: embeddings from enrolment photos.
+//! - [`tracking`]: faces to passages.
+//!   - [`tracking::track`]: multi-object tracking in time units (ByteTrack/BoT-SORT-style:
+//!     motion and an [`tracking::appearance`] descriptor, optimal [`tracking::assignment`]).
+//!   - [`tracking::identity`]: identity per track from its best faces.
+//!   - [`tracking::line`]: the counting line and its crossings; [`tracking::journey`]: one
+//!     track's crossings, turns and the faces of each leg; [`tracking::passage`]: entry/exit passages.
+//! - [`engine`]: one camera's stages wired together.
+//! - [`gallery`]: enrolled people, [`gallery::search`] in memory, [`gallery::store`] in sled,
+//!   [`gallery::sync`] applying the admin API's deltas.
+//! - [`rules`]: ANTT anomalies (after hours, tailgating, loitering, anti-passback);
+//!   [`rules::schedule`]: opening hours; [`rules::tamper`]: a covered, blinded or frozen camera.
+//! - [`fleet`]: a camera's spec as set centrally, and the agent's heartbeat.
+//! - [`eval`]: [`eval::fixture`] (the recorded-scene format), [`eval::replay`] (the engine over
+//!   a fixture), [`eval::evaluate`] (scores against the truth), [`eval::stats`] (stage timings).
 
-pub mod align;
-pub mod appearance;
-pub mod assignment;
-pub mod detect;
-pub mod embed;
-pub mod embed_worker;
-pub mod encode;
 pub mod engine;
-pub mod enrol;
-pub mod evaluate;
-pub mod events;
-pub mod fixture;
+pub mod eval;
 pub mod fleet;
-pub mod frame;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod gallery;
-pub mod gallery_sync;
-pub mod identity;
-pub mod journey;
-pub mod line;
-pub mod live;
-pub mod models;
-pub mod motion;
-pub mod outbox;
-pub mod passage;
-pub mod quality;
-pub mod replay;
 pub mod rules;
-pub mod runtime;
-pub mod schedule;
-pub mod source;
-pub mod stats;
-pub mod tamper;
-pub mod track;
-pub mod yuv;
+pub mod tracking;
+pub mod vision;
 
 /// The repository root: where `models/`, `fixtures/` and `third_party/` live.
 ///

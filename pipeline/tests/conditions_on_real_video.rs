@@ -10,12 +10,12 @@
 mod common;
 
 use pipeline::engine::EngineConfig;
-use pipeline::evaluate::{Evaluation, Found, evaluate};
-use pipeline::fixture::Fixture;
-use pipeline::line::Direction;
-use pipeline::models::Models;
-use pipeline::replay::replay_fixture;
-use pipeline::runtime::Threads;
+use pipeline::eval::evaluate::{Evaluation, Found, evaluate};
+use pipeline::eval::fixture::Fixture;
+use pipeline::eval::replay::replay_fixture;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
+use wire::Direction;
 
 fn models() -> Models {
     Models::in_dir(&common::repo().join("models")).expect("models installed (run `make models`)")

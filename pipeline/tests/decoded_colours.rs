@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pipeline::frame::BgrImage;
-use pipeline::replay::{ReplayError, for_each_frame};
+use pipeline::eval::replay::{ReplayError, for_each_frame};
+use pipeline::vision::frame::BgrImage;
 
 /// Encodes 3 frames of one colour (`lavfi` colour `colour`) with `args`
 /// (filters and tags) into `dir/name.mp4`.

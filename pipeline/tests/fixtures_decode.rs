@@ -7,9 +7,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pipeline::fixture::{Category, Fixture};
-use pipeline::frame::BgrImage;
-use pipeline::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+use pipeline::eval::fixture::Fixture;
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::source::{Pulled, SourceOptions, SourceUrl, VideoSource};
+use wire::Category;
 
 fn all_fixtures() -> Vec<Fixture> {
     let dirs = Fixture::discover(&common::fixtures_root()).expect("fixtures folder");

@@ -6,9 +6,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::RtspServer;
-use pipeline::frame::BgrImage;
-use pipeline::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
-use pipeline::source::{SourceOptions, SourceUrl};
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
+use pipeline::vision::source::{SourceOptions, SourceUrl};
 
 fn wait_for_frame(live: &mut LiveSource, frame: &mut BgrImage, within: Duration) -> Option<Duration> {
     let start = Instant::now();

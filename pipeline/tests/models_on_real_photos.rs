@@ -5,11 +5,12 @@ mod common;
 use opencv::core::Size;
 use opencv::imgproc;
 use opencv::prelude::*;
-use pipeline::detect::{Detection, Detector, DetectorConfig};
-use pipeline::embed::{Embedder, Embedding};
-use pipeline::frame::BgrImage;
-use pipeline::models::Models;
-use pipeline::runtime::Threads;
+use pipeline::vision::detect::{Detection, Detector, DetectorConfig};
+use pipeline::vision::embed::Embedder;
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
+use wire::Embedding;
 
 fn models() -> Models {
     Models::in_dir(&common::repo().join("models")).expect("models installed (run `make models`)")

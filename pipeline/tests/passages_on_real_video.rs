@@ -6,14 +6,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
-use pipeline::fixture::Fixture;
+use pipeline::eval::fixture::Fixture;
+use pipeline::eval::replay::{ReplayError, ReplayRun, replay_fixture, run_video};
 use pipeline::gallery::Gallery;
-use pipeline::identity::Identity;
-use pipeline::line::{CountingLine, Direction, Side};
-use pipeline::models::Models;
-use pipeline::passage::PassageConfig;
-use pipeline::replay::{ReplayError, ReplayRun, replay_fixture, run_video};
-use pipeline::runtime::Threads;
+use pipeline::tracking::identity::Identity;
+use pipeline::tracking::line::{CountingLine, Side};
+use pipeline::tracking::passage::PassageConfig;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
+use wire::Direction;
 
 fn models() -> Models {
     Models::in_dir(&common::repo().join("models")).expect("models installed (run `make models`)")

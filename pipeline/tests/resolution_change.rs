@@ -9,10 +9,10 @@ use std::process::Command;
 use std::sync::{Arc, RwLock};
 
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
+use pipeline::eval::replay::{ReplayError, for_each_frame, run_video};
 use pipeline::gallery::Gallery;
-use pipeline::models::Models;
-use pipeline::replay::{ReplayError, for_each_frame, run_video};
-use pipeline::runtime::Threads;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
 
 fn ffmpeg(args: &[&str]) {
     let out =
@@ -57,7 +57,8 @@ fn a_resolution_change_mid_stream_is_followed_frame_by_frame() {
     assert!((140..=160).contains(&frames), "{frames} frames");
 
     let models = Models::locate().expect("models (make models)");
-    let fixture = pipeline::fixture::Fixture::open(&common::fixtures_root().join("s01_walk_in_720p")).expect("fixture");
+    let fixture =
+        pipeline::eval::fixture::Fixture::open(&common::fixtures_root().join("s01_walk_in_720p")).expect("fixture");
     let camera = CameraContext { id: "gate1".into(), line: fixture.camera.line };
     let gallery = Arc::new(RwLock::new(Arc::new(Gallery::new(&models.recogniser.model_id()))));
     let mut engine =

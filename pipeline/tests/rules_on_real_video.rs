@@ -10,15 +10,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
-use pipeline::events::AnomalyKind;
-use pipeline::fixture::Fixture;
+use pipeline::eval::fixture::Fixture;
+use pipeline::eval::replay::{ReplayError, for_each_frame, replay_fixture};
 use pipeline::gallery::Gallery;
-use pipeline::models::Models;
-use pipeline::passage::Passage;
-use pipeline::replay::{ReplayError, for_each_frame, replay_fixture};
+use pipeline::rules::schedule::Schedule;
 use pipeline::rules::{LoiterWatch, PassageFacts, Rules, RulesConfig};
-use pipeline::runtime::Threads;
-use pipeline::schedule::Schedule;
+use pipeline::tracking::passage::Passage;
+use pipeline::vision::models::Models;
+use pipeline::vision::runtime::Threads;
+use wire::events::AnomalyKind;
 
 fn models() -> Models {
     Models::in_dir(&common::repo().join("models")).expect("models installed (run `make models`)")
@@ -146,7 +146,7 @@ fn loiterers(name: &str, after: Duration) -> usize {
     let mut engine =
         Engine::new(&models, camera, EngineConfig::default(), gallery, Threads::default()).expect("engine");
     let mut watch = LoiterWatch::new(after);
-    let (mut found, mut out) = (0, pipeline::passage::Emitted::default());
+    let (mut found, mut out) = (0, pipeline::tracking::passage::Emitted::default());
     for_each_frame(&fixture.video, |frame, ts, _| {
         engine.process(frame, ts, &mut out)?;
         found += watch.observe(&engine.live_tracks()).len();

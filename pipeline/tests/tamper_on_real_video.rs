@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use pipeline::replay::{ReplayError, for_each_frame};
-use pipeline::tamper::{TamperConfig, TamperWatch, Tampering};
+use pipeline::eval::replay::{ReplayError, for_each_frame};
+use pipeline::rules::tamper::{TamperConfig, TamperWatch, Tampering};
 
 fn fixture_video(name: &str) -> PathBuf {
     let p = common::fixtures_root().join(name).join("video.mp4");

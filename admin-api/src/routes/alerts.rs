@@ -11,10 +11,10 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::Stream;
-use pipeline::events::{Event, EventBody};
 use serde::Deserialize;
 use sqlx::Row;
 use tokio::sync::broadcast;
+use wire::events::{Event, EventBody};
 
 use crate::AppState;
 use crate::alerts::{Alert, from_batch};
@@ -146,7 +146,7 @@ async fn replay_after(state: &AppState, user: &crate::users::User, last: &str) -
     };
     // At most the last hour is replayed: a reconnect after a lag or a
     // network drop needs seconds; an old id must not cost a scan of days.
-    let since: i64 = row.try_get::<i64, _>("received_ms")?.max(pipeline::events::now_ms() - REPLAY_WINDOW_MS);
+    let since: i64 = row.try_get::<i64, _>("received_ms")?.max(wire::time::now_ms() - REPLAY_WINDOW_MS);
     let rows = sqlx::query(
         "SELECT body, passage_id, has_face, person_id FROM events WHERE kind = 'anomaly' AND received_ms >= $1
          ORDER BY received_ms, id LIMIT $2",
@@ -289,7 +289,7 @@ async fn ack(
     )
     .bind(&id)
     .bind(&s.user.id)
-    .bind(pipeline::events::now_ms())
+    .bind(wire::time::now_ms())
     .bind(&note)
     .execute(&state.db)
     .await?;

@@ -59,7 +59,7 @@ async fn not_person(
         .bind(&id)
         .bind(&person)
         .bind(&s.user.id)
-        .bind(pipeline::events::now_ms())
+        .bind(wire::time::now_ms())
         .execute(&state.db)
         .await?;
     sqlx::query("UPDATE events SET person_id = NULL WHERE id = $1").bind(&id).execute(&state.db).await?;

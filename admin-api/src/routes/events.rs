@@ -10,15 +10,15 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
-use pipeline::events::{Event, EventBody};
 use serde::Serialize;
 use sqlx::Row;
+use wire::events::{Event, EventBody};
 
 use crate::AppState;
 use crate::auth::Agent;
 use crate::error::ApiError;
 
-use pipeline::events::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS as MAX_BATCH, MAX_CROP_BYTES};
+use wire::events::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS as MAX_BATCH, MAX_CROP_BYTES};
 
 /// Largest request body: a batch the agent fills to [`MAX_BATCH_BYTES`],
 /// plus one event (the agent always sends at least one).
@@ -194,7 +194,7 @@ async fn ingest(
 ) -> Result<Json<Ack>, ApiError> {
     check_batch(&agent, &events)?;
     check_references(&state, &agent, &mut events).await?;
-    let received_ms = pipeline::events::now_ms();
+    let received_ms = wire::time::now_ms();
     // Face crops go to disk before this batch's turn at the database: writing
     // ≈ 100 files takes time the single SQLite writer should not wait for. A
     // re-sent batch rewrites the same bytes under the same names.

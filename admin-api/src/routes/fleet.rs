@@ -11,10 +11,10 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use pipeline::events::now_ms;
 use pipeline::fleet::{CameraSet, CameraSpec, Heartbeat, HeartbeatReply, valid_id};
 use serde_json::{Value, json};
 use sqlx::Row;
+use wire::time::now_ms;
 
 use crate::AppState;
 use crate::auth::Agent;

@@ -1,14 +1,14 @@
 //! Edge-facing gallery sync and verification expectations (agent token).
 //!
-//! `GET /api/v1/gallery?since=N` → a [`pipeline::gallery_sync::GalleryDelta`];
+//! `GET /api/v1/gallery?since=N` → a [`wire::sync::GalleryDelta`];
 //! `GET /api/v1/expectations` → who each verification camera of the agent's
 //! site expects.
 
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use pipeline::gallery_sync::{Expectations, GalleryDelta};
 use serde::Deserialize;
+use wire::sync::{Expectations, GalleryDelta};
 
 use crate::AppState;
 use crate::auth::Agent;

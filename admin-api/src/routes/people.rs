@@ -129,7 +129,7 @@ pub async fn enrol_one(
         Some(c) => Some(cccd::validate(c, birth).map_err(|e| ApiError::BadRequest(e.to_string()))?.number),
         None => None,
     };
-    if category != pipeline::fixture::Category::Watchlist
+    if category != wire::Category::Watchlist
         && (p.enrolment.consent_by.as_deref().is_none_or(|c| c.trim().is_empty())
             || p.enrolment.consent_purpose.as_deref().is_none_or(|c| c.trim().is_empty()))
     {
@@ -167,9 +167,8 @@ pub async fn enrol_one(
              leave the id empty to get a new one, or ask a superadmin"
         )));
     }
-    let now_s = pipeline::events::now_ms() / 1000;
-    let valid_until =
-        p.valid_until.or((category == pipeline::fixture::Category::Visitor).then(|| end_of_day_vn(now_s)));
+    let now_s = wire::time::now_s();
+    let valid_until = p.valid_until.or((category == wire::Category::Visitor).then(|| end_of_day_vn(now_s)));
     let embedded = state.enrol.embed(photos).await?;
     let (images, embeddings): (Vec<_>, Vec<_>) = embedded.into_iter().unzip();
     let info = people::person_info(id.clone(), name, category, cccd, valid_until);
@@ -257,7 +256,7 @@ async fn edit(
     Json(change): Json<people::PersonEdit>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let current = managed_person(&state, &s.user, &id).await?;
-    let (next, changed) = people::apply_edit(&current, change, &s.user, pipeline::events::now_ms())?;
+    let (next, changed) = people::apply_edit(&current, change, &s.user, wire::time::now_ms())?;
     if changed.is_empty() {
         return Ok(Json(json!({ "id": id, "changed": changed, "gallery_version": null })));
     }
@@ -410,7 +409,7 @@ struct QrText {
 }
 
 async fn read_qr(_: RequireAdmin, Json(body): Json<QrText>) -> Result<Json<cccd::CardQr>, ApiError> {
-    let now = pipeline::events::now_ms() / 1000 + 7 * 3600;
+    let now = wire::time::now_s() + 7 * 3600;
     let days = now.div_euclid(86_400);
     let today = cccd::Date::from_days(days);
     Ok(Json(cccd::parse_qr(&body.text, today).map_err(|e| ApiError::BadRequest(e.to_string()))?))

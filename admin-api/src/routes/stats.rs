@@ -112,7 +112,7 @@ async fn stats(
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let sites = sites_for(&s.user, q.site.as_deref())?;
-    let now = pipeline::events::now_ms();
+    let now = wire::time::now_ms();
     let bad = || ApiError::BadRequest("period: `from` must be before `to`, at most 400 days".into());
     let to = q.to.unwrap_or(now);
     let from = match q.from {
@@ -236,7 +236,7 @@ async fn report(
     let sites = sites_for(&s.user, Some(&q.site))?;
     let day = match q.date.as_deref() {
         Some(d) => Date::parse_iso(d).ok_or_else(|| ApiError::BadRequest(format!("date {d:?}: use YYYY-MM-DD")))?,
-        None => Date::from_days((pipeline::events::now_ms() + VN_OFFSET_MS).div_euclid(DAY_MS)),
+        None => Date::from_days((wire::time::now_ms() + VN_OFFSET_MS).div_euclid(DAY_MS)),
     };
     let (start, end) = report_period(&kind, day)?;
     let period = load(&state, &sites, date_ms(start), date_ms(end)).await?;

@@ -84,7 +84,7 @@ fn clip(video: &Path, fps: u32, own_fps: u32, out: &Path) -> Result<PathBuf> {
 fn measure(
     api: &AdminApi,
     token: &str,
-    fixture: &pipeline::fixture::Fixture,
+    fixture: &pipeline::eval::fixture::Fixture,
     video: &Path,
     n: usize,
     (fps, seconds): (f64, u64),

@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use anyhow::Result;
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
-use pipeline::enrol::Enroller;
-use pipeline::evaluate::{Found, score};
+use pipeline::eval::evaluate::{Found, score};
+use pipeline::eval::replay::{enrol_fixture, run_video_with};
 use pipeline::gallery::SharedGallery;
-use pipeline::models::Models;
-use pipeline::motion::MotionConfig;
-use pipeline::replay::{enrol_fixture, run_video_with};
+use pipeline::vision::enrol::Enroller;
+use pipeline::vision::models::Models;
+use pipeline::vision::motion::MotionConfig;
 use serde::{Deserialize, Serialize};
 
 use super::replay::{cpu_ms_per_frame, decode_only, source_options};
@@ -55,7 +55,7 @@ pub struct DayResults {
 
 fn replay(
     models: &Models,
-    fixture: &pipeline::fixture::Fixture,
+    fixture: &pipeline::eval::fixture::Fixture,
     gallery: &SharedGallery,
     gate: bool,
 ) -> Result<DayRun> {

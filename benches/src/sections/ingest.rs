@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use base64::Engine as _;
-use pipeline::events::{AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent};
-use pipeline::frame::BgrImage;
-use pipeline::line::Direction;
+use pipeline::vision::frame::BgrImage;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use wire::Direction;
+use wire::events::{AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent};
 
 use crate::measure::Latency;
 use crate::procs::{AdminApi, Database, http, now_ms, scratch};

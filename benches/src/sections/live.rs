@@ -100,7 +100,7 @@ pub fn run(seconds: u64) -> Result<LiveResults> {
         cameras: cameras.len(),
         seconds,
         latency_ms,
-        emit_delay_ms: pipeline::passage::PassageConfig::default().emit_delay_ms,
+        emit_delay_ms: pipeline::tracking::passage::PassageConfig::default().emit_delay_ms,
         watchlist_ms,
         watchlist_early,
     })

@@ -42,7 +42,7 @@ pub fn read<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Option<T>> {
 pub const FIXTURE_720P: &str = "s05_watchlist_720p";
 pub const FIXTURE_1080P: &str = "s03_crowd_both_ways_1080p";
 
-pub fn fixture(name: &str) -> Result<pipeline::fixture::Fixture> {
+pub fn fixture(name: &str) -> Result<pipeline::eval::fixture::Fixture> {
     let dir = repo().join("fixtures").join(name);
-    pipeline::fixture::Fixture::open(&dir).with_context(|| format!("fixture {name} (run `make fixtures`)"))
+    pipeline::eval::fixture::Fixture::open(&dir).with_context(|| format!("fixture {name} (run `make fixtures`)"))
 }

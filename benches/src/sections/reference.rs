@@ -55,11 +55,11 @@ struct Output {
     opencv: String,
 }
 
-fn once(fixture: &pipeline::fixture::Fixture, schedule: &str, cpus: &str) -> Result<Output> {
+fn once(fixture: &pipeline::eval::fixture::Fixture, schedule: &str, cpus: &str) -> Result<Output> {
     let python = repo().join(".venv/bin/python");
     ensure!(python.is_file(), "{} is missing: run `make setup`", python.display());
-    let identity = pipeline::identity::IdentityConfig::default();
-    let detector = pipeline::detect::DetectorConfig::default();
+    let identity = pipeline::tracking::identity::IdentityConfig::default();
+    let detector = pipeline::vision::detect::DetectorConfig::default();
     let out = Command::new("taskset")
         .current_dir(repo())
         .args(["-c", cpus])
@@ -100,8 +100,8 @@ fn once(fixture: &pipeline::fixture::Fixture, schedule: &str, cpus: &str) -> Res
 }
 
 /// The tracker's `max_lost_ms` in frames of this fixture.
-fn lost_frames(fixture: &pipeline::fixture::Fixture) -> u64 {
-    let lost_ms = pipeline::track::TrackerConfig::default().max_lost_ms as f32;
+fn lost_frames(fixture: &pipeline::eval::fixture::Fixture) -> u64 {
+    let lost_ms = pipeline::tracking::track::TrackerConfig::default().max_lost_ms as f32;
     (lost_ms / 1000.0 * fixture.camera.fps).round().max(1.0) as u64
 }
 

@@ -12,17 +12,17 @@ use std::sync::{Arc, Barrier, RwLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
-use pipeline::detect::{Detector, DetectorConfig};
 use pipeline::engine::{CameraContext, Engine, EngineConfig};
-use pipeline::enrol::Enroller;
-use pipeline::evaluate::{Found, StageSummary, score};
-use pipeline::fixture::Fixture;
-use pipeline::frame::BgrImage;
+use pipeline::eval::evaluate::{Found, StageSummary, score};
+use pipeline::eval::fixture::Fixture;
+use pipeline::eval::replay::{ReplayError, ReplayRun, enrol_fixture, for_each_frame_with, run_video_with};
+use pipeline::eval::stats::StageTimings;
 use pipeline::gallery::{Gallery, SharedGallery};
-use pipeline::models::Models;
-use pipeline::replay::{ReplayError, ReplayRun, enrol_fixture, for_each_frame_with, run_video_with};
-use pipeline::source::SourceOptions;
-use pipeline::stats::StageTimings;
+use pipeline::vision::detect::{Detector, DetectorConfig};
+use pipeline::vision::enrol::Enroller;
+use pipeline::vision::frame::BgrImage;
+use pipeline::vision::models::Models;
+use pipeline::vision::source::SourceOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{Summary, process_cpu_seconds};
@@ -166,7 +166,7 @@ fn pipeline_streams(
 }
 
 fn panicked() -> ReplayError {
-    ReplayError::Source(pipeline::source::SourceError::Gst("a replay thread panicked".into()))
+    ReplayError::Source(pipeline::vision::source::SourceError::Gst("a replay thread panicked".into()))
 }
 
 fn stages(t: &StageTimings) -> Vec<StageLatency> {

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline::fixture::Fixture;
+use pipeline::eval::fixture::Fixture;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -323,7 +323,7 @@ pub fn agent_event_ids(events: &[serde_json::Value]) -> std::collections::HashSe
 /// stored, never acknowledged — on SIGTERM the agent stops at once and keeps
 /// them for its next start.
 pub fn left_in_outbox(data_dir: &Path) -> std::collections::HashSet<String> {
-    let outbox = pipeline::outbox::Outbox::open(&data_dir.join("outbox"), 1 << 30).expect("the outbox opens");
+    let outbox = edge_agent::outbox::Outbox::open(&data_dir.join("outbox"), 1 << 30).expect("the outbox opens");
     outbox.peek(usize::MAX).expect("the outbox reads").into_iter().map(|p| p.event.id).collect()
 }
 
