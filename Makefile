@@ -1,10 +1,11 @@
 # gatewatch — two commands do everything on a fresh Debian 12 machine:
 #   make demo   set up what is missing, build, run RTSP server + admin API + edge agent
 #   make test   set up what is missing, build, lint, run the whole test suite
+#   make test-fast  unit tests only (no setup needed), well under a minute once built
 #   make bench  set up what is missing, build, measure; report in benches/results/
 #   make soak   the long tests: fuzzing at a million cases per target, 5 minutes of load
 #   make quantise  make and check the int8 recogniser (models/quantise.py; not in setup)
-.PHONY: setup models fixtures quantise build lint test demo bench soak clean-fixtures
+.PHONY: setup models fixtures quantise build lint test test-fast demo bench soak clean-fixtures
 
 CARGO ?= cargo
 
@@ -29,6 +30,11 @@ lint:
 
 test: build lint
 	$(CARGO) test --release --workspace
+
+# Unit tests only: no models, fixtures, PostgreSQL or browser (a fresh clone
+# with nothing set up runs them); for the edit-compile-test loop.
+test-fast:
+	$(CARGO) test --release --workspace --lib --bins
 
 demo: build
 	@scripts/demo.sh

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::web::*;
@@ -22,67 +21,10 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A fixture's video looped `times` (a live camera for minutes).
-fn looped(db: &Db, scene: &str, times: u32) -> std::path::PathBuf {
-    let out = db.dir.join(format!("{scene}-loop.mp4"));
-    let status = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-stream_loop", &times.to_string(), "-i"])
-        .arg(repo().join(format!("fixtures/{scene}/video.mp4")))
-        .args(["-c", "copy"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success(), "ffmpeg loop of {scene}");
-    out
-}
-
-fn rtsp_server(mounts: &[(&str, &std::path::Path)]) -> (Killed, Vec<String>) {
-    let out = tempfile_path("rtsp-urls");
-    let mut cmd = Command::new(workspace_bin("fixture-rtsp-server"));
-    cmd.args(["--port", "0", "--shared"]);
-    for (name, path) in mounts {
-        cmd.arg(format!("{name}={}", path.display()));
-    }
-    let child = Killed(
-        cmd.stdout(Stdio::from(std::fs::File::create(&out).expect("urls file")))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("fixture-rtsp-server"),
-    );
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        let urls: Vec<String> = std::fs::read_to_string(&out)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with("rtsp://"))
-            .map(str::to_string)
-            .collect();
-        if urls.len() == mounts.len() {
-            return (child, urls);
-        }
-        assert!(Instant::now() < until, "RTSP server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The end of a log file, for a failure's message.
-fn tail(path: &std::path::Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn tempfile_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("gatewatch-fleet-{name}-{}", std::process::id()))
+fn looped_scene(db: &Db, scene: &str, times: u32) -> std::path::PathBuf {
+    let video = repo().join(format!("fixtures/{scene}/video.mp4"));
+    looped(&video, times, &db.dir.join(format!("{scene}-loop.mp4"))).expect("ffmpeg loop")
 }
 
 fn events_of(db: &Db, camera: &str, kind: &str) -> Vec<Value> {
@@ -138,9 +80,10 @@ async fn devices_cameras_lines_and_edge_offline_from_one_screen() {
     );
     // Two live cameras: people walking in at gate1 (one every 6 s), the
     // watch-listed person coming and going at gate2.
-    let walk_in = looped(&db, "s01_walk_in_720p", 40);
-    let watchlist = looped(&db, "s05_watchlist_720p", 20);
-    let (_rtsp, urls) = rtsp_server(&[("gate1", &walk_in), ("gate2", &watchlist)]);
+    let walk_in = looped_scene(&db, "s01_walk_in_720p", 40);
+    let watchlist = looped_scene(&db, "s05_watchlist_720p", 20);
+    let rtsp = RtspServer::start(0, &["--shared"], &[("gate1", &walk_in), ("gate2", &watchlist)]).expect("RTSP server");
+    let urls = &rtsp.urls;
     let ops_port = free_port();
     let config = db.dir.join("agent.toml");
     std::fs::write(
@@ -160,18 +103,7 @@ async fn devices_cameras_lines_and_edge_offline_from_one_screen() {
         ),
     )
     .expect("agent config");
-    let agent_log = db.dir.join("agent.log");
-    let mut agent = Killed(
-        Command::new(workspace_bin("edge-agent"))
-            .current_dir(repo())
-            .env("RUST_LOG", "info")
-            .args(["run", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(&agent_log).expect("log")))
-            .spawn()
-            .expect("edge-agent"),
-    );
+    let mut agent = testkit::agent::start(&config, 0, "info").expect("edge-agent starts");
     let admin = Browser::login(&server, "admin1");
     let until = Instant::now() + Duration::from_secs(60);
     loop {
@@ -212,7 +144,7 @@ async fn devices_cameras_lines_and_edge_offline_from_one_screen() {
     // ---- a line drawn on the snapshot changes which way passages count.
     let until = Instant::now() + Duration::from_secs(30);
     while !events_of(&db, "gate1", "passage").iter().any(|e| e["direction"] == "entry") {
-        assert!(Instant::now() < until, "no entry at gate1 with the file's line; agent log:\n{}", tail(&agent_log));
+        assert!(Instant::now() < until, "no entry at gate1 with the file's line; agent log:\n{}", agent.tail(40));
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(
@@ -306,16 +238,8 @@ async fn devices_cameras_lines_and_edge_offline_from_one_screen() {
 
     // ---- people: found by CCCD, edited, deleted — and gone from the edge.
     let edge_people = || -> i64 {
-        let text = http()
-            .get(&format!("http://127.0.0.1:{ops_port}/metrics"))
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .unwrap_or_default();
-        text.lines()
-            .find_map(|l| l.strip_prefix("gatewatch_agent_gallery_people "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1)
+        let page = testkit::metrics::fetch(&format!("http://127.0.0.1:{ops_port}/metrics"));
+        testkit::metrics::value(&page, "gatewatch_agent_gallery_people").map_or(-1, |v| v as i64)
     };
     assert_eq!(edge_people(), 9, "the edge holds the fixture's nine people");
     let root = browser(&driver).await;
@@ -374,8 +298,7 @@ async fn devices_cameras_lines_and_edge_offline_from_one_screen() {
     root.close().await.expect("close");
 
     // ---- the agent dies: `edge_offline` on the guard's screen in time.
-    let _ = agent.0.kill();
-    let _ = agent.0.wait();
+    agent.kill();
     let killed = Instant::now();
     let last_beat = agent_view(&admin)["last_seen_ms"].as_i64().expect("seen");
     wait_for(

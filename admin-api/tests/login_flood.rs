@@ -11,15 +11,9 @@ use common::*;
 use serde_json::json;
 
 /// Peak resident memory of a process, MB (`VmHWM`).
-fn peak_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .expect("VmHWM")
+/// The admin API's peak resident memory so far, MB.
+fn peak_mb(server: &Server) -> f64 {
+    server.proc.peak_rss().expect("VmHWM") as f64 / (1024.0 * 1024.0)
 }
 
 /// Median and worst time for an anomaly to be ingested and reach the guard's stream.
@@ -52,7 +46,7 @@ fn five_hundred_parallel_wrong_logins_leave_ingest_and_alerts_answering() {
     let guard = Browser::login(&server, "guard1");
     let mut sse = Sse::open(&server, &guard, None).expect("stream");
     let (base_p50, base_max) = alert_latencies(&server, &token, &mut sse, 10);
-    let base_peak = peak_mb(server.child.id());
+    let base_peak = peak_mb(&server);
 
     let url = format!("{}/api/v1/auth/login", server.url());
     let flood: Vec<_> = (0..500)
@@ -69,7 +63,7 @@ fn five_hundred_parallel_wrong_logins_leave_ingest_and_alerts_answering() {
         .collect();
     let (flood_p50, flood_max) = alert_latencies(&server, &token, &mut sse, 10);
     let statuses: Vec<u16> = flood.into_iter().map(|t| t.join().expect("thread")).collect();
-    let peak = peak_mb(server.child.id());
+    let peak = peak_mb(&server);
     eprintln!(
         "alert latency before: p50 {base_p50:?} max {base_max:?}; during the flood: p50 {flood_p50:?} max {flood_max:?}; \
          peak RSS before {base_peak:.0} MB, after {peak:.0} MB; answers 401 {} / 429 {}",

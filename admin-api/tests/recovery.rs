@@ -32,7 +32,11 @@ fn a_damaged_sqlite_file_stops_the_server_with_what_to_do() {
     for damage in [vec![0x5au8; 20_000], [b"SQLite format 3\0".to_vec(), vec![0xa5u8; 8192]].concat()] {
         write(&file, &damage);
         let (ok, stderr) = run_to_exit(
-            Command::new(bin()).args(["--db", &db.url, "serve", "--listen", &format!("127.0.0.1:{}", free_port())]),
+            testkit::admin::command(&db.url).expect("admin-api").args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+            ]),
             Duration::from_secs(15),
         );
         assert!(!ok, "the server must not start on a damaged database");
@@ -55,10 +59,7 @@ fn a_backup_is_a_working_copy_of_the_database() {
     let (ok, _, err) = db.cli_raw(&["backup", "--to", copy.to_str().expect("utf-8")], &[]);
     assert!(!ok && err.contains("exists already"), "never overwrites: {err}");
     drop(server);
-    let restored =
-        Command::new(bin()).args(["--db", &format!("sqlite:{}", copy.display()), "events"]).output().expect("events");
-    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
-    let text = String::from_utf8_lossy(&restored.stdout);
+    let text = testkit::admin::cli(&format!("sqlite:{}", copy.display()), &["events"], &[]).expect("events");
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains(events[0]["id"].as_str().expect("id")));
 }

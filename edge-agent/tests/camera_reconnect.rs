@@ -13,13 +13,13 @@ use common::*;
 
 #[test]
 fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
-    let dir = scratch("reconnect");
+    let dir = scratch("reconnect").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.start();
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
+    api.start().expect("the admin API starts");
     let port = free_port();
-    let mut rtsp = RtspServer::start(port, &[], &[("gate1", &f.video)]);
+    let mut rtsp = RtspServer::start(port, &[], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "[health]\noffline_after_ms = 2000\n");
     let agent = start_agent(&config, 0, "info,edge_agent::store=debug");
@@ -28,17 +28,20 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
         .unwrap_or_else(|| panic!("never connected:\n{}", agent.text()));
     // A camera delivering frames stays quiet (longer than offline_after_ms).
     std::thread::sleep(Duration::from_secs(3));
-    assert!(anomalies_of(&api.events(), "camera_offline").is_empty(), "no camera_offline while it streams");
+    assert!(
+        anomalies_of(&api.events().expect("stored events"), "camera_offline").is_empty(),
+        "no camera_offline while it streams"
+    );
 
     rtsp.proc.kill();
     let killed = Instant::now();
     let t = Instant::now();
-    while anomalies_of(&api.events(), "camera_offline").is_empty() {
+    while anomalies_of(&api.events().expect("stored events"), "camera_offline").is_empty() {
         assert!(t.elapsed() < Duration::from_secs(20), "no camera_offline anomaly:\n{}", agent.text());
         std::thread::sleep(Duration::from_millis(200));
     }
     let offline_after = killed.elapsed();
-    rtsp = RtspServer::start(port, &[], &[("gate1", &f.video)]);
+    rtsp = RtspServer::start(port, &[], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let back = Instant::now();
     let reconnected = agent
         .wait_line("camera connected", back, Duration::from_secs(15))
@@ -50,7 +53,7 @@ fn a_killed_camera_raises_camera_offline_and_reconnects_within_five_seconds() {
         took.as_secs_f32()
     );
     assert!(took <= Duration::from_secs(5), "reconnected {took:?} after the server returned");
-    let offline = anomalies_of(&api.events(), "camera_offline");
+    let offline = anomalies_of(&api.events().expect("stored events"), "camera_offline");
     assert_eq!(offline.len(), 1, "one anomaly per outage: {offline:?}");
     assert_eq!(offline[0]["camera"], "gate1");
     let n = every_stored_event_arrives_once(&api, &agent, Duration::from_secs(30));
@@ -79,7 +82,7 @@ fn first_frame_for_a_fresh_client(url: &str, within: Duration) -> Option<Duratio
 
 #[test]
 fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
-    let dir = scratch("frozen");
+    let dir = scratch("frozen").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     // Long enough that the stream cannot end during the test (22 s × 5).
     let video = dir.join("looped.mp4");
@@ -92,9 +95,9 @@ fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
         .expect("ffmpeg");
     assert!(copied.success(), "looped copy of the fixture");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.start();
-    let rtsp = RtspServer::start(0, &["--shared"], &[("gate1", &video)]);
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
+    api.start().expect("the admin API starts");
+    let rtsp = RtspServer::start(0, &["--shared"], &[("gate1", &video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "[health]\noffline_after_ms = 2000\n");
     let agent = start_agent(&config, 0, "info,pipeline=debug,edge_agent::store=debug");
@@ -109,7 +112,7 @@ fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
         |s: &str| assert!(std::process::Command::new("kill").args([s, &pid]).status().expect("kill").success());
     signal("-STOP");
     let frozen = Instant::now();
-    while anomalies_of(&api.events(), "camera_offline").is_empty() {
+    while anomalies_of(&api.events().expect("stored events"), "camera_offline").is_empty() {
         assert!(frozen.elapsed() < Duration::from_secs(20), "no camera_offline for a frozen camera:\n{}", agent.text());
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -140,7 +143,11 @@ fn a_frozen_camera_raises_camera_offline_and_recovers_when_it_resumes() {
         "agent back {back:?} after SIGCONT, server already at {server_back:?}:\n{}",
         agent.text()
     );
-    assert_eq!(anomalies_of(&api.events(), "camera_offline").len(), 1, "one anomaly per outage");
+    assert_eq!(
+        anomalies_of(&api.events().expect("stored events"), "camera_offline").len(),
+        1,
+        "one anomaly per outage"
+    );
     let n = every_stored_event_arrives_once(&api, &agent, Duration::from_secs(30));
     eprintln!("{n} events, each stored once");
     drop(rtsp);

@@ -30,7 +30,7 @@ fn check(dir: &std::path::Path, url: &str, extra: &str) -> (bool, String) {
 
 #[test]
 fn plain_http_to_another_machine_is_refused_at_start() {
-    let dir = scratch("cleartext");
+    let dir = scratch("cleartext").expect("a scratch folder");
     let (ok, err) = check(&dir, "http://0.0.0.0:1", "");
     assert!(!ok, "the agent started with a cleartext API address");
     assert!(err.contains("admin_api.url") && err.contains("insecure_http") && err.contains("https://"), "{err}");

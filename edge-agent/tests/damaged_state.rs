@@ -60,7 +60,7 @@ fn damage(folder: &std::path::Path) {
 
 #[test]
 fn a_damaged_gallery_or_outbox_stops_the_agent_with_what_to_do() {
-    let dir = scratch("damaged-state");
+    let dir = scratch("damaged-state").expect("a scratch folder");
     let config = config(&dir);
     let (by_itself, _, stderr) = run(&config, Duration::from_secs(4));
     assert!(!by_itself && stderr.contains("outbox opened"), "a first, healthy start: {stderr}");

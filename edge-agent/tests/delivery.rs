@@ -11,13 +11,13 @@ use common::*;
 
 #[test]
 fn passages_recognised_while_the_api_is_down_arrive_exactly_once_when_it_returns() {
-    let dir = scratch("delivery");
+    let dir = scratch("delivery").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
     // The admin API holds the gallery (its next sync must not take the
     // people away); the agent's cache was filled before the API went down.
-    api.enrol_fixture(&f.dir);
+    api.enrol_fixture(&f.dir).expect("the fixture enrolled");
     let cams = [Cam { id: "gate", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let enrol =
@@ -28,7 +28,7 @@ fn passages_recognised_while_the_api_is_down_arrive_exactly_once_when_it_returns
     let mut run = start_agent(&config, 90, "warn");
     std::thread::sleep(Duration::from_secs(8));
     assert!(run.child.try_wait().expect("wait").is_none(), "the agent keeps running while the API is down");
-    api.start();
+    api.start().expect("the admin API starts");
     let start = Instant::now();
     let status = loop {
         if let Some(s) = run.child.try_wait().expect("wait") {
@@ -39,7 +39,7 @@ fn passages_recognised_while_the_api_is_down_arrive_exactly_once_when_it_returns
     };
     assert!(status.success(), "{}", run.text());
 
-    let all = api.events();
+    let all = api.events().expect("stored events");
     let stored: Vec<&serde_json::Value> = all.iter().filter(|e| e["type"] == "passage").collect();
     // Strangers at an unrestricted gate, entries seconds apart: no rule fires.
     assert_eq!(all.len(), stored.len(), "no anomaly expected in this scene: {all:?}");
@@ -62,6 +62,6 @@ fn passages_recognised_while_the_api_is_down_arrive_exactly_once_when_it_returns
         .read_json()
         .expect("ack");
     assert_eq!(ack["accepted"][0], stored[0]["id"]);
-    assert_eq!(api.events().len(), all.len(), "no duplicate");
+    assert_eq!(api.events().expect("stored events").len(), all.len(), "no duplicate");
     let _ = std::fs::remove_dir_all(&dir);
 }

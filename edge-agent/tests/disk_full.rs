@@ -71,15 +71,13 @@ impl Drop for SmallDisk<'_> {
 
 #[test]
 fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
-    let dir = scratch("disk-full");
+    let dir = scratch("disk-full").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    api.start();
+    let token = api.ready_for_agent(&f.dir).expect("the admin API ready for an agent");
     let outbox_dir = dir.join("agent/outbox");
     let disk = SmallDisk::mount(&outbox_dir, 64);
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let mut agent = start_agent(&config, 60, "info");
@@ -104,12 +102,12 @@ fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
         .wait_line("outbox reopened", freed, Duration::from_secs(5))
         .unwrap_or_else(|| panic!("outbox not reopened after space returned:\n{}", agent.text()));
     std::thread::sleep(Duration::from_secs(2));
-    api.start();
+    api.start().expect("the admin API starts");
 
     let stream_ends = Duration::from_secs_f64(f.camera.frames as f64 / f.camera.fps as f64 + 3.0);
     let expected = truth_of(&f);
     loop {
-        let events = api.events();
+        let events = api.events().expect("stored events");
         if t0.elapsed() > stream_ends && passages_of(&events, Some("gate1")).len() >= expected.len() {
             break;
         }
@@ -122,7 +120,7 @@ fn a_full_disk_loses_nothing_and_the_outbox_recovers_when_space_returns() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(agent.terminate(Duration::from_secs(30)), "clean stop:\n{}", agent.text());
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     assert_eq!(passages_of(&events, Some("gate1")), expected, "exactly the truth's passages");
     let full = anomalies_of(&events, "outbox_full");

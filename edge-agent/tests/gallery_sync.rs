@@ -41,7 +41,7 @@ fn run_agent_draining(config: &Path, drain_secs: u64) -> String {
 }
 
 fn last_passage_person(api: &AdminApi) -> Option<String> {
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let last = events.iter().filter(|e| e["type"] == "passage").max_by_key(|e| e["created_ms"].as_i64());
     last.expect("a passage")["person_id"].as_str().map(str::to_string)
 }
@@ -53,12 +53,10 @@ fn cached_ids(dir: &Path) -> Vec<String> {
 
 #[test]
 fn full_sync_then_deletion_then_expiry_while_offline() {
-    let dir = scratch("gallery-sync");
+    let dir = scratch("gallery-sync").expect("a scratch folder");
     let f = fixture("s01_walk_in_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    api.start();
+    let token = api.ready_for_agent(&f.dir).expect("the admin API ready for an agent");
     let cams = [Cam { id: "gate1", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "[sync]\ninterval_s = 1\n");
 
@@ -80,7 +78,7 @@ fn full_sync_then_deletion_then_expiry_while_offline() {
     }
 
     // 2. Deleted on request: the next sync is a delta that removes them.
-    api.cli(&["remove-person", "p01"]);
+    api.cli(&["remove-person", "p01"]).expect("admin-api");
     let log = run_agent(&config);
     assert!(log.contains("full=false") && log.contains("removed=1"), "{log}");
     assert_eq!(last_passage_person(&api), None, "no longer recognised");
@@ -94,16 +92,16 @@ fn full_sync_then_deletion_then_expiry_while_offline() {
     let enrolled = Instant::now();
     let mut args = vec!["enrol", "--id", "p01", "--name", "Khách", "--category", "visitor", "--valid-for-secs", "12"];
     args.extend(photos.iter().map(String::as_str));
-    api.cli(&args);
+    api.cli(&args).expect("admin-api");
     run_agent(&config);
     assert_eq!(last_passage_person(&api).as_deref(), Some("p01"), "the visitor is recognised while valid");
     api.stop();
     std::thread::sleep(Duration::from_secs(13).saturating_sub(enrolled.elapsed()));
-    let before = api.events().len();
+    let before = api.events().expect("stored events").len();
     let log = run_agent_offline(&config);
     assert!(log.contains("expired enrolments removed"), "{log}");
     assert!(!cached_ids(&dir).contains(&"p01".to_string()), "expired: gone from the edge");
-    assert_eq!(api.events().len(), before, "the API was down");
+    assert_eq!(api.events().expect("stored events").len(), before, "the API was down");
     let outbox = Outbox::open(&dir.join("agent/outbox"), 1 << 30).expect("outbox");
     let waiting = outbox.peek(100).expect("peek");
     let persons: Vec<Option<String>> = waiting

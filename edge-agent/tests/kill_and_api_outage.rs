@@ -13,13 +13,11 @@ use common::*;
 
 #[test]
 fn events_survive_an_api_outage_and_a_sigkill_exactly_once() {
-    let dir = scratch("kill-outage");
+    let dir = scratch("kill-outage").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    api.start();
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let token = api.ready_for_agent(&f.dir).expect("the admin API ready for an agent");
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let log = "info,edge_agent::store=debug";
@@ -27,12 +25,12 @@ fn events_survive_an_api_outage_and_a_sigkill_exactly_once() {
 
     // Some passages delivered, then the API goes away.
     let t0 = Instant::now();
-    while api.events().is_empty() {
+    while api.events().expect("stored events").is_empty() {
         assert!(t0.elapsed() < Duration::from_secs(30), "nothing delivered:\n{}", first.text());
         std::thread::sleep(Duration::from_millis(200));
     }
     api.stop();
-    let delivered_before_outage = api.events().len();
+    let delivered_before_outage = api.events().expect("stored events").len();
     // Passages keep being recognised into the outbox; then SIGKILL mid-stream.
     let outage = Instant::now();
     while stored_ids(&first).len() < delivered_before_outage + 3 {
@@ -44,13 +42,13 @@ fn events_survive_an_api_outage_and_a_sigkill_exactly_once() {
     let mut second = start_agent(&config, 60, log);
     second.wait_line("camera connected", Instant::now(), Duration::from_secs(20)).expect("rejoined the live stream");
     std::thread::sleep(Duration::from_secs(2));
-    api.start();
+    api.start().expect("the admin API starts");
 
     // The stream ends (the mount switches off); the agent delivers everything.
     let t1 = Instant::now();
     loop {
         let stored: HashSet<String> =
-            api.events().iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+            api.events().expect("stored events").iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
         ids.extend(stored_ids(&second));
         if f.camera.frames as f64 / f.camera.fps as f64 + 3.0 < t0.elapsed().as_secs_f64() && ids.is_subset(&stored) {
             break;
@@ -64,7 +62,7 @@ fn events_survive_an_api_outage_and_a_sigkill_exactly_once() {
     }
     assert!(second.terminate(Duration::from_secs(20)), "clean stop:\n{}", second.text());
 
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let stored: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     for id in &ids {
         assert!(stored.contains(&id.as_str()), "event {id} stored by the agent never arrived");

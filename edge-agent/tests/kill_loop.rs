@@ -28,7 +28,7 @@ impl Lcg {
 
 #[test]
 fn twenty_sigkills_lose_no_stored_event_and_duplicate_nothing() {
-    let dir = scratch("kill-loop");
+    let dir = scratch("kill-loop").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     let video = dir.join("looped.mp4");
     let status = Command::new("ffmpeg")
@@ -40,9 +40,9 @@ fn twenty_sigkills_lose_no_stored_event_and_duplicate_nothing() {
         .expect("ffmpeg");
     assert!(status.success());
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.start();
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &video)]);
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
+    api.start().expect("the admin API starts");
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let log = "info,edge_agent::store=debug";
@@ -66,7 +66,7 @@ fn twenty_sigkills_lose_no_stored_event_and_duplicate_nothing() {
     let until = Instant::now() + Duration::from_secs(120);
     loop {
         let stored: HashSet<String> =
-            api.events().iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+            api.events().expect("stored events").iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
         let mine: HashSet<String> = ids.union(&stored_ids(&last)).cloned().collect();
         if started.elapsed() > stream_ends && mine.is_subset(&stored) {
             ids = mine;
@@ -77,7 +77,7 @@ fn twenty_sigkills_lose_no_stored_event_and_duplicate_nothing() {
     }
     assert!(last.terminate(Duration::from_secs(20)), "clean stop:\n{}", last.text());
 
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let stored: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     for id in &ids {
         assert!(stored.contains(&id.as_str()), "event {id} stored by the agent never arrived");

@@ -16,14 +16,12 @@ const PER_PERSON: usize = 5;
 
 #[test]
 fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
-    let dir = scratch("large-gallery");
+    let dir = scratch("large-gallery").expect("a scratch folder");
     let f = fixture("s01_walk_in_720p");
-    let name = format!("gw_large_{}", std::process::id());
-    fresh_database(&name);
-    let mut api = AdminApi::new(&dir);
-    api.db = format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{name}");
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
+    let mut api = AdminApi::on(Database::postgres("large").expect("a fresh PostgreSQL database"), &dir);
+    let name = api.db.pg_name().expect("a PostgreSQL database").to_string();
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
+    api.enrol_fixture(&f.dir).expect("the fixture enrolled");
     // 20 000 more people at versions after the fixture's, each with 5 copies
     // of a real embedding turned inside out (similarity −1 to its owner,
     // about −0.1 to anyone else): nobody in the scene can be taken for them.
@@ -40,8 +38,8 @@ fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
              UPDATE gallery_version SET version = 1000 + {PEOPLE}"
         ),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    api.start();
+    .expect("the bulk gallery inserted");
+    api.start().expect("the admin API starts");
     let cams = [Cam { id: "gate", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let run = || {
@@ -71,11 +69,10 @@ fn a_gallery_of_100_000_embeddings_is_synced_whole_in_pages() {
     }
     // With the cache filled (a first start syncs before recognising for a
     // few seconds only), the fixture's person is recognised among 20 000.
-    let before = api.events().len();
+    let before = api.events().expect("stored events").len();
     let log = run();
-    let events = api.events();
+    let events = api.events().expect("stored events");
     assert_eq!(passages_of(&events[before..], Some("gate")), truth_of(&f), "{log}");
     drop(api);
-    drop_database(&name);
     let _ = std::fs::remove_dir_all(&dir);
 }

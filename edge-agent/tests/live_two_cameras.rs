@@ -13,13 +13,12 @@ use common::*;
 
 #[test]
 fn every_passage_of_two_live_cameras_arrives_once_with_the_right_person() {
-    let dir = scratch("live-two");
+    let dir = scratch("live-two").expect("a scratch folder");
     let (f1, f2) = (fixture("s04_unknowns_720p"), fixture("s05_watchlist_720p"));
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f1.dir);
-    api.start();
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f1.video), ("gate2", &f2.video)]);
+    let token = api.ready_for_agent(&f1.dir).expect("the admin API ready for an agent");
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f1.video), ("gate2", &f2.video)])
+        .expect("the RTSP server starts");
     let ops_port = free_port();
     let cams = [
         Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f1, extra: "" },
@@ -34,7 +33,7 @@ fn every_passage_of_two_live_cameras_arrives_once_with_the_right_person() {
     let mut metrics_seen = String::new();
     let mut health_seen = serde_json::Value::Null;
     loop {
-        let events = api.events();
+        let events = api.events().expect("stored events");
         if passages_of(&events, None).len() >= want {
             break;
         }
@@ -56,7 +55,7 @@ fn every_passage_of_two_live_cameras_arrives_once_with_the_right_person() {
     std::thread::sleep(Duration::from_secs(3));
     assert!(agent.terminate(Duration::from_secs(20)), "agent stops cleanly on SIGTERM:\n{}", agent.text());
 
-    let events = api.events();
+    let events = api.events().expect("stored events");
     assert_eq!(passages_of(&events, Some("gate1")), truth_of(&f1), "gate1 (s04)");
     assert_eq!(passages_of(&events, Some("gate2")), truth_of(&f2), "gate2 (s05)");
     let watchlist = anomalies_of(&events, "watchlist");

@@ -76,32 +76,30 @@ fn pump(mut from: TcpStream, mut to: TcpStream, state: Option<Arc<AtomicU8>>) {
 
 #[test]
 fn a_failing_network_loses_and_duplicates_nothing() {
-    let dir = scratch("network-cut");
+    let dir = scratch("network-cut").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    api.start();
+    let token = api.ready_for_agent(&f.dir).expect("the admin API ready for an agent");
     let proxy = Proxy::start(api.port);
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &format!("http://127.0.0.1:{}", proxy.port), &token, &cams, "");
     let mut agent = start_agent(&config, 60, "info,edge_agent::store=debug,edge_agent::sender=debug");
     let t0 = Instant::now();
-    while api.events().is_empty() {
+    while api.events().expect("stored events").is_empty() {
         assert!(t0.elapsed() < Duration::from_secs(30), "nothing delivered:\n{}", agent.text());
         std::thread::sleep(Duration::from_millis(100));
     }
-    let before = api.events().len();
+    let before = api.events().expect("stored events").len();
     proxy.set(LOSE_REPLIES);
     // Until a batch reaches the API whose reply is lost (the agent must send
     // it again, and the API must not store it twice), then a little longer.
     let losing = Instant::now();
-    while api.events().len() == before && losing.elapsed() < Duration::from_secs(10) {
+    while api.events().expect("stored events").len() == before && losing.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
-    let stored_without_ack = api.events().len() - before;
+    let stored_without_ack = api.events().expect("stored events").len() - before;
     assert!(stored_without_ack > 0, "no batch reached the API while its replies were lost:\n{}", agent.text());
     proxy.set(DOWN);
     std::thread::sleep(Duration::from_secs(5));
@@ -110,7 +108,7 @@ fn a_failing_network_loses_and_duplicates_nothing() {
     let stream_ends = Duration::from_secs_f64(f.camera.frames as f64 / f.camera.fps as f64 + 3.0);
     loop {
         let stored: HashSet<String> =
-            api.events().iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+            api.events().expect("stored events").iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
         if t0.elapsed() > stream_ends && stored_ids(&agent).is_subset(&stored) {
             break;
         }
@@ -118,7 +116,7 @@ fn a_failing_network_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(agent.terminate(Duration::from_secs(20)), "clean stop:\n{}", agent.text());
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let ids = agent_event_ids(&events);
     let acknowledged = assert_the_api_holds_what_was_stored(&events, &agent, &dir.join("agent"));
     // Batches whose replies were lost were sent again; each event is still

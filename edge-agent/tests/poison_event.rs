@@ -38,12 +38,10 @@ fn passage(person: Option<&str>, crop: &str) -> Event {
 
 #[test]
 fn a_refused_event_is_set_aside_and_every_other_arrives() {
-    let dir = scratch("poison");
+    let dir = scratch("poison").expect("a scratch folder");
     let f = fixture("s01_walk_in_720p");
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    api.start();
+    let token = api.ready_for_agent(&f.dir).expect("the admin API ready for an agent");
     let cams = [Cam { id: "gate", url: f.video.display().to_string(), fixture: &f, extra: "" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
 
@@ -77,7 +75,7 @@ fn a_refused_event_is_set_aside_and_every_other_arrives() {
     };
     assert!(status.success(), "{}", run.text());
 
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let ids: HashSet<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     let missing = good.iter().filter(|id| !ids.contains(id.as_str())).count();
     assert_eq!(missing, 0, "every good event arrives");

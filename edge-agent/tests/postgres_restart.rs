@@ -31,21 +31,13 @@ fn pg_ready() -> bool {
 
 #[test]
 fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
-    let dir = scratch("pg-restart");
+    let dir = scratch("pg-restart").expect("a scratch folder");
     let f = fixture("s04_unknowns_720p");
-    let name = format!("gw_pg_restart_{}", std::process::id());
-    fresh_database(&name);
-    let mut api = AdminApi::new(&dir);
-    api.db = format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{name}");
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    let out = Command::new(workspace_bin("admin-api"))
-        .args(["--db", &api.db, "create-user", "--username", "guard1", "--role", "guard", "--sites", "site-e2e"])
-        .env("GATEWATCH_PASSWORD", "guard1-password-123")
-        .output()
-        .expect("create-user");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    api.start();
+    let mut api = AdminApi::on(Database::postgres("pg_restart").expect("a fresh PostgreSQL database"), &dir);
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
+    api.enrol_fixture(&f.dir).expect("the fixture enrolled");
+    api.create_user("guard1", "guard", "site-e2e", "guard1-password-123").expect("create-user");
+    api.start().expect("the admin API starts");
 
     // A guard on the live alert stream.
     let http = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
@@ -75,12 +67,12 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
         }
     });
 
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "restricted = true" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
     let mut agent = start_agent(&config, 60, "info,edge_agent::store=debug");
     let t0 = Instant::now();
-    while api.events().is_empty() {
+    while api.events().expect("stored events").is_empty() {
         assert!(t0.elapsed() < Duration::from_secs(30), "nothing delivered:\n{}", agent.text());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -99,7 +91,7 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
     let stream_ends = Duration::from_secs_f64(f.camera.frames as f64 / f.camera.fps as f64 + 3.0);
     loop {
         let stored: HashSet<String> =
-            api.events().iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
+            api.events().expect("stored events").iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
         if t0.elapsed() > stream_ends && stored_ids(&agent).is_subset(&stored) {
             break;
         }
@@ -109,7 +101,7 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
     assert!(agent.terminate(Duration::from_secs(20)), "clean stop:\n{}", agent.text());
     std::thread::sleep(Duration::from_secs(1));
 
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let ids = agent_event_ids(&events);
     assert_the_api_holds_what_was_stored(&events, &agent, &dir.join("agent"));
     assert_eq!(passages_of(&events, Some("gate1")), truth_of(&f), "exactly the truth's passages");
@@ -134,6 +126,5 @@ fn a_postgresql_restart_loses_nothing_and_alerts_resume() {
         after_restart.len()
     );
     api.stop();
-    drop_database(&name);
     let _ = std::fs::remove_dir_all(&dir);
 }

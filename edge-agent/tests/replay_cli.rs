@@ -1,13 +1,9 @@
 //! `edge-agent replay`, run as the real binary over every generated fixture.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use pipeline::eval::fixture::Fixture;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use testkit::repo;
 
 fn edge_agent() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_edge-agent"));

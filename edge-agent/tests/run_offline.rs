@@ -56,7 +56,7 @@ fn is_anomaly(p: &Pending, kind: AnomalyKind) -> bool {
 
 #[test]
 fn passages_wait_in_the_outbox_while_the_admin_api_is_unreachable() {
-    let dir = scratch("run-offline");
+    let dir = scratch("run-offline").expect("a scratch folder");
     let (_, waiting) = run_unreachable(&dir, "s05_watchlist_720p", "");
     let f = fixture("s05_watchlist_720p");
     // The watch-listed person (p09) passes twice: two `watchlist` alerts, and
@@ -77,7 +77,7 @@ fn passages_wait_in_the_outbox_while_the_admin_api_is_unreachable() {
 /// memory and go to disk past the budget at exit.
 #[test]
 fn a_full_outbox_is_reported_loudly_and_loses_nothing() {
-    let dir = scratch("outbox-full");
+    let dir = scratch("outbox-full").expect("a scratch folder");
     let (log, waiting) = run_unreachable(&dir, "s04_unknowns_720p", "[outbox]\nbudget_mb = 0.03\n");
     assert!(log.contains("the outbox is full"), "said loudly: {log}");
     assert!(log.contains("event held in memory"), "{log}");

@@ -84,27 +84,19 @@ fn certificates(dir: &Path) {
 
 #[test]
 fn agents_deliver_over_https_only_to_a_server_their_ca_vouches_for() {
-    let dir = scratch("tls");
+    let dir = scratch("tls").expect("a scratch folder");
     certificates(&dir);
     let f = fixture("s01_walk_in_720p");
-    let api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    let mut cmd = Command::new(workspace_bin("admin-api"));
-    cmd.args(["--db", &api.db, "serve", "--listen", &format!("127.0.0.1:{}", api.port), "--data"])
-        .arg(&api.data)
-        .arg("--tls-cert")
-        .arg(dir.join("server.pem"))
-        .arg("--tls-key")
-        .arg(dir.join("server.key"));
-    let server = Proc::spawn(cmd);
-    server
-        .wait_line("admin API listening", Instant::now() - Duration::from_secs(1), Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("HTTPS server did not start:\n{}", server.text()));
+    let mut api = AdminApi::new(&dir);
+    let token = api.add_agent("agent-e2e", "site-e2e").expect("an agent token");
+    api.enrol_fixture(&f.dir).expect("the fixture enrolled");
+    let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+    let tls_options = ["--tls-cert", cert.to_str().expect("utf-8"), "--tls-key", key.to_str().expect("utf-8")];
+    api.start_with(&tls_options).expect("the HTTPS admin API starts");
     let url = format!("https://127.0.0.1:{}", api.port);
 
     // Without the CA: the server is not trusted, events stay with the agent.
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let untrusting_dir = dir.join("untrusting");
     std::fs::create_dir_all(&untrusting_dir).expect("dir");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
@@ -115,10 +107,10 @@ fn agents_deliver_over_https_only_to_a_server_their_ca_vouches_for() {
         .unwrap_or_else(|| panic!("an untrusted server was accepted:\n{}", untrusting.text()));
     assert!(untrusting.text().to_lowercase().contains("certificate"), "says why: {}", untrusting.text());
     untrusting.kill();
-    assert!(api.events().is_empty(), "nothing reached an untrusted server");
+    assert!(api.events().expect("stored events").is_empty(), "nothing reached an untrusted server");
 
     // With the CA: delivered.
-    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]);
+    let rtsp = RtspServer::start(0, &["--shared", "--once"], &[("gate1", &f.video)]).expect("the RTSP server starts");
     let cams = [Cam { id: "gate1", url: rtsp.urls[0].clone(), fixture: &f, extra: "" }];
     let ca = dir.join("ca.pem");
     let config = agent_config(&dir, &url, &token, &cams, "");
@@ -127,7 +119,7 @@ fn agents_deliver_over_https_only_to_a_server_their_ca_vouches_for() {
     std::fs::write(&config, text).expect("config");
     let mut agent = start_agent(&config, 10, "info");
     let t0 = Instant::now();
-    while passages_of(&api.events(), Some("gate1")) != truth_of(&f) {
+    while passages_of(&api.events().expect("stored events"), Some("gate1")) != truth_of(&f) {
         assert!(t0.elapsed() < Duration::from_secs(40), "not delivered over HTTPS:\n{}", agent.text());
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -145,12 +137,7 @@ fn agents_deliver_over_https_only_to_a_server_their_ca_vouches_for() {
         ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))).build();
     let http =
         ureq::Agent::new_with_config(ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build());
-    let out = Command::new(workspace_bin("admin-api"))
-        .args(["--db", &api.db, "create-user", "--username", "guard1", "--role", "guard", "--sites", "site-e2e"])
-        .env("GATEWATCH_PASSWORD", "guard1-password-123")
-        .output()
-        .expect("create-user");
-    assert!(out.status.success());
+    api.create_user("guard1", "guard", "site-e2e", "guard1-password-123").expect("create-user");
     let r = http
         .post(&format!("{url}/api/v1/auth/login"))
         .send_json(serde_json::json!({"username": "guard1", "password": "guard1-password-123"}))
@@ -158,6 +145,6 @@ fn agents_deliver_over_https_only_to_a_server_their_ca_vouches_for() {
     assert_eq!(r.status(), 200);
     let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
-    drop(server);
+    api.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,18 +23,16 @@ fn run_agent(config: &std::path::Path) {
 
 #[test]
 fn the_expected_person_is_verified_and_anyone_else_fails() {
-    let dir = scratch("verify");
+    let dir = scratch("verify").expect("a scratch folder");
     let f = fixture("s01_walk_in_720p"); // p01 walks in
     let mut api = AdminApi::new(&dir);
-    let token = api.cli(&["add-agent", "--id", "agent-e2e", "--site", "site-e2e"]).trim().to_string();
-    api.enrol_fixture(&f.dir);
-    api.start();
+    let token = api.ready_for_agent(&f.dir).expect("the admin API ready for an agent");
     let cams = [Cam { id: "exam1", url: f.video.display().to_string(), fixture: &f, extra: "mode = \"verify\"" }];
     let config = agent_config(&dir, &api.url(), &token, &cams, "");
 
-    api.cli(&["expect", "--site", "site-e2e", "--camera", "exam1", "--person", "p01"]);
+    api.cli(&["expect", "--site", "site-e2e", "--camera", "exam1", "--person", "p01"]).expect("admin-api");
     run_agent(&config);
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let passages: Vec<_> = events.iter().filter(|e| e["type"] == "passage").collect();
     assert_eq!(passages.len(), 1, "{events:?}");
     assert_eq!(passages[0]["verification"]["outcome"], "verified", "{:?}", passages[0]);
@@ -43,9 +41,9 @@ fn the_expected_person_is_verified_and_anyone_else_fails() {
     assert!(anomalies_of(&events, "verification_failed").is_empty());
 
     // Someone else is expected: the same person now fails, and is not named.
-    api.cli(&["expect", "--site", "site-e2e", "--camera", "exam1", "--person", "p02"]);
+    api.cli(&["expect", "--site", "site-e2e", "--camera", "exam1", "--person", "p02"]).expect("admin-api");
     run_agent(&config);
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let last =
         events.iter().filter(|e| e["type"] == "passage").max_by_key(|e| e["created_ms"].as_i64()).expect("passage");
     assert_eq!(last["verification"]["outcome"], "failed", "{last:?}");
@@ -57,9 +55,9 @@ fn the_expected_person_is_verified_and_anyone_else_fails() {
     assert_eq!(failed[0]["person_id"], "p02");
 
     // Nobody expected: the passage says so rather than guessing.
-    api.cli(&["expect", "--site", "site-e2e", "--camera", "exam1"]);
+    api.cli(&["expect", "--site", "site-e2e", "--camera", "exam1"]).expect("admin-api");
     run_agent(&config);
-    let events = api.events();
+    let events = api.events().expect("stored events");
     let last =
         events.iter().filter(|e| e["type"] == "passage").max_by_key(|e| e["created_ms"].as_i64()).expect("passage");
     assert_eq!(last["verification"]["outcome"], "no_expectation", "{last:?}");

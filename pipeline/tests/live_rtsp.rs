@@ -3,12 +3,13 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::RtspServer;
 use pipeline::vision::frame::BgrImage;
 use pipeline::vision::live::{LinkState, LiveConfig, LiveEvent, LiveSource};
 use pipeline::vision::source::{SourceOptions, SourceUrl};
+use testkit::rtsp::RtspServer;
 
 fn wait_for_frame(live: &mut LiveSource, frame: &mut BgrImage, within: Duration) -> Option<Duration> {
     let start = Instant::now();
@@ -23,8 +24,8 @@ fn wait_for_frame(live: &mut LiveSource, frame: &mut BgrImage, within: Duration)
 #[test]
 fn a_camera_that_is_killed_and_restarted_reconnects_within_five_seconds() {
     let video = common::fixtures_root().join("s08_empty_gate_720p/video.mp4");
-    let mut server = RtspServer::start(0, &[("gate", video.clone())]);
-    let port = server.port();
+    let mut server = RtspServer::start(0, &[], &[("gate", &video)]).expect("RTSP server");
+    let port = server.port().expect("port");
     let url = SourceUrl::parse(&server.urls[0]).expect("url");
     let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
     let mut frame = BgrImage::default();
@@ -50,7 +51,7 @@ fn a_camera_that_is_killed_and_restarted_reconnects_within_five_seconds() {
         assert_eq!(live.next(&mut frame, Duration::from_millis(200)), LiveEvent::NoFrame);
     }
 
-    let _server = RtspServer::start(port, &[("gate", video)]);
+    let _server = RtspServer::start(port, &[], &[("gate", &video)]).expect("RTSP server");
     let back = wait_for_frame(&mut live, &mut frame, Duration::from_secs(10)).expect("frames again");
     assert!(back < Duration::from_secs(5), "reconnected {back:?} after the server returned");
     assert_eq!(live.connections(), 2);
@@ -76,7 +77,7 @@ fn an_unreachable_camera_is_down_with_the_reason_not_an_error() {
 fn an_address_with_no_video_is_down_saying_so() {
     // An RTSP server that answers, with an audio stream and no video: a
     // microphone or an intercom's address typed in place of a camera's.
-    let server = RtspServer::start(0, &[("tone", "@tone".into())]);
+    let server = RtspServer::start(0, &[], &[("tone", Path::new("@tone"))]).expect("RTSP server");
     let url = SourceUrl::parse(&server.urls[0]).expect("url");
     let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
     let mut frame = BgrImage::default();
@@ -104,7 +105,8 @@ fn a_camera_with_a_microphone_is_decoded_from_its_video_stream() {
     // source links by media type, never "the first pad"), and the audio must
     // not stall the session.
     let video = common::fixtures_root().join("s08_empty_gate_720p/video.mp4");
-    let server = RtspServer::start(0, &[("gate", format!("{}+mic", video.display()).into())]);
+    let server =
+        RtspServer::start(0, &[], &[("gate", Path::new(&format!("{}+mic", video.display())))]).expect("RTSP server");
     let url = SourceUrl::parse(&server.urls[0]).expect("url");
     let mut live = LiveSource::new(url, SourceOptions::default(), LiveConfig::default());
     let mut frame = BgrImage::default();
@@ -124,7 +126,7 @@ fn a_camera_with_a_microphone_is_decoded_from_its_video_stream() {
 #[test]
 fn frames_dropped_while_recognition_is_busy_are_counted_and_none_when_it_keeps_up() {
     let video = common::fixtures_root().join("s08_empty_gate_720p/video.mp4");
-    let server = RtspServer::start(0, &[("fast", video.clone()), ("slow", video)]);
+    let server = RtspServer::start(0, &[], &[("fast", &video), ("slow", &video)]).expect("RTSP server");
     let mut frame = BgrImage::default();
     let mut watch = |url: &str, pause: Duration| {
         let mut live =

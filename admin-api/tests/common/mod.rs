@@ -1,47 +1,24 @@
-//! Real processes for the admin API's tests: the admin-api binary on a
-//! database of either kind (a fresh SQLite file, or a fresh database on the
-//! PostgreSQL server `make setup` starts on 127.0.0.1), killed when dropped.
-#![allow(dead_code)]
+//! Real processes for the admin API's tests, from `testkit`: the admin-api
+//! binary on a database of either kind (a fresh SQLite file, or a fresh
+//! database on the PostgreSQL server `make setup` starts on 127.0.0.1),
+//! killed when dropped; and the API as a signed-in browser, an edge agent or
+//! an alert stream sees it.
+#![allow(dead_code, unused_imports)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub use testkit::postgres::{Backend, Database, PG_ADMIN};
+pub use testkit::rtsp::{RtspServer, looped};
+pub use testkit::{Proc, free_port, http, repo, workspace_bin};
+pub use wire::time::now_ms;
+
 pub mod web;
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_admin-api"))
-}
-
-/// Another binary of the workspace, built beside admin-api (`make test`
-/// builds them all; alone: `cargo build --release --workspace`).
-pub fn workspace_bin(name: &str) -> PathBuf {
-    let path = bin().with_file_name(name);
-    assert!(path.exists(), "{} is not built: run `cargo build --release --workspace`", path.display());
-    path
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// The PostgreSQL server for tests (see `scripts/setup.sh postgres`).
-pub const PG_ADMIN: &str = "postgres://gatewatch:gatewatch@127.0.0.1:5432/gatewatch";
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// For each `fn NAME(backend: Backend)`, the tests `NAME::sqlite` and
 /// `NAME::postgres`: a failure on one database is reported on its own and
@@ -64,24 +41,11 @@ macro_rules! on_each_backend {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .env("PGPASSWORD", "gatewatch")
-        .args(["-q", "-h", "127.0.0.1", "-U", "gatewatch", "-d", "gatewatch", "-c", sql])
-        .output()
-        .expect("psql (run `make setup`)");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {} (run `scripts/setup.sh postgres`)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A fresh database of this kind and a data folder, removed when dropped.
 pub struct Db {
     pub url: String,
     pub dir: PathBuf,
-    pg_name: Option<String>,
+    database: Database,
 }
 
 impl Db {
@@ -90,44 +54,23 @@ impl Db {
         let dir = std::env::temp_dir().join(format!("gatewatch-api-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmp");
-        match backend {
-            Backend::Sqlite => Db { url: format!("sqlite:{}", dir.join("admin.db").display()), dir, pg_name: None },
-            Backend::Postgres => {
-                let db = format!("gw_test_{}_{n}", std::process::id());
-                psql(&format!("DROP DATABASE IF EXISTS {db}"));
-                psql(&format!("CREATE DATABASE {db}"));
-                Db { url: format!("postgres://gatewatch:gatewatch@127.0.0.1:5432/{db}"), dir, pg_name: Some(db) }
-            }
-        }
+        let database = Database::new(backend, "test", &dir).expect("a fresh database");
+        Db { url: database.url().to_string(), dir, database }
     }
 
     /// Runs an admin-api command; (success, stdout, stderr).
     pub fn cli_raw(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-        let mut cmd = Command::new(bin());
-        cmd.current_dir(repo()).args(["--db", &self.url]).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("admin-api");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = testkit::admin::cli_raw(&self.url, args, env).expect("admin-api runs");
+        (out.success, out.stdout, out.stderr)
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.cli_raw(args, &[]);
-        assert!(ok, "admin-api {args:?}: {err}");
-        out
+        testkit::admin::cli(&self.url, args, &[]).expect("admin-api")
     }
 
     pub fn user(&self, username: &str, role: &str, sites: &str) {
-        let (ok, _, err) = self.cli_raw(
-            &["create-user", "--username", username, "--role", role, "--sites", sites],
-            &[("GATEWATCH_PASSWORD", &password(username))],
-        );
-        assert!(ok, "{err}");
+        let args = ["create-user", "--username", username, "--role", role, "--sites", sites];
+        testkit::admin::cli(&self.url, &args, &[("GATEWATCH_PASSWORD", &password(username))]).expect("create-user");
     }
 
     pub fn agent(&self, id: &str, site: &str) -> String {
@@ -136,13 +79,8 @@ impl Db {
 
     /// Runs SQL on this database (PostgreSQL only).
     pub fn psql(&self, sql: &str) {
-        let name = self.pg_name.as_deref().expect("psql needs the PostgreSQL backend");
-        let out = Command::new("psql")
-            .env("PGPASSWORD", "gatewatch")
-            .args(["-q", "-h", "127.0.0.1", "-U", "gatewatch", "-d", name, "-c", sql])
-            .output()
-            .expect("psql");
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        let name = self.database.pg_name().expect("psql needs the PostgreSQL backend");
+        testkit::postgres::psql_on(name, sql).expect("SQL");
     }
 
     pub fn events(&self) -> Vec<Value> {
@@ -152,24 +90,6 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // A plain DROP, retried while killed clients' backends wind down:
-        // `WITH (FORCE)` would have to terminate autovacuum's worker too,
-        // which the non-superuser test role may not.
-        if let Some(db) = &self.pg_name {
-            let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
-            while std::time::Instant::now() < until {
-                let dropped = Command::new("psql")
-                    .env("PGPASSWORD", "gatewatch")
-                    .args(["-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "gatewatch", "-d", "gatewatch"])
-                    .args(["-c", &format!("DROP DATABASE IF EXISTS {db}")])
-                    .output()
-                    .is_ok_and(|o| o.status.success());
-                if dropped {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(250));
-            }
-        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -179,8 +99,9 @@ pub fn password(username: &str) -> String {
     format!("{username}-password-123")
 }
 
+/// `admin-api serve` on a free port, on `Db`'s database and data folder.
 pub struct Server {
-    pub child: Child,
+    pub proc: Proc,
     pub port: u16,
 }
 
@@ -192,33 +113,12 @@ impl Server {
     /// `serve` with more options.
     pub fn start_with(db: &Db, options: &[&str]) -> Server {
         let port = free_port();
-        let child = Command::new(bin())
-            .current_dir(repo())
-            .args(["--db", &db.url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(db.dir.join("data"))
-            .args(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve");
-        let s = Server { child, port };
-        let until = Instant::now() + Duration::from_secs(20);
-        while ureq::get(&format!("{}/healthz", s.url())).call().is_err() {
-            assert!(Instant::now() < until, "admin API did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        s
+        let proc = testkit::admin::serve(&db.url, &db.dir.join("data"), port, options).expect("the admin API starts");
+        Server { proc, port }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -231,27 +131,10 @@ pub struct Browser {
     pub cookie: String,
 }
 
-pub fn http() -> ureq::Agent {
-    ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build())
-}
-
 impl Browser {
     pub fn login(server: &Server, username: &str) -> Browser {
-        let agent = http();
-        let mut r = agent
-            .post(&format!("{}/api/v1/auth/login", server.url()))
-            .send_json(json!({"username": username, "password": password(username)}))
-            .expect("login");
-        assert_eq!(r.status(), 200, "login {username}");
-        let cookie = r
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_string();
-        let body: Value = r.body_mut().read_json().expect("json");
-        Browser { agent, base: server.url(), csrf: body["csrf"].as_str().expect("csrf").to_string(), cookie }
+        let session = testkit::admin::login(&server.url(), username, &password(username)).expect("login");
+        Browser { agent: http(), base: server.url(), csrf: session.csrf, cookie: session.cookie }
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
@@ -380,10 +263,6 @@ pub fn agent_get(server: &Server, token: &str, path: &str) -> Value {
 pub fn photo(person: &str, n: u32) -> Vec<u8> {
     std::fs::read(repo().join(format!("fixtures/s01_walk_in_720p/gallery/{person}/{n}.jpg")))
         .expect("fixture photo (run `make fixtures`)")
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A passage event with a face crop (a real face photo) and, optionally, an anomaly about it.

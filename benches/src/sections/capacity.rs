@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::day::{FIXTURE_720P, FIXTURE_1080P};
 use crate::measure::cpu_seconds_of;
-use crate::procs::{AdminApi, Camera, Database, camera_counters, free_port, rtsp_server, scratch, start_agent};
+use crate::procs::{
+    AdminApi, Camera, Database, camera_counters, free_port, rtsp_server, scratch, start_admin, start_agent,
+};
 
 const SITE: &str = "bench";
 /// Seconds of the day streamed: enough for the warm-up and the measurement.
@@ -99,7 +101,7 @@ fn measure(
         .enumerate()
         .map(|(i, url)| Camera { id: format!("gate{}", i + 1), url: url.clone(), fixture, restricted: false })
         .collect();
-    let ops = free_port()?;
+    let ops = free_port();
     let mut agent = start_agent(&run_dir, api, token, SITE, &cameras, Some(ops))?;
     std::thread::sleep(WARM_UP);
     let (began, before) = (Instant::now(), camera_counters(ops));
@@ -132,7 +134,7 @@ fn measure(
 /// `streams`: (fixture, frame rate to stream at, camera counts to try upwards).
 pub fn run(seconds: u64, streams: &[(&str, u32, &[usize])]) -> Result<CapacityResults> {
     let dir = scratch("capacity")?;
-    let api = AdminApi::start(Database::sqlite(&dir), &dir)?;
+    let api = start_admin(Database::sqlite(&dir), &dir)?;
     let token = api.add_agent("bench-agent", SITE)?;
     let mut out = Vec::new();
     for &(name, fps, counts) in streams {

@@ -21,7 +21,7 @@ use wire::Direction;
 use wire::events::{AnomalyEvent, AnomalyKind, Event, EventBody, PassageEvent};
 
 use crate::measure::Latency;
-use crate::procs::{AdminApi, Database, http, now_ms, scratch};
+use crate::procs::{AdminApi, BenchAdmin, Database, http, now_ms, scratch, start_admin};
 
 const SITE: &str = "bench";
 const AGENTS: usize = 20;
@@ -199,7 +199,7 @@ fn fan_out(api: &AdminApi, token: &str) -> Result<FanOut> {
     for g in 0..GUARDS {
         let guard = format!("guard-{g:03}");
         api.add_guard(&guard, SITE)?;
-        let cookie = api.login(&guard)?;
+        let cookie = api.guard_cookie(&guard)?;
         let mut stream = api.alert_stream(&cookie)?;
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -253,7 +253,7 @@ fn fan_out(api: &AdminApi, token: &str) -> Result<FanOut> {
 fn one(db: Database, seconds: u64, face: &str) -> Result<IngestRun> {
     let label = db.label().to_string();
     let dir = scratch(&format!("ingest-{}", label.to_lowercase()))?;
-    let api = AdminApi::start(db, &dir)?;
+    let api = start_admin(db, &dir)?;
     let tokens = (0..AGENTS).map(|k| api.add_agent(&format!("agent-{k:02}"), SITE)).collect::<Result<Vec<_>>>()?;
     eprintln!("[ingest] {label}: {AGENTS} agents for {seconds} s");
     let (distinct, elapsed, latencies, refused) = sustained(&api, &tokens, face, seconds)?;

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::Latency;
-use crate::procs::{AdminApi, Camera, Database, looped, rtsp_server, scratch, start_agent};
+use crate::procs::{BenchAdmin, Camera, Database, looped, rtsp_server, scratch, start_admin, start_agent};
 
 const SITE: &str = "bench";
 const SCENES: [&str; 3] = ["s04_unknowns_720p", "s09_side_gate_720p", "s05_watchlist_720p"];
@@ -47,12 +47,12 @@ pub fn run(seconds: u64) -> Result<LiveResults> {
         .iter()
         .map(|f| looped(&f.video, (seconds / 10 + 2) as u32, &dir.join(format!("{}.mp4", f.name))))
         .collect::<Result<Vec<_>>>()?;
-    let api = AdminApi::start(Database::sqlite(&dir), &dir)?;
+    let api = start_admin(Database::sqlite(&dir), &dir)?;
     let watchlist_scene = fixtures.iter().find(|f| f.name == "s05_watchlist_720p").context("watch-list scene")?;
-    api.enrol_fixture(&watchlist_scene.dir, &dir)?;
+    api.enrol_fixture(&watchlist_scene.dir)?;
     api.add_guard("guard", SITE)?;
     let token = api.add_agent("bench-agent", SITE)?;
-    let cookie = api.login("guard")?;
+    let cookie = api.guard_cookie("guard")?;
     let mut stream = api.alert_stream(&cookie)?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

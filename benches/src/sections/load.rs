@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ingest::{Traffic, events_for};
 use crate::measure::Latency;
-use crate::procs::{AdminApi, Database, http, scratch};
+use crate::procs::{BenchAdmin, Database, http, scratch, start_admin};
 
 const SITE: &str = "bench";
 
@@ -35,14 +35,14 @@ pub struct LoadResults {
 
 pub fn run(seconds: u64, agents: usize, rate: usize, guards: usize) -> Result<LoadResults> {
     let dir = scratch("load")?;
-    let api = AdminApi::start(Database::sqlite(&dir), &dir)?;
+    let api = start_admin(Database::sqlite(&dir), &dir)?;
     let tokens = (0..agents).map(|k| api.add_agent(&format!("agent-{k:02}"), SITE)).collect::<Result<Vec<_>>>()?;
     let (tx, rx) = mpsc::channel::<String>();
     // One account per guard, as at a site (an account may hold only a few streams).
     for g in 0..guards {
         let guard = format!("guard-{g:03}");
         api.add_guard(&guard, SITE)?;
-        let mut stream = api.alert_stream(&api.login(&guard)?)?;
+        let mut stream = api.alert_stream(&api.guard_cookie(&guard)?)?;
         let tx = tx.clone();
         std::thread::spawn(move || {
             while let Some((alert, _)) = stream.next_alert() {

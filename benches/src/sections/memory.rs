@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::procs::{AdminApi, Camera, Database, camera_counters, free_port, looped, rtsp_server, scratch, start_agent};
+use crate::procs::{
+    Camera, Database, camera_counters, free_port, looped, rtsp_server, scratch, start_admin, start_agent,
+};
 
 const SITE: &str = "bench";
 const SCENES: [&str; 4] = ["s04_unknowns_720p", "s05_watchlist_720p", "s09_side_gate_720p", "s01_walk_in_720p"];
@@ -39,7 +41,7 @@ pub fn run(seconds: u64, camera_counts: &[usize]) -> Result<MemoryResults> {
         .iter()
         .map(|f| looped(&f.video, loops, &dir.join(format!("{}.mp4", f.name))))
         .collect::<Result<Vec<_>>>()?;
-    let api = AdminApi::start(Database::sqlite(&dir), &dir)?;
+    let api = start_admin(Database::sqlite(&dir), &dir)?;
     let token = api.add_agent("bench-agent", SITE)?;
     let names: Vec<String> = (1..=videos.len()).map(|i| format!("gate{i}")).collect();
     let mounts: Vec<(&str, &std::path::Path)> =
@@ -60,7 +62,7 @@ pub fn run(seconds: u64, camera_counts: &[usize]) -> Result<MemoryResults> {
                 restricted: false,
             })
             .collect();
-        let ops = free_port()?;
+        let ops = free_port();
         let mut agent = start_agent(&run_dir, &api, &token, SITE, &cameras, Some(ops))?;
         let (began, before) = (Instant::now(), frames_recognised(ops));
         std::thread::sleep(Duration::from_secs(seconds));
