@@ -119,16 +119,17 @@ pub struct Date {
 }
 
 impl Date {
+    /// A real date of 1900 or later (the calendar is jiff's).
     pub fn new(year: u16, month: u8, day: u8) -> Option<Date> {
-        let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (year >= 1900 && day >= 1 && day <= days).then_some(Date { year, month, day })
+        let year_i16 = i16::try_from(year).ok()?;
+        jiff::civil::Date::new(year_i16, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()?;
+        (year >= 1900).then_some(Date { year, month, day })
+    }
+
+    /// The same date as jiff's civil date.
+    pub fn civil(self) -> jiff::civil::Date {
+        // Every `Date` was checked by `new` (or is a jiff date): in range.
+        jiff::civil::date(self.year as i16, self.month as i8, self.day as i8)
     }
 
     /// `DDMMYYYY` as printed in the QR code.
@@ -139,30 +140,6 @@ impl Date {
         Date::new(s[4..8].parse().ok()?, s[2..4].parse().ok()?, s[0..2].parse().ok()?)
     }
 
-    /// The date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    pub fn from_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-        Date { year, month, day }
-    }
-
-    /// Days since 1970-01-01 (the inverse of [`Date::from_days`]).
-    pub fn days(self) -> i64 {
-        let (y, m, day) = (self.year as i64 - i64::from(self.month <= 2), self.month as i64, self.day as i64);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
-    }
-
     /// `YYYY-MM-DD`.
     pub fn parse_iso(s: &str) -> Option<Date> {
         let mut it = s.splitn(3, '-');
@@ -171,6 +148,14 @@ impl Date {
             return None;
         }
         Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+    }
+}
+
+impl From<jiff::civil::Date> for Date {
+    fn from(d: jiff::civil::Date) -> Date {
+        // jiff's years are -9999..=9999; dates before year 0 never reach here
+        // (they come from clocks and from dates `new` accepted).
+        Date { year: d.year().max(0) as u16, month: d.month() as u8, day: d.day() as u8 }
     }
 }
 

@@ -315,7 +315,7 @@ pub fn document() -> Value {
         "info": {
             "title": "gatewatch admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Edge agents (bearer token), gate guards and UBND admins (session cookie + X-CSRF-Token on every state change). Times are unix milliseconds unless stated; the UI shows Vietnam time (UTC+7).",
+            "description": "Edge agents (bearer token), gate guards and UBND admins (session cookie + X-CSRF-Token on every state change). Times are unix milliseconds unless stated; the UI shows the sites' time zone (`serve --time-zone`, Asia/Ho_Chi_Minh by default; `GET /api/v1/auth/me` says it).",
         },
         "paths": paths,
         "components": {

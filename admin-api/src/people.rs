@@ -356,9 +356,7 @@ pub async fn search(db: &AnyPool, user: &User, f: &Search) -> Result<Vec<PersonV
         format!("(',' || p.sites || ',') LIKE ${} ESCAPE '\\'", binds.len())
     };
     if let Some(site) = f.site.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        if !user.sees_site(site) {
-            return Err(ApiError::Forbidden(format!("site {site:?} is not yours: choose one of your sites")));
-        }
+        user.require_site(site)?;
         cond.push(format!("(p.sites = '' OR {})", at_site(site, &mut binds)));
     }
     if user.role != crate::users::Role::Superadmin {
@@ -667,9 +665,7 @@ pub fn apply_edit(
                 clean.push(s.to_string());
             }
         }
-        if let Some(site) = clean.iter().find(|s| !user.sees_site(s)) {
-            return Err(ApiError::Forbidden(format!("you may not enrol people for site {site:?}")));
-        }
+        user.require_sites(&clean)?;
         if clean.is_empty() && user.role != crate::users::Role::Superadmin {
             return Err(ApiError::Forbidden(
                 "sites: name at least one of your sites (every site is for a superadmin to grant)".into(),

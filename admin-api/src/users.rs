@@ -339,6 +339,30 @@ pub async fn password_is(db: &AnyPool, user_id: &str, password: &str) -> Result<
     with_argon2(move || verify_password(&password, &hash)).await
 }
 
+/// Registers edge agent `id` for `site`; its new bearer token (stored
+/// hashed, so shown once). A revoked agent (a replaced gate box) is
+/// registered again; one holding a valid token is refused.
+pub async fn register_agent(db: &AnyPool, id: &str, site: &str) -> Result<String, ApiError> {
+    let token = crate::auth::new_token();
+    let done = sqlx::query(
+        "INSERT INTO agents (id, site, token_sha256, created_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET site = $2, token_sha256 = $3, created_ms = $4, revoked_ms = NULL
+         WHERE agents.revoked_ms IS NOT NULL",
+    )
+    .bind(id)
+    .bind(site)
+    .bind(crate::auth::hash_token(&token))
+    .bind(wire::time::now_ms())
+    .execute(db)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(ApiError::Conflict(format!(
+            "agent {id:?} is registered with a valid token already: revoke it first (admin-api revoke-agent --id {id})"
+        )));
+    }
+    Ok(token)
+}
+
 /// Revokes an edge agent's token: refused from the next request on.
 pub async fn revoke_agent(db: &AnyPool, id: &str) -> Result<(), ApiError> {
     let done = sqlx::query("UPDATE agents SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")

@@ -2,7 +2,7 @@
 //! kind of caller → allowed or refused as the route's rule says.
 //!
 //! The route list is read from the router's source (`.route(...)` calls and
-//! the `.nest(...)` prefixes in `main.rs`), so a route added without a row
+//! the `.nest(...)` prefixes in `server.rs`), so a route added without a row
 //! in this matrix fails the test, as does a row whose rule disagrees with
 //! the OpenAPI document.
 
@@ -62,7 +62,7 @@ struct Row {
 /// (method, route) of every route the router declares, read from its source.
 fn declared_routes() -> BTreeSet<(String, String)> {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let main = std::fs::read_to_string(src.join("main.rs")).expect("main.rs");
+    let main = std::fs::read_to_string(src.join("server.rs")).expect("server.rs");
     // Module → prefix, from `.nest("PREFIX", routes::MODULE::...)`; `web` is merged at the root.
     let mut prefixes = vec![("web".to_string(), String::new())];
     for part in main.split(".nest(\"").skip(1) {
@@ -124,7 +124,7 @@ fn declared_routes() -> BTreeSet<(String, String)> {
         let text = std::fs::read_to_string(&path).expect("route module");
         let prefix = prefixes.iter().find(|(m, _)| *m == module).map(|(_, p)| p.clone());
         if text.contains(".route(") {
-            scan(&text, &prefix.unwrap_or_else(|| panic!("routes/{module}.rs is not nested in main.rs")));
+            scan(&text, &prefix.unwrap_or_else(|| panic!("routes/{module}.rs is not nested in server.rs")));
         }
     }
     scan(&std::fs::read_to_string(src.join("web.rs")).expect("web.rs"), "");

@@ -319,6 +319,41 @@ fn statistics_and_the_weekly_and_monthly_reports_count_what_was_ingested(backend
     assert_eq!(admin.get("/api/v1/reports/weekly?site=s2").0, 403, "{ctx}: another site's report");
 }
 
+/// Days, hours, reports and exports follow `serve --time-zone`: the same
+/// passage falls on another day and hour in Tokyo than in Vietnam.
+#[test]
+fn the_sites_time_zone_sets_days_hours_reports_and_exports() {
+    let db = Db::new(Backend::Sqlite, "zone");
+    db.user("admin1", "admin", "s1");
+    let token = db.agent("agent-1", "s1");
+    let refused = testkit::admin::cli_raw(
+        &db.url,
+        &["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--time-zone", "Mars/Olympus"],
+        &[],
+    )
+    .expect("admin-api runs");
+    assert!(!refused.success && refused.stderr.contains("--time-zone"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("Asia/Ho_Chi_Minh"), "says what a zone name looks like: {}", refused.stderr);
+
+    let server = Server::start_with(&db, &["--time-zone", "Asia/Tokyo"]);
+    let admin = Browser::login(&server, "admin1");
+    let (_, me) = admin.get("/api/v1/auth/me");
+    assert!(me.contains("\"time_zone\":\"Asia/Tokyo\""), "the UI is told the zone: {me}");
+    // 2026-11-17 16:30 UTC: 23:30 on the 17th in Vietnam, 01:30 on the 18th in Tokyo.
+    let at: i64 = 1_795_399_200_000 - 6 * 86_400_000 + 52_200_000;
+    assert_eq!(ingest(&server, &token, &[passage("agent-1", "s1", "gate1", None, "entry", at)]).0, 200);
+    let (s, csv) = admin.get("/api/v1/log.csv");
+    assert_eq!(s, 200, "{csv}");
+    assert!(csv.contains("2026-11-18 01:30:00"), "the export's local time is Tokyo's: {csv}");
+    let (_, weekly) = admin.get("/api/v1/reports/weekly?site=s1&date=2026-11-23&format=csv");
+    assert!(weekly.contains("2026-11-18,gate1,1,0"), "the report's day is Tokyo's: {weekly}");
+    let (_, stats) = admin.get(&format!("/api/v1/stats?site=s1&from={}&to={}&bucket=day", at - 86_400_000, at + 1));
+    let stats: Value = serde_json::from_str(&stats).expect("json");
+    assert_eq!(stats["peak_hours"][0]["hour"], 1, "the hour is Tokyo's: {stats}");
+    // The day bucket starts at Tokyo's midnight of the 18th: 15:00 UTC on the 17th.
+    assert_eq!(stats["series"][0]["start_ms"], json!(at - 5_400_000), "{stats}");
+}
+
 fn retention_purges_old_crops_passages_and_expired_visitors_and_is_audited(backend: Backend) {
     let db = Db::new(backend, "retention");
     db.user("root", "superadmin", "");

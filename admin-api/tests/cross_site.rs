@@ -80,6 +80,11 @@ fn one_site_cannot_reach_another(backend: Backend) {
         a.agent.get(&format!("{}/api/v1/faces/photo/pa1", a.base)).header("Cookie", &a.cookie).call().expect("photo");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    // Every answer, a JSON refusal too, carries the headers the server adds to all.
+    let r = a.agent.get(&format!("{}/api/v1/people/zz-none", a.base)).header("Cookie", &a.cookie).call().expect("get");
+    for (name, want) in [("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer")] {
+        assert_eq!(r.headers().get(name).and_then(|v| v.to_str().ok()), Some(want), "{name} on a {}", r.status());
+    }
     // Its rightful admin still updates it (another photo).
     let (s, body) = a.enrol(person(Some("pa1"), "Người của A", SITE_A), &[("a2.jpg", photo("p01", 2))]);
     assert_eq!(s, 200, "{body}");

@@ -86,7 +86,7 @@ const T = {
     // Pages, tables, errors.
     no_data: "Chưa có dữ liệu", total: "Tổng cộng", all_sites: "Tất cả địa điểm", cccd: "CCCD", record_id: "Mã (ID)",
     csv_file: "Tệp CSV", zip_file: "Tệp ZIP ảnh", qr_placeholder: "CCCD|CMND|Họ tên|DDMMYYYY|Giới tính|Địa chỉ|DDMMYYYY",
-    period_text: "Từ ngày {start} đến hết ngày {end} (giờ Việt Nam, UTC+7)", report: "Báo cáo",
+    period_text: "Từ ngày {start} đến hết ngày {end} (múi giờ {zone})", report: "Báo cáo",
     forbidden_title: "Trang này không dành cho tài khoản của bạn",
     forbidden_role: "Trang này dành cho {roles}. Tài khoản của bạn có vai trò {role}.",
     forbidden_data: "Tài khoản của bạn không có quyền xem nội dung này (ví dụ: địa điểm chưa được giao cho bạn).",
@@ -188,7 +188,7 @@ const T = {
     days_n: "{n} days", period_short: "{start} – {end}",
     no_data: "No data yet", total: "Total", all_sites: "All sites", cccd: "CCCD", record_id: "ID",
     csv_file: "CSV file", zip_file: "ZIP of photos", qr_placeholder: "CCCD|CMND|Full name|DDMMYYYY|Sex|Address|DDMMYYYY",
-    period_text: "From {start} to {end} inclusive (Vietnam time, UTC+7)", report: "Report",
+    period_text: "From {start} to {end} inclusive (time zone {zone})", report: "Report",
     forbidden_title: "This page is not for your account",
     forbidden_role: "This page is for {roles}. Your account's role is {role}.",
     forbidden_data: "Your account may not see this (for example, a site that is not assigned to you).",
@@ -258,6 +258,7 @@ async function api(path, opts = {}) {
 async function nav() {
   const me = await api("/api/v1/auth/me");
   sessionStorage.setItem("csrf", me.csrf);
+  setSiteZone(me.time_zone);
   const links = [["/alerts", "live_alerts"]];
   if (me.user.role !== "guard") links.push(["/log", "visitor_log"], ["/register", "register_visitor"], ["/stats", "statistics"]);
   if (me.user.role !== "guard") links.push(["/people", "people"]);
@@ -278,34 +279,62 @@ async function nav() {
 }
 
 // ---- formats and labels, shared with the pages' own scripts (people.js, devices.js)
-const VN_TZ = "Asia/Ho_Chi_Minh";
-const vnParts = new Intl.DateTimeFormat("en-GB", { timeZone: VN_TZ, year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
-/// The parts (day, month, year, hour, minute, second) of a moment in Vietnam's time zone.
-function vnTime(ms) {
+// The sites' time zone: the server's `--time-zone`, said by /api/v1/auth/me.
+// Every date shown or typed is in it, whatever the browser's own zone.
+let siteZone = "Asia/Ho_Chi_Minh";
+let zoneFormat = null;
+function setSiteZone(zone) {
+  if (zone && zone !== siteZone) { siteZone = zone; zoneFormat = null; }
+}
+/// The parts (day, month, year, hour, minute, second) of a moment in the sites' zone.
+function localParts(ms) {
+  zoneFormat = zoneFormat || new Intl.DateTimeFormat("en-GB", { timeZone: siteZone, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   const o = {};
-  for (const p of vnParts.formatToParts(new Date(ms))) o[p.type] = p.value;
+  for (const p of zoneFormat.formatToParts(new Date(ms))) o[p.type] = p.value;
   return o;
 }
-/// A moment as dd/mm/yyyy hh:mm:ss, Vietnam time (one format in both languages:
+/// The zone's offset from UTC at a moment, ms (UTC+7: 25 200 000).
+function zoneOffset(ms) {
+  const p = localParts(ms);
+  return Date.UTC(+p.year, p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
+}
+/// Unix ms of a local day ("YYYY-MM-DD") and time ("HH:MM", midnight if none) in the sites' zone.
+function localMs(day, time) {
+  const [y, mo, d] = day.split("-").map(Number);
+  const [h, mi] = (time || "00:00").split(":").map(Number);
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  // The offset at the answer, which a daylight-saving change may move: twice.
+  const first = wall - zoneOffset(wall);
+  return wall - zoneOffset(first);
+}
+/// The local day of a moment, "YYYY-MM-DD".
+function localDay(ms) { const p = localParts(ms); return `${p.year}-${p.month}-${p.day}`; }
+/// A moment as a datetime-local input's value, "YYYY-MM-DDTHH:MM", in the sites' zone.
+function localInput(ms) { const p = localParts(ms); return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`; }
+/// A datetime-local value in the sites' zone → unix ms (NaN when empty).
+function fromLocalInput(v) { const [day, time] = (v || "").split("T"); return day ? localMs(day, time) : NaN; }
+/// A moment as dd/mm/yyyy hh:mm:ss, the sites' time (one format in both languages:
 /// the browser's own vi-VN date formats vary between versions).
 function fmtTime(ms) {
   if (ms == null || !isFinite(ms)) return "";
-  const p = vnTime(ms);
+  const p = localParts(ms);
   return `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}:${p.second}`;
 }
 /// A day as dd/mm/yyyy: from a "YYYY-MM-DD" string (a calendar day the server
-/// computed) or from Unix milliseconds (Vietnam time).
+/// computed) or from Unix milliseconds (the sites' time).
 function fmtDate(d) {
-  if (typeof d === "number") { if (!isFinite(d)) return ""; const p = vnTime(d); return `${p.day}/${p.month}/${p.year}`; }
+  if (typeof d === "number") { if (!isFinite(d)) return ""; const p = localParts(d); return `${p.day}/${p.month}/${p.year}`; }
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d || "");
   return m ? `${m[3]}/${m[2]}/${m[1]}` : (d == null ? "" : String(d));
 }
-/// The day before a "YYYY-MM-DD" day: the last day of a period that ends before it.
-function dayBefore(iso) {
+/// The day `n` days after a "YYYY-MM-DD" day (calendar days: no clock involved).
+function dayPlus(iso, n) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
-  return m ? new Date(Date.UTC(+m[1], m[2] - 1, +m[3]) - 86400000).toISOString().slice(0, 10) : iso;
+  return m ? new Date(Date.UTC(+m[1], m[2] - 1, +m[3] + n)).toISOString().slice(0, 10) : iso;
 }
+/// The day before a "YYYY-MM-DD" day: the last day of a period that ends before it.
+function dayBefore(iso) { return dayPlus(iso, -1); }
 const numLocale = () => (lang === "vi" ? "vi-VN" : "en-GB");
 /// A count as people read it: 1.234 in Vietnamese, 1,234 in English.
 function fmtNum(n) { return n == null || n === "" || isNaN(n) ? "" : Number(n).toLocaleString(numLocale()); }
@@ -543,7 +572,7 @@ async function alertsPage() {
 let page = 0;
 function filterQuery() {
   const p = new URLSearchParams();
-  const day = (v, end) => { const d = new Date(v + "T00:00:00+07:00"); return d.getTime() + (end ? 86400000 : 0); };
+  const day = (v, end) => localMs(end ? dayPlus(v, 1) : v);
   if ($("f-from").value) p.set("from", day($("f-from").value, false));
   if ($("f-to").value) p.set("to", day($("f-to").value, true));
   for (const k of ["site", "camera", "direction", "q", "known", "anomaly"]) { const v = $("f-" + k).value; if (v) p.set(k, v); }
@@ -616,8 +645,7 @@ async function logPage() {
 async function registerPage() {
   const me = await nav();
   $("v-site").value = (me.sites || [])[0] || "";
-  const eod = new Date(Date.now() + 7 * 3600000); eod.setUTCHours(23, 59, 0, 0);
-  $("v-until").value = eod.toISOString().slice(0, 16);
+  $("v-until").value = localDay(Date.now()) + "T23:59";
   $("qr-read").onclick = async () => {
     $("qr-error").textContent = "";
     try {
@@ -628,7 +656,7 @@ async function registerPage() {
   $("visitor-form").onsubmit = async (e) => {
     e.preventDefault();
     $("v-error").textContent = ""; $("v-ok").textContent = "";
-    const until = $("v-until").value ? Math.floor(new Date($("v-until").value + ":00+07:00").getTime() / 1000) : null;
+    const until = $("v-until").value ? Math.floor(fromLocalInput($("v-until").value) / 1000) : null;
     const person = { name: $("v-name").value, category: "visitor", cccd: $("v-cccd").value || null, birth_date: $("v-birth").value || null,
       host: $("v-host").value || null, valid_until: until, sites: $("v-site").value ? [$("v-site").value] : [],
       consent_by: $("v-consent").checked ? $("v-name").value : null, consent_purpose: $("v-consent").checked ? "access control (visitor)" : null };
@@ -871,12 +899,16 @@ function renderStats() {
     kpi(t("unknown_share"), fmtNum(Math.round(s.unknown_share * 100)) + "%"));
   // Entries and exits per bucket, all gates together.
   const starts = [];
-  for (let b = Math.floor((from + 25200000) / s.bucket_ms) * s.bucket_ms - 25200000; b < to; b += s.bucket_ms) starts.push(b);
+  // Bucket starts as the server makes them: local hours, or local midnights
+  // (a day of a daylight-saving change is 23 or 25 hours long).
+  const next = (b) => (bucket === "hour" ? b + 3600000 : localMs(dayPlus(localDay(b), 1)));
+  const first = bucket === "hour" ? from - ((from + zoneOffset(from)) % 3600000) : localMs(localDay(from));
+  for (let b = first; b < to; b = next(b)) starts.push(b);
   const idx = new Map(starts.map((b, i) => [b, i]));
   const entries = starts.map(() => 0), exits = starts.map(() => 0);
   for (const b of s.series) { const i = idx.get(b.start_ms); if (i != null) { entries[i] += b.entries; exits[i] += b.exits; } }
-  // Vietnam time: the hour ("14h") or the day (dd/mm).
-  const label = (ms) => { const v = vnTime(ms); return bucket === "hour" ? v.hour + "h" : v.day + "/" + v.month; };
+  // The sites' time: the hour ("14h") or the day (dd/mm).
+  const label = (ms) => { const v = localParts(ms); return bucket === "hour" ? v.hour + "h" : v.day + "/" + v.month; };
   barChart($("chart-flow"), starts.map(label), [{ name: t("entry"), color: "#2b6cb0", values: entries }, { name: t("exit"), color: "#dd6b20", values: exits }]);
   barChart($("chart-hours"), [...Array(24).keys()].map((h) => h + "h"), [{ name: t("entry"), color: "#2b6cb0", values: s.hourly_entries }], { width: 460, height: 240 });
   $("peaks").textContent = t("peak") + ": " + (s.peak_hours.map((p) => `${p.hour}h–${p.hour + 1}h (${fmtNum(p.entries)})`).join(", ") || t("no_data"));
@@ -897,7 +929,7 @@ function reportLinks(me) {
 async function statsPage() {
   const me = await nav();
   $("s-site").value = (me.sites || [])[0] || "";
-  $("r-date").value = new Date(Date.now() + 25200000).toISOString().slice(0, 10);
+  $("r-date").value = localDay(Date.now());
   $("stats-form").onsubmit = (e) => { e.preventDefault(); loadStats().catch(pageFailed); reportLinks(me); };
   for (const id of ["r-kind", "r-date", "s-site"]) $(id).onchange = () => reportLinks(me);
   reportLinks(me);
@@ -911,7 +943,7 @@ async function reportPage() {
   const render = () => {
     $("report-title").textContent = t(kind + "_title") + " · " + r.site;
     // The period ends before `end_exclusive`: its last day is the day before.
-    $("report-period").textContent = fill(t("period_text"), { start: fmtDate(r.start), end: fmtDate(dayBefore(r.end_exclusive)) });
+    $("report-period").textContent = fill(t("period_text"), { start: fmtDate(r.start), end: fmtDate(dayBefore(r.end_exclusive)), zone: siteZone });
     const tb = $("report-table").querySelector("tbody");
     tb.innerHTML = "";
     for (const row of r.rows.concat([r.total])) {

@@ -51,25 +51,23 @@
     loading: "Loading…",
   });
 
-  const VN_OFFSET_MS = 7 * 3600000;
-
-  /// A date (unix ms) as the day in Vietnam: 22/11/2026.
+  /// A date (unix ms) as the day in the sites' zone: 22/11/2026.
   function fmtDate(ms) {
-    return new Date(ms).toLocaleDateString(lang === "vi" ? "vi-VN" : "en-GB",
-      { timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit", year: "numeric" });
+    const p = localParts(ms);
+    return `${p.day}/${p.month}/${p.year}`;
   }
   /// `YYYY-MM-DD` as 22/11/2026.
   function fmtIsoDate(iso) {
     const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
     return m ? `${m[3]}/${m[2]}/${m[1]}` : "";
   }
-  /// Unix seconds → the value of a datetime-local input, Vietnam time.
+  /// Unix seconds → the value of a datetime-local input, in the sites' zone.
   function toLocalInput(s) {
-    return s == null ? "" : new Date(s * 1000 + VN_OFFSET_MS).toISOString().slice(0, 16);
+    return s == null ? "" : localInput(s * 1000);
   }
-  /// A datetime-local value, Vietnam time → unix seconds (null when empty).
-  function fromLocalInput(v) {
-    return v ? Math.floor(new Date(v + ":00+07:00").getTime() / 1000) : null;
+  /// A datetime-local value in the sites' zone → unix seconds (null when empty).
+  function secondsOfInput(v) {
+    return v ? Math.floor(fromLocalInput(v) / 1000) : null;
   }
   function validity(p) {
     const now = Date.now() / 1000;
@@ -248,7 +246,7 @@
       const body = {
         name: $("e-name").value, category: $("e-category").value, cccd: text("e-cccd"), birth_date: text("e-birth"),
         host: text("e-host"), sites: $("e-sites").value.split(",").map((s) => s.trim()).filter(Boolean),
-        valid_from: fromLocalInput($("e-from").value), valid_until: fromLocalInput($("e-until").value),
+        valid_from: secondsOfInput($("e-from").value), valid_until: secondsOfInput($("e-until").value),
         consent_by: text("e-consent-by"), consent_purpose: text("e-consent-purpose"),
       };
       try {

@@ -131,7 +131,11 @@ pub fn camera_counters(ops_port: u16) -> std::collections::HashMap<String, (f64,
     let page = testkit::metrics::fetch(&format!("http://127.0.0.1:{ops_port}/metrics"));
     let frames = testkit::metrics::by_label(&page, "gatewatch_agent_camera_frames_total", "camera");
     let dropped = testkit::metrics::by_label(&page, "gatewatch_agent_camera_dropped_frames_total", "camera");
-    frames.into_iter().map(|(camera, f)| (camera.clone(), (f, dropped.get(&camera).copied().unwrap_or(0.0)))).collect()
+    let cameras: std::collections::BTreeSet<&String> = frames.keys().chain(dropped.keys()).collect();
+    cameras
+        .into_iter()
+        .map(|c| (c.clone(), (frames.get(c).copied().unwrap_or(0.0), dropped.get(c).copied().unwrap_or(0.0))))
+        .collect()
 }
 
 /// Writes an agent configuration (site `site`, ops endpoint on `ops_port`
@@ -146,8 +150,15 @@ pub fn start_agent(
 ) -> Result<Proc> {
     let data_dir = dir.join("agent-data");
     let api_url = api.url();
-    let agent =
-        testkit::agent::Agent { id: "bench-agent", site, data_dir: &data_dir, api_url: &api_url, token, ops_port };
+    let agent = testkit::agent::Agent {
+        id: "bench-agent",
+        site,
+        data_dir: &data_dir,
+        api_url: &api_url,
+        token,
+        ops_port,
+        batch_size: None,
+    };
     let cameras: Vec<_> = cameras
         .iter()
         .map(|c| {

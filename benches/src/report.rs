@@ -16,7 +16,7 @@ use crate::sections::day::DayResults;
 use crate::sections::ingest::IngestResults;
 use crate::sections::live::LiveResults;
 use crate::sections::memory::MemoryResults;
-use crate::sections::reference::ReferenceResults;
+use crate::sections::reference::{ReferenceResults, ReferenceRun};
 use crate::sections::replay::{ReplayResults, Resolution};
 use crate::sections::{read, write};
 
@@ -183,18 +183,96 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
     let capacity: Option<CapacityResults> = read(results, "capacity")?;
     let gallery = gallery_rows(results)?;
     let machine = machine();
-
-    let r720 = replay.as_ref().and_then(|r| r.resolutions.iter().find(|x| x.label == "720p"));
-    let reference_of = |label: &str, schedule: &str| {
-        reference.as_ref().and_then(|x| {
-            // Results of before the schedules were named are the naive one.
-            x.resolutions.iter().find(|o| {
-                o.label == label && (o.schedule == schedule || (o.schedule.is_empty() && schedule == "every-face"))
-            })
-        })
+    let measured = Measured {
+        replay: replay.as_ref(),
+        reference: reference.as_ref(),
+        live: live.as_ref(),
+        ingest: ingest.as_ref(),
+        memory: memory.as_ref(),
+        day: day.as_ref(),
+        capacity: capacity.as_ref(),
+        gallery: &gallery,
     };
-    let naive720 = reference_of("720p", "every-face");
-    let same720 = reference_of("720p", "per-track");
+    let targets = targets(&measured);
+
+    let mut md = String::new();
+    header_section(&mut md, &machine, wall_s, &measured);
+    let _ = writeln!(md, "## Targets\n\n| target | goal | measured (median) | verdict |\n|---|---|---|---|");
+    for t in &targets {
+        md += &t.row();
+    }
+    if let Some(replay) = &replay {
+        fps_section(&mut md, replay, reference.as_ref());
+        stages_section(&mut md, replay);
+    }
+    if !gallery.is_empty() {
+        gallery_section(&mut md, &gallery);
+    }
+    if let Some(l) = &live {
+        live_section(&mut md, l);
+    }
+    if let Some(i) = &ingest {
+        ingest_section(&mut md, i);
+    }
+    if let Some(m) = &memory {
+        memory_section(&mut md, m);
+    }
+    if let Some(d) = &day {
+        day_section(&mut md, d);
+    }
+    if let Some(c) = &capacity {
+        capacity_section(&mut md, c);
+    }
+
+    let _ = writeln!(
+        md,
+        "\nPlots: `fps.svg`, `streams.svg`, `stages.svg`, `gallery.svg`, `memory.svg`. Raw figures: `report.json`."
+    );
+    std::fs::write(results.join("report.md"), &md)?;
+    write(
+        results,
+        "report",
+        &json!({
+            "machine": machine,
+            "threads": {"ort_intra_op_per_stream": crate::ORT_THREADS, "decoder_per_stream": crate::DECODER_THREADS},
+            "targets": targets.iter().map(|t| json!({"what": t.what, "goal": t.goal, "measured": t.measured, "unit": t.unit, "met": t.met()})).collect::<Vec<_>>(),
+            "replay": replay, "reference": reference, "gallery": gallery, "live": live, "ingest": ingest, "memory": memory, "day": day, "capacity": capacity,
+            "make_bench_seconds": wall_s,
+        }),
+    )?;
+    plots(results, replay.as_ref(), reference.as_ref(), &gallery, memory.as_ref())?;
+    Ok(md)
+}
+
+/// Every section's results that were found (a section not run is `None`).
+struct Measured<'a> {
+    replay: Option<&'a ReplayResults>,
+    reference: Option<&'a ReferenceResults>,
+    live: Option<&'a LiveResults>,
+    ingest: Option<&'a IngestResults>,
+    memory: Option<&'a MemoryResults>,
+    day: Option<&'a DayResults>,
+    capacity: Option<&'a CapacityResults>,
+    gallery: &'a [GalleryRow],
+}
+
+/// The OpenCV reference's run at `label` with `schedule` (`every-face`: naive;
+/// `per-track`: same schedule as ours).
+fn reference_of<'a>(reference: Option<&'a ReferenceResults>, label: &str, schedule: &str) -> Option<&'a ReferenceRun> {
+    reference.and_then(|x| {
+        // Results of before the schedules were named are the naive one.
+        x.resolutions.iter().find(|o| {
+            o.label == label && (o.schedule == schedule || (o.schedule.is_empty() && schedule == "every-face"))
+        })
+    })
+}
+
+/// Every target with its goal and what was measured.
+fn targets(m: &Measured) -> Vec<Target> {
+    let Measured { replay, reference, live, ingest, memory, day, capacity, gallery } = *m;
+    let r720 = replay.and_then(|r| r.resolutions.iter().find(|x| x.label == "720p"));
+    let naive720 = reference_of(reference, "720p", "every-face");
+    let same720 = reference_of(reference, "720p", "per-track");
     let target = |what: &str, goal: f64, measured: Option<f64>, unit: &str, higher: bool| Target {
         what: what.into(),
         goal,
@@ -202,7 +280,7 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
         unit: unit.into(),
         higher_is_better: higher,
     };
-    let targets = vec![
+    vec![
         target(
             "Busy 720p: pipeline ÷ slower limit (decode-only, detect-only)",
             0.9,
@@ -245,60 +323,57 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
             "ms/probe",
             false,
         ),
-        target("Realistic day, 720p: pipeline ÷ decode-only", 0.9, day_ratio(day.as_ref(), "720p"), "×", true),
-        target("Realistic day, 1080p: pipeline ÷ decode-only", 0.9, day_ratio(day.as_ref(), "1080p"), "×", true),
+        target("Realistic day, 720p: pipeline ÷ decode-only", 0.9, day_ratio(day, "720p"), "×", true),
+        target("Realistic day, 1080p: pipeline ÷ decode-only", 0.9, day_ratio(day, "1080p"), "×", true),
         target(
             "Busy 1080p: pipeline ÷ slower limit",
             0.85,
-            replay
-                .as_ref()
-                .and_then(|r| r.resolutions.iter().find(|x| x.label == "1080p"))
-                .map(|r| fraction_of_limit(r).median),
+            replay.and_then(|r| r.resolutions.iter().find(|x| x.label == "1080p")).map(|r| fraction_of_limit(r).median),
             "×",
             true,
         ),
         target(
             "Agent RSS, 1 camera",
             150.0,
-            memory.as_ref().and_then(|m| m.runs.iter().find(|r| r.cameras == 1)).map(|r| r.peak_rss_mb),
+            memory.and_then(|m| m.runs.iter().find(|r| r.cameras == 1)).map(|r| r.peak_rss_mb),
             "MB",
             false,
         ),
         target(
             "Agent RSS added per extra camera (at the most cameras measured)",
             30.0,
-            memory.as_ref().and_then(|m| m.runs.iter().map(|r| r.cameras).max().and_then(|n| extra_camera_mb(m, n))),
+            memory.and_then(|m| m.runs.iter().map(|r| r.cameras).max().and_then(|n| extra_camera_mb(m, n))),
             "MB",
             false,
         ),
         target(
             "Cameras per box, 1080p@25 live RTSP, realistic day",
             6.0,
-            capacity
-                .as_ref()
-                .and_then(|c| c.streams.iter().find(|s| s.stream == "1080p@25"))
-                .map(|s| s.sustained as f64),
+            capacity.and_then(|c| c.streams.iter().find(|s| s.stream == "1080p@25")).map(|s| s.sustained as f64),
             "cameras",
             true,
         ),
-        target("Live alert latency p99, loopback", 500.0, live.as_ref().map(|l| l.latency_ms.p99), "ms", false),
+        target("Live alert latency p99, loopback", 500.0, live.map(|l| l.latency_ms.p99), "ms", false),
         target(
             "Watch-list alert p99, from the frame that made the face recognisable",
             300.0,
-            live.as_ref().and_then(|l| l.watchlist_ms.as_ref()).map(|w| w.p99),
+            live.and_then(|l| l.watchlist_ms.as_ref()).map(|w| w.p99),
             "ms",
             false,
         ),
         target(
             "Ingest, 20 agents, SQLite",
             2000.0,
-            ingest.as_ref().and_then(|i| i.runs.iter().find(|r| r.database == "SQLite")).map(|r| r.events_per_s),
+            ingest.and_then(|i| i.runs.iter().find(|r| r.database == "SQLite")).map(|r| r.events_per_s),
             "events/s",
             true,
         ),
-    ];
+    ]
+}
 
-    let mut md = String::new();
+/// What was run where, and what is compared.
+fn header_section(md: &mut String, machine: &serde_json::Value, wall_s: Option<f64>, m: &Measured) {
+    let (replay, reference) = (m.replay, m.reference);
     let _ = writeln!(md, "# gatewatch benchmarks\n");
     let _ = writeln!(
         md,
@@ -310,7 +385,7 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
         machine["memory_gib"].as_f64().unwrap_or(0.0),
         wall_s.map(|s| format!("; `make bench` measured for {:.1} min", s / 60.0)).unwrap_or_default()
     );
-    let runs = replay.as_ref().map_or(0, |r| r.runs);
+    let runs = replay.map_or(0, |r| r.runs);
     let _ = writeln!(
         md,
         "**What is compared:** every contender runs on the same CPUs ({cpus}; the OpenCV reference under `taskset -c`) \
@@ -323,263 +398,233 @@ pub fn write_report(results: &Path, wall_s: Option<f64>) -> Result<String> {
          gatewatch's motion gate skips the detector on still frames while nobody is tracked. Sections 6 and 8 run the \
          edge agent as shipped (2 intra-op threads, decoder threads chosen by GStreamer). Figures are medians of {runs} \
          runs with their min–max, unless stated.\n",
-        cpus = reference.as_ref().map_or("all", |r| if r.cpus.is_empty() { "all" } else { r.cpus.as_str() })
+        cpus = reference.map_or("all", |r| if r.cpus.is_empty() { "all" } else { r.cpus.as_str() })
     );
-    let _ = writeln!(md, "## Targets\n\n| target | goal | measured (median) | verdict |\n|---|---|---|---|");
-    for t in &targets {
-        md += &t.row();
-    }
+}
 
-    if let Some(replay) = &replay {
-        let _ = writeln!(md, "\n## 1–3. Frames per second: pipeline, its limits, the OpenCV reference\n");
-        let cols: Vec<String> =
-            replay.resolutions.iter().map(|r| format!("{} (`{}`, {} frames)", r.label, r.fixture, r.frames)).collect();
-        let _ = writeln!(md, "| | {} |\n|---|{}", cols.join(" | "), "---|".repeat(cols.len()));
-        let row = |md: &mut String, name: &str, f: &dyn Fn(&Resolution) -> String| {
-            let cells: Vec<String> = replay.resolutions.iter().map(f).collect();
-            let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
-        };
-        let naive = |label: &str| reference_of(label, "every-face");
-        let same = |label: &str| reference_of(label, "per-track");
-        row(&mut md, "decode-only: GStreamer → appsink (I420) → BGR", &|r| r.decode_only_fps.show(1));
-        row(&mut md, "decode-only, CPU ms per frame", &|r| r.decode_only_cpu_ms.show(2));
-        row(&mut md, "detect-only: YuNet at 640 px on every decoded frame", &|r| r.detect_only_fps.show(1));
-        row(&mut md, "detect-only, CPU ms per frame", &|r| r.detect_only_cpu_ms.show(2));
-        row(&mut md, "**pipeline, 1 stream** (decode, detect, track, align, embed, match)", &|r| {
-            r.pipeline_fps.show(1)
+/// Sections 1–3: frames per second of the pipeline, its limits and the OpenCV reference.
+fn fps_section(md: &mut String, replay: &ReplayResults, reference: Option<&ReferenceResults>) {
+    let _ = writeln!(md, "\n## 1–3. Frames per second: pipeline, its limits, the OpenCV reference\n");
+    let cols: Vec<String> =
+        replay.resolutions.iter().map(|r| format!("{} (`{}`, {} frames)", r.label, r.fixture, r.frames)).collect();
+    let _ = writeln!(md, "| | {} |\n|---|{}", cols.join(" | "), "---|".repeat(cols.len()));
+    let row = |md: &mut String, name: &str, f: &dyn Fn(&Resolution) -> String| {
+        let cells: Vec<String> = replay.resolutions.iter().map(f).collect();
+        let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
+    };
+    let naive = |label: &str| reference_of(reference, label, "every-face");
+    let same = |label: &str| reference_of(reference, label, "per-track");
+    row(md, "decode-only: GStreamer → appsink (I420) → BGR", &|r| r.decode_only_fps.show(1));
+    row(md, "decode-only, CPU ms per frame", &|r| r.decode_only_cpu_ms.show(2));
+    row(md, "detect-only: YuNet at 640 px on every decoded frame", &|r| r.detect_only_fps.show(1));
+    row(md, "detect-only, CPU ms per frame", &|r| r.detect_only_cpu_ms.show(2));
+    row(md, "**pipeline, 1 stream** (decode, detect, track, align, embed, match)", &|r| r.pipeline_fps.show(1));
+    row(md, "pipeline, CPU ms per frame", &|r| r.pipeline_cpu_ms.show(2));
+    row(
+        md,
+        "where the pipeline's CPU per frame goes: decode / detect (frames not skipped) / the rest \
+         (track, align, embed, match, hand-offs)",
+        &|r| {
+            let detected = 1.0 - r.frames_skipped as f64 / r.frames.max(1) as f64;
+            let (decode, detect) = (r.decode_only_cpu_ms.median, r.detect_only_cpu_ms.median * detected);
+            format!("{decode:.2} / {detect:.2} / {:.2} ms", r.pipeline_cpu_ms.median - decode - detect)
+        },
+    );
+    row(md, "pipeline: faces embedded per run", &|r| r.faces_embedded.to_string());
+    row(md, "frames the motion gate spared the detector", &|r| format!("{} of {}", r.frames_skipped, r.frames));
+    row(
+        md,
+        "**pipeline ÷ slower limit** (run by run; the gate's skipped frames make it slightly more than a limit)",
+        &|r| fraction_of_limit(r).show(3),
+    );
+    for (name, of) in [("naive", &naive as &dyn Fn(&str) -> _), ("same schedule", &same)] {
+        row(md, &format!("OpenCV {name}: FPS"), &|r| of(&r.label).map_or("—".into(), |o| o.fps.show(1)));
+        row(md, &format!("OpenCV {name}: CPU ms per frame"), &|r| {
+            of(&r.label).map_or("—".into(), |o| o.cpu_ms.show(2))
         });
-        row(&mut md, "pipeline, CPU ms per frame", &|r| r.pipeline_cpu_ms.show(2));
-        row(
-            &mut md,
-            "where the pipeline's CPU per frame goes: decode / detect (frames not skipped) / the rest \
-             (track, align, embed, match, hand-offs)",
-            &|r| {
-                let detected = 1.0 - r.frames_skipped as f64 / r.frames.max(1) as f64;
-                let (decode, detect) = (r.decode_only_cpu_ms.median, r.detect_only_cpu_ms.median * detected);
-                format!("{decode:.2} / {detect:.2} / {:.2} ms", r.pipeline_cpu_ms.median - decode - detect)
-            },
-        );
-        row(&mut md, "pipeline: faces embedded per run", &|r| r.faces_embedded.to_string());
-        row(&mut md, "frames the motion gate spared the detector", &|r| {
-            format!("{} of {}", r.frames_skipped, r.frames)
+        row(md, &format!("OpenCV {name}: faces detected / embedded per run"), &|r| {
+            of(&r.label).map_or("—".into(), |o| format!("{} / {}", o.faces_per_run, o.embedded_per_run))
         });
-        row(
-            &mut md,
-            "**pipeline ÷ slower limit** (run by run; the gate's skipped frames make it slightly more than a limit)",
-            &|r| fraction_of_limit(r).show(3),
-        );
-        for (name, of) in [("naive", &naive as &dyn Fn(&str) -> _), ("same schedule", &same)] {
-            row(&mut md, &format!("OpenCV {name}: FPS"), &|r| of(&r.label).map_or("—".into(), |o| o.fps.show(1)));
-            row(&mut md, &format!("OpenCV {name}: CPU ms per frame"), &|r| {
-                of(&r.label).map_or("—".into(), |o| o.cpu_ms.show(2))
-            });
-            row(&mut md, &format!("OpenCV {name}: faces detected / embedded per run"), &|r| {
-                of(&r.label).map_or("—".into(), |o| format!("{} / {}", o.faces_per_run, o.embedded_per_run))
-            });
-            row(&mut md, &format!("**pipeline ÷ OpenCV {name}** FPS; OpenCV ÷ pipeline CPU ms per frame"), &|r| {
-                of(&r.label).map_or("—".into(), |o| {
-                    format!("{:.2}×, {:.2}×", ratio(&r.pipeline_fps, &o.fps), ratio(&o.cpu_ms, &r.pipeline_cpu_ms))
-                })
-            });
-        }
-        for k in 0..replay.resolutions.first().map_or(0, |r| r.streams.len()) {
-            let n = replay.resolutions[0].streams[k].streams;
-            row(&mut md, &format!("pipeline, {n} streams at once (aggregate)"), &|r| {
-                r.streams.get(k).map_or("—".into(), |s| s.aggregate_fps.show(1))
-            });
-        }
-        row(&mut md, "passages expected / found / matched (ours)", &|r| {
-            format!("{} / {} / {}", r.passages[0], r.passages[1], r.passages[2])
+        row(md, &format!("**pipeline ÷ OpenCV {name}** FPS; OpenCV ÷ pipeline CPU ms per frame"), &|r| {
+            of(&r.label).map_or("—".into(), |o| {
+                format!("{:.2}×, {:.2}×", ratio(&r.pipeline_fps, &o.fps), ratio(&o.cpu_ms, &r.pipeline_cpu_ms))
+            })
         });
-        row(&mut md, "people named: truth", &|r| set(&r.truth_identities));
-        row(&mut md, "people named: ours", &|r| set(&r.identities));
-        row(&mut md, "people named: OpenCV naive (≥ 3 frames)", &|r| {
-            naive(&r.label).map_or("—".into(), |o| set(&o.identities))
+    }
+    for k in 0..replay.resolutions.first().map_or(0, |r| r.streams.len()) {
+        let n = replay.resolutions[0].streams[k].streams;
+        row(md, &format!("pipeline, {n} streams at once (aggregate)"), &|r| {
+            r.streams.get(k).map_or("—".into(), |s| s.aggregate_fps.show(1))
         });
-        row(&mut md, "same people as OpenCV naive", &|r| {
-            naive(&r.label)
-                .map_or("—".into(), |o| if o.identities == r.identities { "yes".into() } else { "**no**".into() })
-        });
-
-        let _ = writeln!(md, "\n## 4. Per-stage latency, ms (all runs of the 1-stream pipeline)\n");
-        let _ = writeln!(
-            md,
-            "| stage | one sample per | {} |\n|---|---|{}",
-            replay.resolutions.iter().map(|r| format!("{} p50 / p99 (n)", r.label)).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(replay.resolutions.len())
-        );
-        if let Some(first) = replay.resolutions.first() {
-            for (i, s) in first.stages.iter().enumerate() {
-                let cells: Vec<String> = replay
-                    .resolutions
-                    .iter()
-                    .map(|r| {
-                        r.stages
-                            .get(i)
-                            .map_or("—".into(), |x| format!("{:.2} / {:.2} ({})", x.p50_ms, x.p99_ms, x.count))
-                    })
-                    .collect();
-                let _ = writeln!(md, "| {} | {} | {} |", s.stage, s.per, cells.join(" | "));
-            }
-        }
     }
+    row(md, "passages expected / found / matched (ours)", &|r| {
+        format!("{} / {} / {}", r.passages[0], r.passages[1], r.passages[2])
+    });
+    row(md, "people named: truth", &|r| set(&r.truth_identities));
+    row(md, "people named: ours", &|r| set(&r.identities));
+    row(md, "people named: OpenCV naive (≥ 3 frames)", &|r| {
+        naive(&r.label).map_or("—".into(), |o| set(&o.identities))
+    });
+    row(md, "same people as OpenCV naive", &|r| {
+        naive(&r.label)
+            .map_or("—".into(), |o| if o.identities == r.identities { "yes".into() } else { "**no**".into() })
+    });
+}
 
-    if !gallery.is_empty() {
-        let _ = writeln!(
-            md,
-            "\n## 5. Gallery search (criterion; 5 clustered embeddings per person, look-alike groups, one thread)\n"
-        );
-        let _ = writeln!(
-            md,
-            "| embeddings | µs per probe, median (95 % CI) | memory MB | same top-1 as exhaustive | finds the probed person |\n|---|---|---|---|---|"
-        );
-        for g in &gallery {
-            let _ = writeln!(
-                md,
-                "| {} | {:.1} ({:.1}–{:.1}) | {:.1} | {:.3} | {:.3} |",
-                g.embeddings,
-                g.median_us,
-                g.ci95_us.0,
-                g.ci95_us.1,
-                g.memory_mb,
-                g.agrees_with_exhaustive,
-                g.finds_the_probed_person
-            );
-        }
-    }
-
-    if let Some(l) = &live {
-        let _ = writeln!(md, "\n## 6. Live alert latency: frame enters the agent → alert on a guard's SSE stream\n");
-        let _ = writeln!(
-            md,
-            "{} restricted cameras streaming over RTSP on 127.0.0.1 for {} s, every passage an `unknown_person` alert: \
-             **p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms** over {} alerts. (Before that frame, the engine waits {} ms of \
-             stream time after a crossing for a better face; that wait is by design and not counted.)",
-            l.cameras,
-            l.seconds,
-            l.latency_ms.p50,
-            l.latency_ms.p99,
-            l.latency_ms.max,
-            l.latency_ms.count,
-            l.emit_delay_ms
-        );
-        if let Some(w) = &l.watchlist_ms {
-            let _ = writeln!(
-                md,
-                "\nWatch-list alerts alone: **p50 {:.0} ms, p99 {:.0} ms** over {} alerts, {} of them raised as the \
-                 person was recognised, ahead of the line (the others waited for their passage). Each counts from the \
-                 arrival of the frame whose face completed the decision (`decide_early_after` faces).",
-                w.p50, w.p99, w.count, l.watchlist_early
-            );
-        }
-    }
-
-    if let Some(i) = &ingest {
-        let _ = writeln!(md, "\n## 7. Admin API ingest and alert fan-out\n");
-        let _ = writeln!(
-            md,
-            "| database | agents × batch | events/s | POST p50 / p99 ms | refused, sent again | stored = distinct sent | fan-out to guards: delivered, p50 / p99 ms |\n|---|---|---|---|---|---|---|"
-        );
-        for r in &i.runs {
-            let _ = writeln!(
-                md,
-                "| {} | {} × {} | **{:.0}** ({} in {:.1} s) | {:.0} / {:.0} | {} | {} | {} guards × {} alerts: {:.1} %, {:.0} / {:.0} |",
-                r.database,
-                r.agents,
-                r.batch,
-                r.events_per_s,
-                r.distinct_events,
-                r.seconds,
-                r.batch_latency_ms.p50,
-                r.batch_latency_ms.p99,
-                r.refused_and_resent,
-                if r.stored_matches { "yes" } else { "**no**" },
-                r.fan_out.guards,
-                r.fan_out.alerts,
-                r.fan_out.delivered * 100.0,
-                r.fan_out.latency_ms.p50,
-                r.fan_out.latency_ms.p99
-            );
-        }
-    }
-
-    if let Some(m) = &memory {
-        let _ = writeln!(md, "\n## 8. Edge agent memory (peak RSS, {} s of live 720p cameras each)\n", m.seconds);
-        let _ = writeln!(
-            md,
-            "| cameras | peak RSS MB | per camera MB | added per extra camera MB | frames/s per camera (cameras send 25) |\n|---|---|---|---|---|"
-        );
-        for r in &m.runs {
-            let _ = writeln!(
-                md,
-                "| {} | {:.0} | {:.0} | {} | {:.1} |",
-                r.cameras,
-                r.peak_rss_mb,
-                r.peak_rss_mb / r.cameras as f64,
-                extra_camera_mb(m, r.cameras).map_or("—".into(), |x| format!("{x:.0}")),
-                r.fps_per_camera
-            );
-        }
-    }
-
-    if let Some(d) = &day {
-        let _ = writeln!(
-            md,
-            "\n## 9. A realistic day: 10 generated minutes of one gate, empty most of the time (`fixtures/generate.py --bench`)\n"
-        );
-        let _ = writeln!(
-            md,
-            "One run each, 1 ONNX Runtime thread and 1 decoder thread as in sections 1–3.\n\n\
-             | fixture | motion gate | FPS | ÷ decode-only | CPU ms per frame | frames the gate skipped | passages expected / found / matched | identity accuracy |\n|---|---|---|---|---|---|---|---|"
-        );
-        for r in &d.resolutions {
-            let _ = writeln!(
-                md,
-                "| `{}` ({} frames) | decode-only | {:.1} | 1 | {:.2} | — | — | — |",
-                r.fixture, r.frames, r.decode_only_fps, r.decode_only_cpu_ms
-            );
-            for run in &r.runs {
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {} | {:.1} | {:.3} | {:.2} | {} ({:.0} %) | {} / {} / {} | {:.3} |",
-                    r.fixture,
-                    run.motion_gate,
-                    run.fps,
-                    run.fps / r.decode_only_fps.max(1e-9),
-                    run.cpu_ms,
-                    run.frames_skipped,
-                    run.frames_skipped as f64 * 100.0 / r.frames.max(1) as f64,
-                    run.passages[0],
-                    run.passages[1],
-                    run.passages[2],
-                    run.identity_accuracy
-                );
-            }
-        }
-    }
-
-    if let Some(c) = &capacity {
-        capacity_section(&mut md, c);
-    }
-
+/// Section 4: per-stage latency.
+fn stages_section(md: &mut String, replay: &ReplayResults) {
+    let _ = writeln!(md, "\n## 4. Per-stage latency, ms (all runs of the 1-stream pipeline)\n");
     let _ = writeln!(
         md,
-        "\nPlots: `fps.svg`, `streams.svg`, `stages.svg`, `gallery.svg`, `memory.svg`. Raw figures: `report.json`."
+        "| stage | one sample per | {} |\n|---|---|{}",
+        replay.resolutions.iter().map(|r| format!("{} p50 / p99 (n)", r.label)).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(replay.resolutions.len())
     );
-    std::fs::write(results.join("report.md"), &md)?;
-    write(
-        results,
-        "report",
-        &json!({
-            "machine": machine,
-            "threads": {"ort_intra_op_per_stream": crate::ORT_THREADS, "decoder_per_stream": crate::DECODER_THREADS},
-            "targets": targets.iter().map(|t| json!({"what": t.what, "goal": t.goal, "measured": t.measured, "unit": t.unit, "met": t.met()})).collect::<Vec<_>>(),
-            "replay": replay, "reference": reference, "gallery": gallery, "live": live, "ingest": ingest, "memory": memory, "day": day, "capacity": capacity,
-            "make_bench_seconds": wall_s,
-        }),
-    )?;
-    plots(results, replay.as_ref(), reference.as_ref(), &gallery, memory.as_ref())?;
-    Ok(md)
+    if let Some(first) = replay.resolutions.first() {
+        for (i, s) in first.stages.iter().enumerate() {
+            let cells: Vec<String> = replay
+                .resolutions
+                .iter()
+                .map(|r| {
+                    r.stages.get(i).map_or("—".into(), |x| format!("{:.2} / {:.2} ({})", x.p50_ms, x.p99_ms, x.count))
+                })
+                .collect();
+            let _ = writeln!(md, "| {} | {} | {} |", s.stage, s.per, cells.join(" | "));
+        }
+    }
+}
+
+/// Section 5: gallery search.
+fn gallery_section(md: &mut String, gallery: &[GalleryRow]) {
+    let _ = writeln!(
+        md,
+        "\n## 5. Gallery search (criterion; 5 clustered embeddings per person, look-alike groups, one thread)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| embeddings | µs per probe, median (95 % CI) | memory MB | same top-1 as exhaustive | finds the probed person |\n|---|---|---|---|---|"
+    );
+    for g in gallery {
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} ({:.1}–{:.1}) | {:.1} | {:.3} | {:.3} |",
+            g.embeddings,
+            g.median_us,
+            g.ci95_us.0,
+            g.ci95_us.1,
+            g.memory_mb,
+            g.agrees_with_exhaustive,
+            g.finds_the_probed_person
+        );
+    }
+}
+
+/// Section 6: live alert latency.
+fn live_section(md: &mut String, l: &LiveResults) {
+    let _ = writeln!(md, "\n## 6. Live alert latency: frame enters the agent → alert on a guard's SSE stream\n");
+    let _ = writeln!(
+        md,
+        "{} restricted cameras streaming over RTSP on 127.0.0.1 for {} s, every passage an `unknown_person` alert: \
+         **p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms** over {} alerts. (Before that frame, the engine waits {} ms of \
+         stream time after a crossing for a better face; that wait is by design and not counted.)",
+        l.cameras, l.seconds, l.latency_ms.p50, l.latency_ms.p99, l.latency_ms.max, l.latency_ms.count, l.emit_delay_ms
+    );
+    if let Some(w) = &l.watchlist_ms {
+        let _ = writeln!(
+            md,
+            "\nWatch-list alerts alone: **p50 {:.0} ms, p99 {:.0} ms** over {} alerts, {} of them raised as the \
+             person was recognised, ahead of the line (the others waited for their passage). Each counts from the \
+             arrival of the frame whose face completed the decision (`decide_early_after` faces).",
+            w.p50, w.p99, w.count, l.watchlist_early
+        );
+    }
+}
+
+/// Section 7: the admin API's ingest and alert fan-out.
+fn ingest_section(md: &mut String, i: &IngestResults) {
+    let _ = writeln!(md, "\n## 7. Admin API ingest and alert fan-out\n");
+    let _ = writeln!(
+        md,
+        "| database | agents × batch | events/s | POST p50 / p99 ms | refused, sent again | stored = distinct sent | fan-out to guards: delivered, p50 / p99 ms |\n|---|---|---|---|---|---|---|"
+    );
+    for r in &i.runs {
+        let _ = writeln!(
+            md,
+            "| {} | {} × {} | **{:.0}** ({} in {:.1} s) | {:.0} / {:.0} | {} | {} | {} guards × {} alerts: {:.1} %, {:.0} / {:.0} |",
+            r.database,
+            r.agents,
+            r.batch,
+            r.events_per_s,
+            r.distinct_events,
+            r.seconds,
+            r.batch_latency_ms.p50,
+            r.batch_latency_ms.p99,
+            r.refused_and_resent,
+            if r.stored_matches { "yes" } else { "**no**" },
+            r.fan_out.guards,
+            r.fan_out.alerts,
+            r.fan_out.delivered * 100.0,
+            r.fan_out.latency_ms.p50,
+            r.fan_out.latency_ms.p99
+        );
+    }
+}
+
+/// Section 8: the agent's memory.
+fn memory_section(md: &mut String, m: &MemoryResults) {
+    let _ = writeln!(md, "\n## 8. Edge agent memory (peak RSS, {} s of live 720p cameras each)\n", m.seconds);
+    let _ = writeln!(
+        md,
+        "| cameras | peak RSS MB | per camera MB | added per extra camera MB | frames/s per camera (cameras send 25) |\n|---|---|---|---|---|"
+    );
+    for r in &m.runs {
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.0} | {} | {:.1} |",
+            r.cameras,
+            r.peak_rss_mb,
+            r.peak_rss_mb / r.cameras as f64,
+            extra_camera_mb(m, r.cameras).map_or("—".into(), |x| format!("{x:.0}")),
+            r.fps_per_camera
+        );
+    }
+}
+
+/// Section 9: a realistic day.
+fn day_section(md: &mut String, d: &DayResults) {
+    let _ = writeln!(
+        md,
+        "\n## 9. A realistic day: 10 generated minutes of one gate, empty most of the time (`fixtures/generate.py --bench`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "One run each, 1 ONNX Runtime thread and 1 decoder thread as in sections 1–3.\n\n\
+         | fixture | motion gate | FPS | ÷ decode-only | CPU ms per frame | frames the gate skipped | passages expected / found / matched | identity accuracy |\n|---|---|---|---|---|---|---|---|"
+    );
+    for r in &d.resolutions {
+        let _ = writeln!(
+            md,
+            "| `{}` ({} frames) | decode-only | {:.1} | 1 | {:.2} | — | — | — |",
+            r.fixture, r.frames, r.decode_only_fps, r.decode_only_cpu_ms
+        );
+        for run in &r.runs {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {:.1} | {:.3} | {:.2} | {} ({:.0} %) | {} / {} / {} | {:.3} |",
+                r.fixture,
+                run.motion_gate,
+                run.fps,
+                run.fps / r.decode_only_fps.max(1e-9),
+                run.cpu_ms,
+                run.frames_skipped,
+                run.frames_skipped as f64 * 100.0 / r.frames.max(1) as f64,
+                run.passages[0],
+                run.passages[1],
+                run.passages[2],
+                run.identity_accuracy
+            );
+        }
+    }
 }
 
 fn plots(

@@ -91,6 +91,51 @@ impl Arrivals {
     }
 }
 
+/// What a camera's loop keeps from one frame to the next, besides the engine.
+struct LoopState {
+    frame: BgrImage,
+    out: Emitted,
+    tamper: TamperWatch,
+    loiter: LoiterWatch,
+    offline_after: Duration,
+    /// When the current outage began, once it was reported.
+    offline_reported: Option<Instant>,
+    /// Stream time: a recording's own timestamps, a live camera's arrival
+    /// time. Passage times (and time-based rules) are `start_ms` plus it.
+    started: Instant,
+    start_ms: i64,
+    rates: Rates,
+}
+
+impl LoopState {
+    fn new(config: &crate::config::Config) -> LoopState {
+        LoopState {
+            frame: BgrImage::default(),
+            out: Emitted::default(),
+            tamper: TamperWatch::new(config.health.tamper),
+            loiter: LoiterWatch::new(Duration::from_millis(config.rules.loitering_after_ms)),
+            offline_after: Duration::from_millis(config.health.offline_after_ms),
+            offline_reported: None,
+            started: Instant::now(),
+            start_ms: now_ms(),
+            rates: Rates { window: Instant::now(), frames: 0, dropped_seen: 0 },
+        }
+    }
+}
+
+/// Frames counted since `window` began, and the drops already reported.
+struct Rates {
+    window: Instant,
+    frames: u64,
+    dropped_seen: u64,
+}
+
+/// Whether the loop goes on after a feed event.
+enum Step {
+    Continue,
+    Stop,
+}
+
 /// How long an early alert waits for the passage it announced.
 const EARLY_ALERT_KEEP: Duration = Duration::from_secs(600);
 
@@ -127,124 +172,144 @@ impl<'a> CameraWorker<'a> {
         s.store.store(Event::new(s.store.agent(), s.store.site(), &self.camera.id, body));
     }
 
+    /// Frames in, events out, until the stream ends or the agent stops.
     pub fn run(mut self) {
-        let s = &self.shared;
+        let Some(mut feed) = self.open_feed() else { return };
+        let mut state = LoopState::new(self.shared.config);
+        while !self.stopping() {
+            let event = feed.next(&mut state.frame, Duration::from_millis(500));
+            // Events are stamped with the time the frame that produced them
+            // entered the agent: what an alert's end-to-end latency counts from.
+            let frame_arrived_ms = now_ms();
+            if let Step::Stop = self.step(event, &feed, &mut state, frame_arrived_ms) {
+                break;
+            }
+            self.store(state.start_ms, frame_arrived_ms, &mut state.out);
+            self.report_rates(&feed, &mut state.rates);
+        }
+        // End of stream or shutdown: tracks that crossed become events now.
+        self.engine.flush(&mut state.out);
+        self.store(state.start_ms, now_ms(), &mut state.out);
+        self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
+    }
+
+    /// The camera's stream; `None` (said, and the camera marked stopped) when
+    /// its address is wrong or it cannot be opened.
+    fn open_feed(&mut self) -> Option<Feed> {
         let url = match SourceUrl::parse(&self.camera.url) {
             Ok(u) => u,
             Err(e) => {
                 tracing::error!(camera = %self.camera.id, error = %e, "camera not started");
                 self.state(CameraState::Stopped, Some(e.to_string()));
-                return;
+                return None;
             }
         };
-        let mut feed = match Feed::open(&url, SourceOptions::default(), s.config.live) {
-            Ok(f) => f,
+        match Feed::open(&url, SourceOptions::default(), self.shared.config.live) {
+            Ok(f) => Some(f),
             Err(e) => {
                 tracing::error!(camera = %self.camera.id, error = %e, "camera not started");
                 self.anomaly(AnomalyKind::CameraOffline, format!("camera {} cannot be opened: {e}", self.camera.id));
                 self.state(CameraState::Stopped, Some(e.to_string()));
-                return;
-            }
-        };
-        let mut tamper = TamperWatch::new(s.config.health.tamper);
-        let mut loiter = LoiterWatch::new(Duration::from_millis(s.config.rules.loitering_after_ms));
-        let offline_after = Duration::from_millis(s.config.health.offline_after_ms);
-        let mut offline_reported: Option<Instant> = None;
-        // Stream time: a recording's own timestamps, a live camera's arrival
-        // time. Passage times (and time-based rules) are `start_ms` plus it.
-        let started = Instant::now();
-        let start_ms = now_ms();
-        let (mut window, mut window_frames, mut dropped_seen) = (Instant::now(), 0u64, 0u64);
-        let mut frame = BgrImage::default();
-        let mut out = Emitted::default();
-        while !self.stopping() {
-            let event = feed.next(&mut frame, Duration::from_millis(500));
-            // Events are stamped with the time the frame that produced them
-            // entered the agent: what an alert's end-to-end latency counts from.
-            let frame_arrived_ms = now_ms();
-            match event {
-                FeedEvent::Frame { pts } => {
-                    let ts = pts.unwrap_or_else(|| started.elapsed());
-                    if let Some(since) = offline_reported.take() {
-                        tracing::info!(camera = %self.camera.id, down_s = since.elapsed().as_secs(), "camera back online");
-                    }
-                    if let Some(t) = tamper.observe(&frame, ts) {
-                        self.anomaly(
-                            AnomalyKind::CameraTampered,
-                            format!("camera {}: {}", self.camera.id, t.describe()),
-                        );
-                    }
-                    match tamper.current() {
-                        Some(t) => self.state(CameraState::Tampered, Some(t.describe().to_string())),
-                        None => self.state(CameraState::Up, None),
-                    }
-                    if self.shared.board.snapshot_wanted(&self.camera.id) {
-                        match frame.to_jpeg(80) {
-                            Ok(jpeg) => self.shared.board.put_snapshot(&self.camera.id, jpeg),
-                            Err(e) => tracing::error!(camera = %self.camera.id, error = %e, "snapshot not encoded"),
-                        }
-                    }
-                    if let Err(e) = self.engine.process(&frame, ts, &mut out) {
-                        tracing::error!(camera = %self.camera.id, error = %e, "recognition failed on a frame");
-                    }
-                    // In the engine's time, which sightings are stamped in.
-                    self.arrivals.record(self.engine.stream_time(), frame_arrived_ms);
-                    for (_, stayed) in loiter.observe(&self.engine.live_tracks()) {
-                        self.anomaly(
-                            AnomalyKind::Loitering,
-                            format!(
-                                "a person has stayed in view of camera {} for {} s without passing",
-                                self.camera.id,
-                                stayed.as_secs()
-                            ),
-                        );
-                    }
-                    self.record_frame();
-                    window_frames += 1;
-                }
-                FeedEvent::NoFrame => {
-                    if let Some(LinkState::Down { since, reason }) = feed.state()
-                        && since.elapsed() >= offline_after
-                        && offline_reported.is_none()
-                    {
-                        offline_reported = Some(*since);
-                        self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
-                        let detail = format!(
-                            "camera {} has been offline for {} s: {reason}",
-                            self.camera.id,
-                            since.elapsed().as_secs()
-                        );
-                        self.anomaly(AnomalyKind::CameraOffline, detail);
-                        self.state(CameraState::Down, Some(reason.to_string()));
-                    }
-                }
-                FeedEvent::Ended => {
-                    self.state(CameraState::Stopped, Some("the recording ended".into()));
-                    break;
-                }
-                FeedEvent::Failed(e) => {
-                    tracing::error!(camera = %self.camera.id, error = %e, "video source failed");
-                    self.state(CameraState::Stopped, Some(e.to_string()));
-                    break;
-                }
-            }
-            self.store(start_ms, frame_arrived_ms, &mut out);
-            if window.elapsed() >= Duration::from_secs(5) {
-                let m = self.shared.metrics;
-                m.fps.get_or_create(&self.label).set(window_frames as f64 / window.elapsed().as_secs_f64());
-                m.camera_up.get_or_create(&self.label).set(i64::from(window_frames > 0));
-                let dropped = feed.dropped();
-                m.dropped_frames.get_or_create(&self.label).inc_by(dropped.saturating_sub(dropped_seen));
-                dropped_seen = dropped_seen.max(dropped);
-                let fps = window_frames as f64 / window.elapsed().as_secs_f64();
-                self.shared.board.set_rates(&self.camera.id, fps, dropped_seen);
-                (window, window_frames) = (Instant::now(), 0);
+                None
             }
         }
-        // End of stream or shutdown: tracks that crossed become events now.
-        self.engine.flush(&mut out);
-        self.store(start_ms, now_ms(), &mut out);
-        self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
+    }
+
+    /// One event of the feed: a frame through the engine and the camera's
+    /// watches, a silence that may be an outage, or the end.
+    fn step(&mut self, event: FeedEvent, feed: &Feed, state: &mut LoopState, frame_arrived_ms: i64) -> Step {
+        match event {
+            FeedEvent::Frame { pts } => {
+                let ts = pts.unwrap_or_else(|| state.started.elapsed());
+                self.on_frame(state, ts, frame_arrived_ms);
+                Step::Continue
+            }
+            FeedEvent::NoFrame => {
+                self.on_silence(feed, state);
+                Step::Continue
+            }
+            FeedEvent::Ended => {
+                self.state(CameraState::Stopped, Some("the recording ended".into()));
+                Step::Stop
+            }
+            FeedEvent::Failed(e) => {
+                tracing::error!(camera = %self.camera.id, error = %e, "video source failed");
+                self.state(CameraState::Stopped, Some(e.to_string()));
+                Step::Stop
+            }
+        }
+    }
+
+    /// A frame: back online if it was down, tamper check, snapshot if asked,
+    /// recognition, loitering.
+    fn on_frame(&mut self, state: &mut LoopState, ts: Duration, frame_arrived_ms: i64) {
+        let frame = &state.frame;
+        if let Some(since) = state.offline_reported.take() {
+            tracing::info!(camera = %self.camera.id, down_s = since.elapsed().as_secs(), "camera back online");
+        }
+        if let Some(t) = state.tamper.observe(frame, ts) {
+            self.anomaly(AnomalyKind::CameraTampered, format!("camera {}: {}", self.camera.id, t.describe()));
+        }
+        match state.tamper.current() {
+            Some(t) => self.state(CameraState::Tampered, Some(t.describe().to_string())),
+            None => self.state(CameraState::Up, None),
+        }
+        if self.shared.board.snapshot_wanted(&self.camera.id) {
+            match frame.to_jpeg(80) {
+                Ok(jpeg) => self.shared.board.put_snapshot(&self.camera.id, jpeg),
+                Err(e) => tracing::error!(camera = %self.camera.id, error = %e, "snapshot not encoded"),
+            }
+        }
+        if let Err(e) = self.engine.process(frame, ts, &mut state.out) {
+            tracing::error!(camera = %self.camera.id, error = %e, "recognition failed on a frame");
+        }
+        // In the engine's time, which sightings are stamped in.
+        self.arrivals.record(self.engine.stream_time(), frame_arrived_ms);
+        for (_, stayed) in state.loiter.observe(&self.engine.live_tracks()) {
+            self.anomaly(
+                AnomalyKind::Loitering,
+                format!(
+                    "a person has stayed in view of camera {} for {} s without passing",
+                    self.camera.id,
+                    stayed.as_secs()
+                ),
+            );
+        }
+        self.record_frame();
+        state.rates.frames += 1;
+    }
+
+    /// No frame in a while: once the link has been down `offline_after`, one
+    /// `camera_offline` anomaly per outage.
+    fn on_silence(&mut self, feed: &Feed, state: &mut LoopState) {
+        if let Some(LinkState::Down { since, reason }) = feed.state()
+            && since.elapsed() >= state.offline_after
+            && state.offline_reported.is_none()
+        {
+            state.offline_reported = Some(*since);
+            self.shared.metrics.camera_up.get_or_create(&self.label).set(0);
+            let detail =
+                format!("camera {} has been offline for {} s: {reason}", self.camera.id, since.elapsed().as_secs());
+            self.anomaly(AnomalyKind::CameraOffline, detail);
+            self.state(CameraState::Down, Some(reason.to_string()));
+        }
+    }
+
+    /// Every 5 s: frames per second, up or not, frames dropped.
+    fn report_rates(&self, feed: &Feed, rates: &mut Rates) {
+        let elapsed = rates.window.elapsed();
+        if elapsed < Duration::from_secs(5) {
+            return;
+        }
+        let m = self.shared.metrics;
+        let fps = rates.frames as f64 / elapsed.as_secs_f64();
+        m.fps.get_or_create(&self.label).set(fps);
+        m.camera_up.get_or_create(&self.label).set(i64::from(rates.frames > 0));
+        let dropped = feed.dropped();
+        m.dropped_frames.get_or_create(&self.label).inc_by(dropped.saturating_sub(rates.dropped_seen));
+        rates.dropped_seen = rates.dropped_seen.max(dropped);
+        self.shared.board.set_rates(&self.camera.id, fps, rates.dropped_seen);
+        (rates.window, rates.frames) = (Instant::now(), 0);
     }
 
     fn record_frame(&mut self) {

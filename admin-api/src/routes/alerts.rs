@@ -280,9 +280,7 @@ async fn ack(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such alert".into()))?;
     let event = parse_event(&row.try_get::<String, _>("body")?)?;
-    if !s.user.sees_site(&event.site) {
-        return Err(ApiError::Forbidden(format!("site {:?} is not yours", event.site)));
-    }
+    s.user.require_site(&event.site)?;
     let note: String = body.note.chars().take(500).collect();
     let done = sqlx::query(
         "INSERT INTO acks (event_id, user_id, at_ms, note) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",

@@ -70,8 +70,10 @@ async fn logout(State(state): State<AppState>, s: SignedIn, headers: HeaderMap) 
     Ok(([(header::SET_COOKIE, cookie)], Json(json!({ "ok": true }))))
 }
 
-async fn me(s: SignedIn) -> Json<serde_json::Value> {
-    Json(json!({ "user": s.user, "csrf": s.csrf }))
+/// The signed-in user, the session's CSRF token, and the sites' time zone
+/// (the web UI shows and reads dates in it).
+async fn me(State(state): State<AppState>, s: SignedIn) -> Json<serde_json::Value> {
+    Json(json!({ "user": s.user, "csrf": s.csrf, "time_zone": state.local_time.name() }))
 }
 
 #[derive(Deserialize)]

@@ -31,9 +31,7 @@ async fn not_person(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such passage".into()))?;
     let site: String = row.try_get("site")?;
-    if !s.user.sees_site(&site) {
-        return Err(ApiError::Forbidden(format!("site {site:?} is not yours")));
-    }
+    s.user.require_site(&site)?;
     let person: String = row
         .try_get::<Option<String>, _>("person_id")?
         .ok_or_else(|| ApiError::Conflict("this passage matched nobody: there is nothing to correct".into()))?;

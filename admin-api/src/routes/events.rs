@@ -29,6 +29,12 @@ const MAX_BODY: usize = MAX_BATCH_BYTES + 2 * MAX_CROP_BYTES;
 /// to keep evidence forever).
 const CLOCK_AHEAD_MS: i64 = 5 * 60_000;
 
+/// Every stored event's JSON, oldest first (`admin-api events`).
+pub async fn stored_bodies(db: &sqlx::AnyPool) -> Result<Vec<String>, ApiError> {
+    let rows = sqlx::query("SELECT body FROM events ORDER BY created_ms, id").fetch_all(db).await?;
+    rows.iter().map(|r| Ok(r.try_get::<String, _>("body")?)).collect()
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/", post(ingest).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)))
 }

@@ -56,9 +56,7 @@ async fn set_expectation(
     axum::extract::Path((site, camera)): axum::extract::Path<(String, String)>,
     Json(body): Json<Expectation>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if !s.user.sees_site(&site) {
-        return Err(ApiError::Forbidden(format!("site {site:?} is not yours")));
-    }
+    s.user.require_site(&site)?;
     if let Some(p) = &body.person_id
         && crate::people::names_of(&state.db, std::iter::once(p.clone()), Some(&site)).await?.is_empty()
     {

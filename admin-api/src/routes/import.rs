@@ -76,14 +76,18 @@ fn unpack(zip_bytes: Vec<u8>) -> Result<PhotosByKey, ApiError> {
     Ok(out)
 }
 
-fn row_person(rec: &csv::StringRecord, col: &HashMap<String, usize>) -> Result<NewPerson, String> {
+fn row_person(
+    rec: &csv::StringRecord,
+    col: &HashMap<String, usize>,
+    local: &crate::local_time::LocalTime,
+) -> Result<NewPerson, String> {
     let get =
         |k: &str| col.get(k).and_then(|&i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     let valid_until = match get("valid_until") {
         Some(v) => {
             let day = Date::parse_iso(&v).ok_or(format!("valid_until {v:?}: use YYYY-MM-DD"))?;
-            // Noon of that day (UTC) lies inside the Vietnamese day of the same date.
-            Some(crate::routes::people::end_of_day_vn(day.days() * 86_400 + 12 * 3600))
+            // Valid to the last second of that local day.
+            Some(local.end_of_day_s(local.start_of(day.civil()) / 1000))
         }
         None => None,
     };
@@ -194,7 +198,7 @@ pub async fn import_rows(
     let (mut ok, mut failed) = (0, 0);
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
-        let outcome = match rec.map_err(|e| e.to_string()).and_then(|r| row_person(&r, &col)) {
+        let outcome = match rec.map_err(|e| e.to_string()).and_then(|r| row_person(&r, &col, &state.local_time)) {
             Err(e) => Err(e),
             Ok(p) => {
                 let mine = [p.id.clone(), p.cccd.clone()].into_iter().flatten().find_map(|k| photos.remove(&k));

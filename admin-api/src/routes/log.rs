@@ -83,9 +83,7 @@ fn where_clause(f: &Filter, user: &User) -> Result<(String, Vec<Bind>), ApiError
         add("e.at_ms < ?", Bind::Int(v), &mut sql);
     }
     if let Some(v) = f.site.as_ref().filter(|s| !s.is_empty()) {
-        if !user.sees_site(v) {
-            return Err(ApiError::Forbidden(format!("site {v:?} is not yours")));
-        }
+        user.require_site(v)?;
         add("e.site = ?", Bind::Text(v.clone()), &mut sql);
     }
     if let Some(v) = f.camera.as_ref().filter(|s| !s.is_empty()) {
@@ -237,14 +235,6 @@ async fn page(
     Ok(Json(serde_json::json!({ "rows": rows, "total": total, "page": f.page, "per_page": per_page })))
 }
 
-/// Vietnam local time (UTC+7) of unix ms, `YYYY-MM-DD HH:MM:SS`.
-pub fn local_time(ms: i64) -> String {
-    let s = ms.div_euclid(1000) + 7 * 3600;
-    let (days, secs) = (s.div_euclid(86_400), s.rem_euclid(86_400));
-    let d = crate::cccd::Date::from_days(days);
-    format!("{d} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
 async fn csv_export(
     State(state): State<AppState>,
     RequireAdmin(s): RequireAdmin,
@@ -266,7 +256,7 @@ async fn csv_export(
     ])?;
     for r in &rows {
         sheet.row([
-            local_time(r.at_ms),
+            state.local_time.format(r.at_ms),
             r.site.clone(),
             r.camera.clone(),
             r.direction.clone(),

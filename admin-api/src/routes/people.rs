@@ -53,7 +53,7 @@ pub struct NewPerson {
     pub category: String,
     #[serde(default)]
     pub cccd: Option<String>,
-    /// Unix seconds; visitors default to the end of today (Vietnam time).
+    /// Unix seconds; visitors default to the end of today (the sites' time zone).
     #[serde(default)]
     pub valid_until: Option<i64>,
     #[serde(flatten)]
@@ -62,12 +62,6 @@ pub struct NewPerson {
 
 fn valid_person_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// End of the Vietnamese day (UTC+7) containing `now_s`, unix seconds.
-pub fn end_of_day_vn(now_s: i64) -> i64 {
-    let offset = 7 * 3600;
-    ((now_s + offset).div_euclid(86_400) + 1) * 86_400 - offset - 1
 }
 
 async fn enrol(
@@ -141,9 +135,7 @@ pub async fn enrol_one(
     if enrolment.sites.is_empty() && user.role != crate::users::Role::Superadmin {
         enrolment.sites = user.sites.clone();
     }
-    if let Some(site) = enrolment.sites.iter().find(|site| !user.sees_site(site)) {
-        return Err(ApiError::Forbidden(format!("you may not enrol people for site {site:?}")));
-    }
+    user.require_sites(&enrolment.sites)?;
     if photos.is_empty() {
         return Err(ApiError::BadRequest("at least one photo is needed".into()));
     }
@@ -168,7 +160,8 @@ pub async fn enrol_one(
         )));
     }
     let now_s = wire::time::now_s();
-    let valid_until = p.valid_until.or((category == wire::Category::Visitor).then(|| end_of_day_vn(now_s)));
+    let valid_until =
+        p.valid_until.or((category == wire::Category::Visitor).then(|| state.local_time.end_of_day_s(now_s)));
     let embedded = state.enrol.embed(photos).await?;
     let (images, embeddings): (Vec<_>, Vec<_>) = embedded.into_iter().unzip();
     let info = people::person_info(id.clone(), name, category, cccd, valid_until);
@@ -364,7 +357,6 @@ async fn export(
             // The id is letters, digits, '-' and '_' (checked above).
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"person-{id}.json\"")),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         ],
         body,
     ))
@@ -408,22 +400,17 @@ struct QrText {
     text: String,
 }
 
-async fn read_qr(_: RequireAdmin, Json(body): Json<QrText>) -> Result<Json<cccd::CardQr>, ApiError> {
-    let now = wire::time::now_s() + 7 * 3600;
-    let days = now.div_euclid(86_400);
-    let today = cccd::Date::from_days(days);
+async fn read_qr(
+    State(state): State<AppState>,
+    _: RequireAdmin,
+    Json(body): Json<QrText>,
+) -> Result<Json<cccd::CardQr>, ApiError> {
+    let today = cccd::Date::from(state.local_time.today());
     Ok(Json(cccd::parse_qr(&body.text, today).map_err(|e| ApiError::BadRequest(e.to_string()))?))
 }
 
 pub fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "private, no-store"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        bytes,
-    )
+    ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, no-store")], bytes)
 }
 
 async fn photo(
@@ -465,30 +452,10 @@ async fn crop(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such event".into()))?;
     let site: String = row.try_get("site")?;
-    if !s.user.sees_site(&site) {
-        return Err(ApiError::Forbidden(format!("site {site:?} is not yours")));
-    }
+    s.user.require_site(&site)?;
     let bytes = tokio::fs::read(state.crops_dir.join(format!("{event}.jpg")))
         .await
         .map_err(|_| ApiError::NotFound("no face crop for this event (expired or none taken)".into()))?;
     crate::audit::record(&state.db, &s.user.username, "face_viewed", &format!("crop:{event}"), &site).await?;
     Ok(jpeg(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn calendar_from_days() {
-        assert_eq!(cccd::Date::from_days(0), cccd::Date { year: 1970, month: 1, day: 1 });
-        assert_eq!(cccd::Date::from_days(20_779), cccd::Date { year: 2026, month: 11, day: 22 });
-    }
-
-    #[test]
-    fn visitors_expire_at_the_end_of_the_vietnamese_day() {
-        // 2026-11-22 15:00 UTC = 22:00 in Vietnam → ends 23:59:59 +07 = 16:59:59 UTC.
-        let now = 20_779 * 86_400 + 15 * 3600;
-        assert_eq!(end_of_day_vn(now), 20_779 * 86_400 + 17 * 3600 - 1);
-    }
 }

@@ -10,7 +10,8 @@
 //! covering the previous Monday–Sunday; **monthly, before the 16th**,
 //! covering the 15th of the previous month to the 14th of the current one
 //! (the reporting period of Decree 09/2019/NĐ-CP). One row per day and gate,
-//! and a total. All times are Vietnam local time (UTC+7).
+//! and a total. Days, hours and reports are in the
+//! deployment's time zone (`serve --time-zone`, Vietnam by default; see `local_time`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,9 +27,7 @@ use crate::AppState;
 use crate::cccd::Date;
 use crate::error::ApiError;
 use crate::session::RequireAdmin;
-use crate::users::User;
 
-const VN_OFFSET_MS: i64 = 7 * 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
 pub fn router() -> Router<AppState> {
@@ -51,17 +50,6 @@ struct Bucket {
     camera: String,
     entries: i64,
     exits: i64,
-}
-
-/// The sites a request covers: the one asked for (if the user may see it),
-/// else all of the user's sites (`None` = every site, for a superadmin).
-fn sites_for(user: &User, asked: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
-    match asked.filter(|s| !s.is_empty()) {
-        Some(s) if user.sees_site(s) => Ok(Some(vec![s.to_string()])),
-        Some(s) => Err(ApiError::Forbidden(format!("site {s:?} is not yours"))),
-        None if user.role == crate::users::Role::Superadmin => Ok(None),
-        None => Ok(Some(user.sites.clone())),
-    }
 }
 
 /// Passages and anomalies of a period, fetched once and summarised in Rust
@@ -102,16 +90,12 @@ async fn load(state: &AppState, sites: &Option<Vec<String>>, from: i64, to: i64)
     Ok(p)
 }
 
-fn local_midnight(ms: i64) -> i64 {
-    (ms + VN_OFFSET_MS).div_euclid(DAY_MS) * DAY_MS - VN_OFFSET_MS
-}
-
 async fn stats(
     State(state): State<AppState>,
     RequireAdmin(s): RequireAdmin,
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let sites = sites_for(&s.user, q.site.as_deref())?;
+    let sites = s.user.scope(q.site.as_deref())?.named();
     let now = wire::time::now_ms();
     let bad = || ApiError::BadRequest("period: `from` must be before `to`, at most 400 days".into());
     let to = q.to.unwrap_or(now);
@@ -128,13 +112,14 @@ async fn stats(
         "day" => DAY_MS,
         b => return Err(ApiError::BadRequest(format!("bucket {b:?}: hour or day"))),
     };
+    let local = &state.local_time;
     let period = load(&state, &sites, from, to).await?;
     let mut series: BTreeMap<(i64, String, String), Bucket> = BTreeMap::new();
     let mut unique = std::collections::HashSet::new();
     let mut unknown = 0i64;
     let mut profile = [0i64; 24];
     for (at, site, camera, direction, person) in &period.passages {
-        let start = (at + VN_OFFSET_MS).div_euclid(bucket_ms) * bucket_ms - VN_OFFSET_MS;
+        let start = if bucket_ms == DAY_MS { local.start_of_day(*at) } else { local.start_of_hour(*at) };
         let b = series.entry((start, site.clone(), camera.clone())).or_insert_with(|| Bucket {
             start_ms: start,
             site: site.clone(),
@@ -143,7 +128,7 @@ async fn stats(
         });
         if direction == "entry" {
             b.entries += 1;
-            profile[((at + VN_OFFSET_MS).rem_euclid(DAY_MS) / 3_600_000) as usize] += 1;
+            profile[local.hour_of(*at).min(23)] += 1;
         } else {
             b.exits += 1;
         }
@@ -159,7 +144,7 @@ async fn stats(
         *anomalies.entry(kind.clone()).or_default() += 1;
     }
     // Occupancy: today's entries minus exits, per site.
-    let today = load(&state, &sites, local_midnight(now), now + 1).await?;
+    let today = load(&state, &sites, local.start_of_day(now), now + 1).await?;
     let mut occupancy: BTreeMap<String, i64> = BTreeMap::new();
     for (_, site, _, direction, _) in &today.passages {
         *occupancy.entry(site.clone()).or_default() += if direction == "entry" { 1 } else { -1 };
@@ -192,18 +177,18 @@ struct ReportQuery {
     format: Option<String>,
 }
 
-fn date_ms(d: Date) -> i64 {
-    d.days() * DAY_MS - VN_OFFSET_MS
-}
-
 /// The period [start, end) a report run on `day` covers.
 pub fn report_period(kind: &str, day: Date) -> Result<(Date, Date), ApiError> {
-    let days = day.days();
     match kind {
         "weekly" => {
-            // 1970-01-01 was a Thursday: Monday-based weekday = (days + 3) mod 7.
-            let monday = days - (days + 3).rem_euclid(7);
-            Ok((Date::from_days(monday - 7), Date::from_days(monday)))
+            let d = day.civil();
+            let back = |days: i64| {
+                d.checked_sub(jiff::Span::new().days(days))
+                    .map(Date::from)
+                    .map_err(|e| ApiError::BadRequest(format!("date {day}: {e}")))
+            };
+            let since_monday = i64::from(d.weekday().to_monday_zero_offset());
+            Ok((back(since_monday + 7)?, back(since_monday)?))
         }
         "monthly" => {
             let (y, m) = (day.year, day.month);
@@ -233,15 +218,16 @@ async fn report(
     Path(kind): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let sites = sites_for(&s.user, Some(&q.site))?;
+    let sites = s.user.scope(Some(&q.site))?.named();
     let day = match q.date.as_deref() {
         Some(d) => Date::parse_iso(d).ok_or_else(|| ApiError::BadRequest(format!("date {d:?}: use YYYY-MM-DD")))?,
-        None => Date::from_days((wire::time::now_ms() + VN_OFFSET_MS).div_euclid(DAY_MS)),
+        None => Date::from(state.local_time.today()),
     };
     let (start, end) = report_period(&kind, day)?;
-    let period = load(&state, &sites, date_ms(start), date_ms(end)).await?;
+    let local = &state.local_time;
+    let period = load(&state, &sites, local.start_of(start.civil()), local.start_of(end.civil())).await?;
     let mut rows: BTreeMap<(String, String), (ReportRow, std::collections::HashSet<String>)> = BTreeMap::new();
-    let day_of = |at: i64| Date::from_days((at + VN_OFFSET_MS).div_euclid(DAY_MS)).to_string();
+    let day_of = |at: i64| local.date_of(at).to_string();
     for (at, _, camera, direction, person) in &period.passages {
         let key = (day_of(*at), camera.clone());
         let (r, people) = rows.entry(key.clone()).or_insert_with(|| {
@@ -347,12 +333,5 @@ mod tests {
     fn monthly_reports_run_from_the_15th_to_the_14th() {
         assert_eq!(report_period("monthly", d(2026, 11, 16)).expect("monthly"), (d(2026, 10, 15), d(2026, 11, 15)));
         assert_eq!(report_period("monthly", d(2026, 1, 10)).expect("monthly"), (d(2025, 12, 15), d(2026, 1, 15)));
-    }
-
-    #[test]
-    fn day_numbers_round_trip() {
-        for days in [0, 20_779, 19_000, 25_000] {
-            assert_eq!(Date::from_days(days).days(), days);
-        }
     }
 }

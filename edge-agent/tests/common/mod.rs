@@ -56,6 +56,7 @@ pub fn agent_config(dir: &Path, api_url: &str, token: &str, cams: &[Cam], extra:
         api_url,
         token,
         ops_port: None,
+        batch_size: Some(20),
     };
     let cameras: Vec<_> = cams.iter().map(|c| camera(c.id, &c.url, c.fixture, c.extra)).collect();
     testkit::agent::write_config(dir, &agent, &cameras, extra).expect("agent configuration written")
