@@ -70,11 +70,7 @@ fn upload_50_mb(server: &Server, b: &Browser) -> u16 {
 }
 
 fn bad_input_gets_a_clear_error_and_changes_nothing(backend: Backend) {
-    let db = Db::new(backend, "bad-input");
-    db.user("admin1", "admin", "s1");
-    let token = db.agent("agent-1", "s1");
-    let server = Server::start(&db);
-    let admin = Browser::login(&server, "admin1");
+    let Site { db, token, server, admin } = Site::new(backend, "bad-input");
     let ctx = format!("{backend:?}");
 
     let (s, body) = admin.enrol(visitor("An", Some("035192004519x")), &[("a.jpg", photo("p01", 1))]);
@@ -161,11 +157,7 @@ fn roles_csrf_and_login_limits_hold(backend: Backend) {
 }
 
 fn the_csv_export_is_exactly_the_filtered_rows_and_deletion_is_complete(backend: Backend) {
-    let db = Db::new(backend, "log");
-    db.user("admin1", "admin", "s1");
-    let token = db.agent("agent-1", "s1");
-    let server = Server::start(&db);
-    let admin = Browser::login(&server, "admin1");
+    let Site { db, token, server, admin } = Site::new(backend, "log");
     let ctx = format!("{backend:?}");
     let (s, body) = admin.enrol(
         json!({"id": "staff-1", "name": "Nguyễn Văn An", "category": "staff", "cccd": "001090001234",
@@ -264,11 +256,7 @@ fn two_processes_on_one_postgresql_deliver_each_others_alerts() {
 }
 
 fn statistics_and_the_weekly_and_monthly_reports_count_what_was_ingested(backend: Backend) {
-    let db = Db::new(backend, "stats");
-    db.user("admin1", "admin", "s1");
-    let token = db.agent("agent-1", "s1");
-    let server = Server::start(&db);
-    let admin = Browser::login(&server, "admin1");
+    let Site { db: _db, token, server, admin } = Site::new(backend, "stats");
     let ctx = format!("{backend:?}");
     enrol_staff(&admin, "p-a");
     // A period from the beginning of time wraps no arithmetic past the 400-day cap.
@@ -453,11 +441,7 @@ fn the_openapi_document_lists_every_endpoint_and_each_one_answers() {
 
 fn this_is_not_x_unmatches_the_passage_and_teaches_the_gallery(backend: Backend) {
     use base64::Engine as _;
-    let db = Db::new(backend, "correction");
-    db.user("admin1", "admin", "s1");
-    let token = db.agent("agent-1", "s1");
-    let server = Server::start(&db);
-    let admin = Browser::login(&server, "admin1");
+    let Site { db: _db, token, server, admin } = Site::new(backend, "correction");
     let ctx = format!("{backend:?}");
     let (s, body) = admin.enrol(
         json!({"id": "staff-a", "name": "An", "category": "staff", "consent_by": "An", "consent_purpose": "staff", "sites": ["s1"]}),

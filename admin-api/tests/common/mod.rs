@@ -94,6 +94,27 @@ impl Drop for Db {
     }
 }
 
+/// The usual start of a test: a fresh database of `backend`'s kind with
+/// site s1's admin `admin1` and agent `agent-1`, served, the admin signed in.
+/// Bound in this order, the server is dropped (killed) before its database.
+pub struct Site {
+    pub db: Db,
+    pub token: String,
+    pub server: Server,
+    pub admin: Browser,
+}
+
+impl Site {
+    pub fn new(backend: Backend, name: &str) -> Site {
+        let db = Db::new(backend, name);
+        db.user("admin1", "admin", "s1");
+        let token = db.agent("agent-1", "s1");
+        let server = Server::start(&db);
+        let admin = Browser::login(&server, "admin1");
+        Site { db, token, server, admin }
+    }
+}
+
 /// Test users' passwords (long enough for the policy).
 pub fn password(username: &str) -> String {
     format!("{username}-password-123")
