@@ -17,6 +17,10 @@ pub struct Cli {
     /// Database URL: sqlite:path/to/file.db or postgres://user@host/db.
     #[arg(long, global = true, default_value = "sqlite:data/admin/gatewatch.db")]
     db: String,
+    /// The sites' IANA time zone: days, hours, reports, imported dates and
+    /// the web UI's dates follow it.
+    #[arg(long, global = true, default_value = crate::local_time::DEFAULT_ZONE)]
+    time_zone: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -44,10 +48,6 @@ pub enum Command {
         /// (e.g. 127.0.0.1:9465); off unless given.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
-        /// The sites' IANA time zone: days, hours, reports and the web UI's
-        /// dates follow it.
-        #[arg(long, default_value = crate::local_time::DEFAULT_ZONE)]
-        time_zone: String,
     },
     /// Register an edge agent for a site; prints its token (shown once, stored hashed).
     AddAgent {
@@ -179,6 +179,9 @@ fn password_input(username: &str) -> anyhow::Result<String> {
 
 /// Opens the database (creating a SQLite file's folder), then runs the command.
 pub async fn run(cli: Cli) -> Result<()> {
+    // Checked before the database is opened (or a SQLite file made).
+    let local_time =
+        crate::local_time::LocalTime::named(&cli.time_zone).map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?;
     let db = open_database(&cli.db).await?;
     let command = match cli.command {
         Some(c) => c,
@@ -189,14 +192,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             tls_key: None,
             edge_offline_after_secs: 60,
             metrics_listen: None,
-            time_zone: crate::local_time::DEFAULT_ZONE.into(),
         },
     };
     match command {
-        Command::Serve { listen, data, tls_cert, tls_key, edge_offline_after_secs, metrics_listen, time_zone } => {
+        Command::Serve { listen, data, tls_cert, tls_key, edge_offline_after_secs, metrics_listen } => {
             anyhow::ensure!(edge_offline_after_secs >= 2, "--edge-offline-after-secs must be at least 2");
-            let local_time =
-                crate::local_time::LocalTime::named(&time_zone).map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?;
             let options = ServeOptions {
                 listen,
                 tls: tls_cert.zip(tls_key),
@@ -206,7 +206,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             serve(db, &cli.db, data, options).await
         }
-        Command::Import { csv, photos, data } => import(&db, &csv, &photos, data).await,
+        Command::Import { csv, photos, data } => import(&db, &csv, &photos, data, local_time).await,
         Command::Backup { to } => backup(&db, &cli.db, &to).await,
         Command::Purge { data } => purge(&db, &data).await,
         Command::CreateUser { username, role, sites } => create_user(&db, &username, &role, &sites).await,
@@ -279,7 +279,13 @@ async fn open_database(url: &str) -> Result<AnyPool> {
 }
 
 /// `import`: people from a CSV and a folder of photos, as the web import does.
-async fn import(db: &AnyPool, csv: &Path, photos: &Path, data: PathBuf) -> Result<()> {
+async fn import(
+    db: &AnyPool,
+    csv: &Path,
+    photos: &Path,
+    data: PathBuf,
+    local_time: crate::local_time::LocalTime,
+) -> Result<()> {
     let csv_bytes = std::fs::read(csv).with_context(|| format!("cannot read {}", csv.display()))?;
     let photos = routes::import::photos_in_folder(photos).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = AppState {
@@ -293,7 +299,7 @@ async fn import(db: &AnyPool, csv: &Path, photos: &Path, data: PathBuf) -> Resul
         tls: false,
         sqlite_writer: None,
         edge_offline_after_ms: 60_000,
-        local_time: crate::local_time::LocalTime::default(),
+        local_time,
     };
     let cli = users::User { id: "cli".into(), username: "cli".into(), role: users::Role::Superadmin, sites: vec![] };
     let report =
@@ -341,7 +347,11 @@ async fn add_agent(db: &AnyPool, id: &str, site: &str) -> Result<()> {
         pipeline::fleet::valid_id(id) && pipeline::fleet::valid_id(site),
         "--id and --site must be 1–64 letters, digits, '-' or '_'"
     );
-    let token = users::register_agent(db, id, site).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = users::register_agent(db, id, site).await.map_err(|e| match e {
+        // The refusal says what to do; a storage failure keeps its cause.
+        crate::error::ApiError::Conflict(m) => anyhow::anyhow!(m),
+        other => anyhow::Error::new(other).context(format!("cannot register agent {id:?}")),
+    })?;
     println!("{token}");
     Ok(())
 }

@@ -77,7 +77,9 @@ impl LocalTime {
     /// The last second (Unix seconds) of the local day containing `now_s`.
     pub fn end_of_day_s(&self, now_s: i64) -> i64 {
         let day = self.date_of(now_s.saturating_mul(1000));
-        let next = day.tomorrow().map_or(i64::MAX, |d| self.start_of(d));
+        // The last day jiff knows (9999-12-31) ends at its largest timestamp:
+        // a date a browser can still show ("never expires" in an import).
+        let next = day.tomorrow().map_or(Timestamp::MAX.as_millisecond() + 1, |d| self.start_of(d));
         next.div_euclid(1000) - 1
     }
 
@@ -109,6 +111,9 @@ mod tests {
         assert_eq!(vn.start_of(date(2026, 11, 22)), 1_795_280_400_000);
         assert_eq!(vn.start_of_day(at), 1_795_280_400_000);
         assert_eq!(vn.start_of_hour(at + 59 * 60_000), at);
+        // "Never expires" in an import: the end of 9999-12-31, within a browser's dates.
+        let last = vn.end_of_day_s(vn.start_of(date(9999, 12, 31)) / 1000);
+        assert!(last > 253_402_000_000 && last <= Timestamp::MAX.as_second(), "{last}");
     }
 
     #[test]

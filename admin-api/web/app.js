@@ -284,10 +284,15 @@ async function nav() {
 let siteZone = "Asia/Ho_Chi_Minh";
 let zoneFormat = null;
 function setSiteZone(zone) {
-  if (zone && zone !== siteZone) { siteZone = zone; zoneFormat = null; }
+  if (!zone || zone === siteZone) return;
+  // A zone this browser's own zone data does not know: dates stay in the
+  // default zone rather than every date on every page failing.
+  try { new Intl.DateTimeFormat("en-GB", { timeZone: zone }); } catch (_) { console.warn("unknown time zone", zone); return; }
+  siteZone = zone; zoneFormat = null;
 }
 /// The parts (day, month, year, hour, minute, second) of a moment in the sites' zone.
 function localParts(ms) {
+  if (!isFinite(new Date(ms).getTime())) return { year: "", month: "", day: "", hour: "", minute: "", second: "" };
   zoneFormat = zoneFormat || new Intl.DateTimeFormat("en-GB", { timeZone: siteZone, year: "numeric", month: "2-digit",
     day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   const o = {};
@@ -304,9 +309,12 @@ function localMs(day, time) {
   const [y, mo, d] = day.split("-").map(Number);
   const [h, mi] = (time || "00:00").split(":").map(Number);
   const wall = Date.UTC(y, mo - 1, d, h, mi);
-  // The offset at the answer, which a daylight-saving change may move: twice.
-  const first = wall - zoneOffset(wall);
-  return wall - zoneOffset(first);
+  // The offset at the answer, which a daylight-saving change may move.
+  const o1 = zoneOffset(wall - zoneOffset(wall));
+  const o2 = zoneOffset(wall - o1);
+  // Agreed: that moment. Not: the time does not exist (clocks jumped over it,
+  // as at midnight in some zones): the moment just after the jump, as the server does.
+  return o1 === o2 ? wall - o1 : Math.max(wall - o1, wall - o2);
 }
 /// The local day of a moment, "YYYY-MM-DD".
 function localDay(ms) { const p = localParts(ms); return `${p.year}-${p.month}-${p.day}`; }
@@ -319,12 +327,12 @@ function fromLocalInput(v) { const [day, time] = (v || "").split("T"); return da
 function fmtTime(ms) {
   if (ms == null || !isFinite(ms)) return "";
   const p = localParts(ms);
-  return `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}:${p.second}`;
+  return p.day ? `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}:${p.second}` : "";
 }
 /// A day as dd/mm/yyyy: from a "YYYY-MM-DD" string (a calendar day the server
 /// computed) or from Unix milliseconds (the sites' time).
 function fmtDate(d) {
-  if (typeof d === "number") { if (!isFinite(d)) return ""; const p = localParts(d); return `${p.day}/${p.month}/${p.year}`; }
+  if (typeof d === "number") { if (!isFinite(d)) return ""; const p = localParts(d); return p.day ? `${p.day}/${p.month}/${p.year}` : ""; }
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d || "");
   return m ? `${m[3]}/${m[2]}/${m[1]}` : (d == null ? "" : String(d));
 }
@@ -903,7 +911,7 @@ function renderStats() {
   // (a day of a daylight-saving change is 23 or 25 hours long).
   const next = (b) => (bucket === "hour" ? b + 3600000 : localMs(dayPlus(localDay(b), 1)));
   const first = bucket === "hour" ? from - ((from + zoneOffset(from)) % 3600000) : localMs(localDay(from));
-  for (let b = first; b < to; b = next(b)) starts.push(b);
+  for (let b = first; b < to; b = Math.max(next(b), b + 3600000)) starts.push(b);
   const idx = new Map(starts.map((b, i) => [b, i]));
   const entries = starts.map(() => 0), exits = starts.map(() => 0);
   for (const b of s.series) { const i = idx.get(b.start_ms); if (i != null) { entries[i] += b.entries; exits[i] += b.exits; } }

@@ -54,7 +54,7 @@
   /// A date (unix ms) as the day in the sites' zone: 22/11/2026.
   function fmtDate(ms) {
     const p = localParts(ms);
-    return `${p.day}/${p.month}/${p.year}`;
+    return p.day ? `${p.day}/${p.month}/${p.year}` : "";
   }
   /// `YYYY-MM-DD` as 22/11/2026.
   function fmtIsoDate(iso) {

@@ -155,8 +155,7 @@ pub struct Browser {
 impl Browser {
     pub fn login(server: &Server, username: &str) -> Browser {
         let session = testkit::admin::login(&server.url(), username, &password(username)).expect("login");
-        // No limit per call: some tests read the alert stream through it.
-        Browser { agent: testkit::http_with(None), base: server.url(), csrf: session.csrf, cookie: session.cookie }
+        Browser { agent: http(), base: server.url(), csrf: session.csrf, cookie: session.cookie }
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
