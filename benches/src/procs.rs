@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use serde_json::Value;
 
 pub use testkit::admin::AdminApi;
@@ -21,10 +21,7 @@ pub fn now_ms() -> i64 {
 /// A fresh working folder under `target/bench/` (kept after the run, beside
 /// the results, to look into).
 pub fn scratch(name: &str) -> Result<PathBuf> {
-    let dir = repo().join("target/bench").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+    testkit::fresh_folder(&repo().join("target/bench").join(name))
 }
 
 /// The fixture RTSP server (`--shared`: live cameras) serving `name=video` mounts.

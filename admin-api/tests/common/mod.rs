@@ -51,9 +51,7 @@ pub struct Db {
 impl Db {
     pub fn new(backend: Backend, name: &str) -> Db {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("gatewatch-api-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("tmp");
+        let dir = testkit::scratch(&format!("api-{name}-{n}")).expect("a scratch folder");
         let database = Database::new(backend, "test", &dir).expect("a fresh database");
         Db { url: database.url().to_string(), dir, database }
     }
